@@ -1,0 +1,231 @@
+//! What each command does. Human text goes to stderr, the result table to stdout.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use bedsim::montecarlo::{self, RunOptions};
+use bedsim::report::{self, Staging, manifest::Manifest};
+use bedsim::scenario::{self, LoadError, Scenario};
+
+use crate::cli::{CheckArgs, Cli, Command, RunArgs};
+
+/// Exit code of a run that failed (I/O, interrupted).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code of bad usage or invalid input.
+pub const EXIT_INVALID: i32 = 2;
+
+/// The scenario used when `run` is given none.
+pub const DEFAULT_SCENARIO: &str = "hainan.toml";
+
+pub fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => check(args),
+        Command::Scenarios => list_scenarios(),
+    }
+}
+
+/// The folder of shipped scenarios: `$BEDSIM_SCENARIOS`, else `./scenarios`, else the one in the
+/// source tree the program was built from.
+fn scenarios_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BEDSIM_SCENARIOS") {
+        return PathBuf::from(d);
+    }
+    let local = PathBuf::from("scenarios");
+    if local.join(DEFAULT_SCENARIO).is_file() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn print_load_error(e: &LoadError) {
+    let mut err = std::io::stderr().lock();
+    for d in &e.0 {
+        let _ = writeln!(err, "{d}");
+    }
+    let _ = writeln!(err, "error: {} problem(s) found; nothing was run", e.0.len());
+}
+
+fn check(args: CheckArgs) -> i32 {
+    match scenario::load(&args.scenario, &args.set) {
+        Ok(s) => {
+            let f = &s.mortality.fitted;
+            eprintln!(
+                "{}: ok — {} regions, {} groups, {} plan items, {} targets, {} draws, years {}..={}",
+                args.scenario.display(),
+                s.regions.len(),
+                s.groups.len(),
+                s.plan.len(),
+                s.targets.len(),
+                s.draws,
+                s.base_year,
+                s.horizon
+            );
+            eprintln!(
+                "mortality: Lee-Carter fitted on {}-{}: drift per year male {:.3} (se {:.3}), female {:.3} (se {:.3}); base-period e0 male {:.1}, female {:.1}",
+                f.periods.0, f.periods.1, f.drift[0], f.drift_se[0], f.drift[1], f.drift_se[1], f.base_e0[0], f.base_e0[1]
+            );
+            0
+        }
+        Err(e) => {
+            print_load_error(&e);
+            EXIT_INVALID
+        }
+    }
+}
+
+fn list_scenarios() -> i32 {
+    let dir = scenarios_dir();
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            eprintln!("error: cannot list {}: {e}", dir.display());
+            return EXIT_FAILED;
+        }
+    };
+    entries.sort();
+    let mut out = std::io::stdout().lock();
+    for p in entries {
+        let desc = std::fs::read_to_string(&p)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("description").and_then(|d| d.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        let default = if p.file_name().is_some_and(|n| n == DEFAULT_SCENARIO) {
+            " (default)"
+        } else {
+            ""
+        };
+        if writeln!(out, "{}{default}\t{desc}", p.display()).is_err() {
+            return 0; // closed pipe
+        }
+    }
+    0
+}
+
+fn run(args: RunArgs) -> i32 {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        eprintln!("error: --confidence must be strictly between 0 and 1, got {}", args.confidence);
+        return EXIT_INVALID;
+    }
+    if args.threads == Some(0) {
+        eprintln!("error: --threads must be at least 1");
+        return EXIT_INVALID;
+    }
+    let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
+    let mut overrides = args.set.clone();
+    if let Some(d) = args.draws {
+        overrides.push(format!("draws={d}"));
+    }
+    if let Some(s) = args.seed {
+        overrides.push(format!("seed={s}"));
+    }
+    let s = match scenario::load(&path, &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            print_load_error(&e);
+            return EXIT_INVALID;
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
+    if let Err(e) = report::check_destination(&out, args.force) {
+        eprintln!("error: {e}");
+        return EXIT_INVALID;
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot start {threads} threads: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let result = pool.install(|| simulate(&s, &args));
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let written = pool.install(|| write_results(&s, &result, &args, &path, &overrides, threads, started, &clock, &out));
+    if let Err(e) = written {
+        eprintln!("error: could not write results: {e}; nothing was changed in {}", out.display());
+        return EXIT_FAILED;
+    }
+    if !args.quiet {
+        let table = report::target_table_text(&s, &result, args.confidence);
+        if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
+            return 0; // closed pipe
+        }
+        eprintln!(
+            "results written to {}/ in {:.1} s ({threads} threads)",
+            out.display(),
+            clock.elapsed().as_secs_f64()
+        );
+    }
+    0
+}
+
+fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {
+    let total = (s.draws * s.regions.len()) as u64;
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% region-draws, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let start = Instant::now();
+    let visible = std::sync::atomic::AtomicBool::new(false);
+    let progress = |n: u64| {
+        // Only runs longer than a second show a bar.
+        if show && start.elapsed().as_secs_f64() > 1.0 && !visible.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        bar.set_position(n);
+    };
+    let options = RunOptions {
+        keep_draws: args.keep_draws,
+        confidence: args.confidence,
+        progress: Some(&progress),
+        ..RunOptions::default()
+    };
+    let r = montecarlo::run(s, &options);
+    bar.finish_and_clear();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_results(
+    s: &Scenario,
+    r: &montecarlo::RunResult,
+    args: &RunArgs,
+    path: &Path,
+    overrides: &[String],
+    threads: usize,
+    started: SystemTime,
+    clock: &Instant,
+    out: &Path,
+) -> Result<(), report::ReportError> {
+    let staging = Staging::new(out)?;
+    report::write_tables(s, r, args.confidence, &staging.dir)?;
+    let manifest = Manifest::new(
+        s,
+        &path.display().to_string(),
+        overrides,
+        threads,
+        args.confidence,
+        started,
+        clock.elapsed().as_secs_f64(),
+    );
+    report::write_text(&staging.dir.join("manifest.json"), &manifest.to_json())?;
+    staging.commit()
+}

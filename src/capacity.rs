@@ -1,0 +1,149 @@
+//! Bed capacity: the base stock and the build plan as it is realised in one draw.
+//!
+//! Each plan item is sampled once per draw from its own stream (cancellation, delay, delivered
+//! share, size or budget and cost per bed, nursing share, always in this order and always all of
+//! them, so a change to one parameter does not shift the others), then split over its regions by
+//! their shares and phased over the delivery years. The effects of a year's deliveries are
+//! applied in a fixed order: additions and closures, then conversions of general beds to nursing
+//! beds (limited to the general beds there are). The observed stock is the stock before any
+//! delivery of the stock year; years before the stock year report the observed stock.
+
+use rand::RngExt;
+
+use crate::montecarlo::streams::{Purpose, stream};
+use crate::scenario::{ItemKind, ItemSize, NursingStock, Scenario};
+
+/// Beds of one region in one draw, by year index (0 = base year).
+#[derive(Debug, Clone)]
+pub struct CapacityPath {
+    pub institutional: Vec<f64>,
+    pub nursing: Vec<f64>,
+    pub community: Vec<f64>,
+    add_inst: Vec<f64>,
+    add_nurs: Vec<f64>,
+    convert: Vec<f64>,
+    close_inst: Vec<f64>,
+    close_nurs: Vec<f64>,
+    add_comm: Vec<f64>,
+}
+
+impl CapacityPath {
+    /// Scratch space for `n_years` years, reused across draws (no allocation in the loop).
+    pub fn new(n_years: usize) -> Self {
+        let z = vec![0.0; n_years];
+        CapacityPath {
+            institutional: z.clone(),
+            nursing: z.clone(),
+            community: z.clone(),
+            add_inst: z.clone(),
+            add_nurs: z.clone(),
+            convert: z.clone(),
+            close_inst: z.clone(),
+            close_nurs: z.clone(),
+            add_comm: z,
+        }
+    }
+}
+
+/// One plan item as realised in one draw (before splitting over regions).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Realised {
+    pub cancelled: bool,
+    pub delay_years: i32,
+    /// Beds actually delivered in total.
+    pub beds: f64,
+    pub nursing_share: f64,
+}
+
+/// Samples a plan item for one draw.
+pub fn realise_item(s: &Scenario, item: usize, draw: u64) -> Realised {
+    let it = &s.plan[item];
+    let mut rng = stream(s.seed, Purpose::PlanItem, draw, it.key);
+    let u: f64 = rng.random();
+    let delay = it.delay.sample(&mut rng).round() as i32;
+    let delivered = it.delivered_share.sample(&mut rng);
+    let planned = match &it.size {
+        ItemSize::Beds(b) => b.sample(&mut rng),
+        ItemSize::Budget { yuan, cost_per_bed } => {
+            let money = yuan.sample(&mut rng);
+            money / cost_per_bed.sample(&mut rng)
+        }
+    };
+    let nursing_share = it.nursing_share.sample(&mut rng);
+    let cancelled = u < it.cancel_probability;
+    Realised {
+        cancelled,
+        delay_years: delay,
+        beds: if cancelled { 0.0 } else { planned * delivered },
+        nursing_share,
+    }
+}
+
+/// Fills `cap` with region `r`'s beds in every year of one draw.
+pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
+    let region = &s.regions[r];
+    let n_years = s.n_years();
+    for v in [
+        &mut cap.add_inst,
+        &mut cap.add_nurs,
+        &mut cap.convert,
+        &mut cap.close_inst,
+        &mut cap.close_nurs,
+        &mut cap.add_comm,
+    ] {
+        v.iter_mut().for_each(|x| *x = 0.0);
+    }
+    let (mut inst, mut nurs, mut comm) = (0.0, 0.0, 0.0);
+    for &(e, w) in &region.stock_entries {
+        let entry = &s.capacity.stock[e];
+        let mut rng = stream(s.seed, Purpose::Stock, draw, entry.key);
+        let i = entry.institutional.sample(&mut rng);
+        let n = match &entry.nursing {
+            NursingStock::Beds(d) => d.sample(&mut rng).min(i),
+            NursingStock::Share(d) => d.sample(&mut rng) * i,
+        };
+        let c = entry.community.sample(&mut rng);
+        inst += w * i;
+        nurs += w * n;
+        comm += w * c;
+    }
+    for &(item, w) in &region.plan_items {
+        let it = &s.plan[item];
+        let real = realise_item(s, item, draw);
+        if real.cancelled {
+            continue;
+        }
+        for (k, share) in it.phasing.iter().enumerate() {
+            let year = it.year + real.delay_years + k as i32;
+            if year > s.horizon {
+                break;
+            }
+            let yi = (year - s.base_year) as usize;
+            let beds = w * real.beds * share;
+            match it.kind {
+                ItemKind::New | ItemKind::Expansion => {
+                    cap.add_inst[yi] += beds;
+                    cap.add_nurs[yi] += beds * real.nursing_share;
+                }
+                ItemKind::Conversion => cap.convert[yi] += beds,
+                ItemKind::Closure => {
+                    cap.close_inst[yi] += beds;
+                    cap.close_nurs[yi] += beds * real.nursing_share;
+                }
+                ItemKind::Community => cap.add_comm[yi] += beds,
+            }
+        }
+    }
+    let stock_index = (s.capacity.stock_year - s.base_year) as usize;
+    for yi in 0..n_years {
+        if yi >= stock_index {
+            inst = (inst + cap.add_inst[yi] - cap.close_inst[yi]).max(0.0);
+            nurs = (nurs + cap.add_nurs[yi] - cap.close_nurs[yi]).clamp(0.0, inst);
+            nurs += cap.convert[yi].min(inst - nurs);
+            comm += cap.add_comm[yi];
+        }
+        cap.institutional[yi] = inst;
+        cap.nursing[yi] = nurs;
+        cap.community[yi] = comm;
+    }
+}

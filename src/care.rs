@@ -1,0 +1,106 @@
+//! Care need: dependency prevalence by age and sex, its trend, and institutional uptake.
+//!
+//! Prevalence of partial (半失能) and full (失能) dependency in year t is the base-year
+//! prevalence times a draw-level `level` and `(1 + trend)^(t - base)`, capped so that partial +
+//! full never exceeds 1. Demand for institutional beds is the sum over levels (and the
+//! independent) of people times their uptake; demand for nursing-type beds comes from the
+//! dependent residents only.
+
+use rand::Rng;
+
+use crate::demography::{N_AGES, Population};
+use crate::scenario::Care;
+
+/// Institutional uptake of a draw: the share of each level that would use an institutional bed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Uptake {
+    pub independent: f64,
+    pub partial: f64,
+    pub full: f64,
+}
+
+/// Care need of one region-year.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Need {
+    pub partial: f64,
+    pub full: f64,
+    pub demand_institutional: f64,
+    pub demand_nursing: f64,
+}
+
+/// Prevalence per year index (0 = base year) for one draw, and the draw's uptake.
+/// Random numbers are taken in a fixed order: level, trend, then the three uptakes.
+pub fn draw_prevalence<R: Rng + ?Sized>(
+    care: &Care,
+    n_years: usize,
+    rng: &mut R,
+) -> (Vec<[[f64; N_AGES]; 2]>, Vec<[[f64; N_AGES]; 2]>, Uptake) {
+    let level = care.level.sample(rng);
+    let trend = care.trend.sample(rng);
+    let uptake = Uptake {
+        independent: care.uptake_independent.sample(rng),
+        partial: care.uptake_partial.sample(rng),
+        full: care.uptake_full.sample(rng),
+    };
+    let mut partial = vec![[[0.0; N_AGES]; 2]; n_years];
+    let mut full = vec![[[0.0; N_AGES]; 2]; n_years];
+    for t in 0..n_years {
+        let factor = level * (1.0 + trend).powi(t as i32);
+        for sex in 0..2 {
+            for x in care.min_age.min(N_AGES)..N_AGES {
+                let p = (care.partial[sex][x] * factor).min(1.0);
+                let f = (care.full[sex][x] * factor).min(1.0 - p);
+                partial[t][sex][x] = p;
+                full[t][sex][x] = f;
+            }
+        }
+    }
+    (partial, full, uptake)
+}
+
+/// Dependents and demand of a population.
+pub fn need(pop: &Population, partial: &[[f64; N_AGES]; 2], full: &[[f64; N_AGES]; 2], min_age: usize, uptake: &Uptake) -> Need {
+    let mut n = Need::default();
+    let mut people = 0.0;
+    for sex in 0..2 {
+        for x in min_age.min(N_AGES)..N_AGES {
+            let p = pop[sex][x];
+            people += p;
+            n.partial += p * partial[sex][x];
+            n.full += p * full[sex][x];
+        }
+    }
+    let independent = (people - n.partial - n.full).max(0.0);
+    n.demand_nursing = n.partial * uptake.partial + n.full * uptake.full;
+    n.demand_institutional = n.demand_nursing + independent * uptake.independent;
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demand_is_people_times_prevalence_times_uptake() {
+        let mut pop = [[0.0; N_AGES]; 2];
+        pop[0][70] = 1000.0;
+        pop[1][70] = 1000.0;
+        pop[0][30] = 5000.0; // below the first band: no need
+        let mut partial = [[0.0; N_AGES]; 2];
+        let mut full = [[0.0; N_AGES]; 2];
+        partial[0][70] = 0.1;
+        partial[1][70] = 0.2;
+        full[0][70] = 0.05;
+        full[1][70] = 0.05;
+        let u = Uptake {
+            independent: 0.01,
+            partial: 0.1,
+            full: 0.2,
+        };
+        let n = need(&pop, &partial, &full, 60, &u);
+        assert!((n.partial - 300.0).abs() < 1e-9);
+        assert!((n.full - 100.0).abs() < 1e-9);
+        assert!((n.demand_nursing - (30.0 + 20.0)).abs() < 1e-9);
+        assert!((n.demand_institutional - (50.0 + 16.0)).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,20 @@
+//! bedsim: will an elderly-care build plan meet its targets, with what probability, and what
+//! would it take?
+//!
+//! A Monte Carlo engine projects the population of each county by single year of age and sex
+//! (cohort-component, Lee-Carter mortality with national shocks, fertility, migration), the
+//! care need of its elderly, and its bed capacity as the build plan is realised with delays,
+//! cancellations and shortfalls; it reports per region, group and year the distribution of
+//! every metric and the probability of meeting each target.
+//!
+//! Layout: [`scenario`] reads and checks inputs; [`demography`], [`care`], [`capacity`] and
+//! [`montecarlo`] are the engine (no files, tables or charts); [`report`] writes tables and the
+//! run manifest; `cli` and `main` are the program.
+
+pub mod capacity;
+pub mod care;
+pub mod demography;
+pub mod dist;
+pub mod montecarlo;
+pub mod report;
+pub mod scenario;

@@ -1,0 +1,193 @@
+//! Summaries over draws: means and quantiles, target probabilities, shortfalls and the beds
+//! needed to meet a target with a chosen probability.
+//!
+//! Quantiles are exact (Hyndman & Fan 1996 type 7, the default of R and numpy) over the draws
+//! where the value is defined; undefined ratios (no elderly, no institutional beds) are left
+//! out and, if no draw defines them, the statistic is empty.
+
+use super::{Metric, N_METRICS};
+use crate::scenario::{Scenario, TargetMetric, Unit};
+
+/// Probabilities of the reported quantiles.
+pub const QUANTILES: [f64; 7] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95];
+
+/// Mean and quantiles of one unit-year-metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryStats {
+    pub mean: f64,
+    pub quantiles: [f64; 7],
+}
+
+/// The result of one target for one unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetResult {
+    /// Index into `Scenario::targets`.
+    pub target: usize,
+    pub unit: Unit,
+    /// Share of draws meeting the target (among draws where the metric is defined).
+    pub probability: Option<f64>,
+    /// Quantiles of the metric in the target year.
+    pub metric: Option<SummaryStats>,
+    /// Median distance to the threshold among the draws that miss it.
+    pub median_shortfall: Option<f64>,
+    /// Beds (beds-per-1,000 targets) or new nursing-type beds (nursing-share targets) to add so
+    /// that the target is met with the chosen probability.
+    pub needed: Option<f64>,
+    /// For nursing-share targets: general beds to convert to nursing-type instead.
+    pub needed_conversions: Option<f64>,
+}
+
+/// Summary of one unit: `stats[metric * n_years + year]`, and its target results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitSummary {
+    pub unit: Unit,
+    pub stats: Vec<Option<SummaryStats>>,
+    pub targets: Vec<TargetResult>,
+}
+
+/// Type-7 quantile of sorted values.
+pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    if n == 1 {
+        return sorted[0];
+    }
+    let h = (n - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Mean and quantiles of the finite values, sorted in place in `scratch`.
+pub fn stats(values: &[f64], scratch: &mut Vec<f64>) -> Option<SummaryStats> {
+    scratch.clear();
+    scratch.extend(values.iter().copied().filter(|v| v.is_finite()));
+    if scratch.is_empty() {
+        return None;
+    }
+    let mean = scratch.iter().sum::<f64>() / scratch.len() as f64;
+    scratch.sort_unstable_by(f64::total_cmp);
+    let mut quantiles = [0.0; 7];
+    for (q, p) in quantiles.iter_mut().zip(QUANTILES) {
+        *q = quantile_sorted(scratch, p);
+    }
+    Some(SummaryStats { mean, quantiles })
+}
+
+/// The `p` quantile of finite values (sorting a copy).
+fn quantile_of(values: impl Iterator<Item = f64>, p: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    Some(quantile_sorted(&v, p))
+}
+
+/// Summarises one unit from its per-draw values `values[(metric * n_years + year) * draws + d]`.
+pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> UnitSummary {
+    let n_years = s.n_years();
+    let draws = s.draws;
+    let series = |m: Metric, yi: usize| &values[(m.index() * n_years + yi) * draws..(m.index() * n_years + yi + 1) * draws];
+    let mut scratch = Vec::with_capacity(draws);
+    let mut out = Vec::with_capacity(N_METRICS * n_years);
+    for m in Metric::ALL {
+        for yi in 0..n_years {
+            out.push(stats(series(m, yi), &mut scratch));
+        }
+    }
+    let mut targets = Vec::new();
+    for (ti, t) in s.targets.iter().enumerate() {
+        if !t.units.contains(&unit) {
+            continue;
+        }
+        let yi = (t.year - s.base_year) as usize;
+        let metric = match t.metric {
+            TargetMetric::BedsPer1000 => Metric::BedsPer1000Elderly,
+            TargetMetric::NursingShare => Metric::NursingShare,
+            TargetMetric::DemandSupplyRatio => Metric::DemandSupplyRatio,
+        };
+        let vals = series(metric, yi);
+        let defined = vals.iter().filter(|v| v.is_finite()).count();
+        let met = vals.iter().filter(|v| v.is_finite() && t.op.holds(**v, t.threshold)).count();
+        let probability = (defined > 0).then(|| met as f64 / defined as f64);
+        let shortfall = quantile_of(
+            vals.iter()
+                .filter(|v| v.is_finite() && !t.op.holds(**v, t.threshold))
+                .map(|v| (v - t.threshold).abs()),
+            0.5,
+        );
+        let (elderly, total) = (series(Metric::Elderly, yi), series(Metric::BedsTotal, yi));
+        let (inst, nurs) = (series(Metric::BedsInstitutional, yi), series(Metric::BedsNursing, yi));
+        let lower = t.op.is_lower_bound();
+        let (needed, conversions) = match (t.metric, lower) {
+            // Beds to add so that (beds + x) / elderly * 1000 >= T in a share `confidence` of
+            // draws: the `confidence` quantile of T * elderly / 1000 - beds (MODEL.md).
+            (TargetMetric::BedsPer1000, true) => (
+                quantile_of(elderly.iter().zip(total).map(|(e, b)| t.threshold * e / 1000.0 - b), confidence).map(|x| x.max(0.0)),
+                None,
+            ),
+            // New nursing beds x: (N + x) / (I + x) >= s  <=>  x >= (s I - N) / (1 - s).
+            // Conversions c: (N + c) / I >= s  <=>  c >= s I - N.
+            (TargetMetric::NursingShare, true) => {
+                let sh = t.threshold;
+                let new = if sh < 1.0 {
+                    quantile_of(inst.iter().zip(nurs).map(|(i, n)| (sh * i - n) / (1.0 - sh)), confidence).map(|x| x.max(0.0))
+                } else {
+                    None
+                };
+                let conv = quantile_of(inst.iter().zip(nurs).map(|(i, n)| sh * i - n), confidence).map(|x| x.max(0.0));
+                (new, conv)
+            }
+            _ => (None, None),
+        };
+        targets.push(TargetResult {
+            target: ti,
+            unit,
+            probability,
+            metric: out[metric.index() * n_years + yi],
+            median_shortfall: shortfall,
+            needed,
+            needed_conversions: conversions,
+        });
+    }
+    UnitSummary { unit, stats: out, targets }
+}
+
+/// All target results, in target order and, within a target, in the order of its units.
+pub fn collect_targets(s: &Scenario, units: &[UnitSummary]) -> Vec<TargetResult> {
+    let mut out = Vec::new();
+    for (ti, t) in s.targets.iter().enumerate() {
+        for u in &t.units {
+            if let Some(r) = units
+                .iter()
+                .find(|x| x.unit == *u)
+                .and_then(|x| x.targets.iter().find(|r| r.target == ti))
+            {
+                out.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type7_quantiles_match_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0, 10.0];
+        // numpy.quantile(v, [0.05, 0.5, 0.9]) = [1.2, 3.0, 7.6]
+        assert!((quantile_sorted(&v, 0.05) - 1.2).abs() < 1e-12);
+        assert!((quantile_sorted(&v, 0.5) - 3.0).abs() < 1e-12);
+        assert!((quantile_sorted(&v, 0.9) - 7.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stats_skip_undefined_values() {
+        let mut scratch = Vec::new();
+        let s = stats(&[f64::NAN, 2.0, 4.0], &mut scratch).unwrap();
+        assert_eq!(s.mean, 3.0);
+        assert!(stats(&[f64::NAN], &mut scratch).is_none());
+    }
+}

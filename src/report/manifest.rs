@@ -1,0 +1,140 @@
+//! The run manifest (`manifest.json`): what was run, on what, by which program, when.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::scenario::{Drift, Scenario};
+
+/// Contents of `manifest.json`.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub program: &'static str,
+    pub version: &'static str,
+    pub scenario: String,
+    pub scenario_path: String,
+    pub inputs: Vec<InputRecord>,
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub draws: usize,
+    pub threads: usize,
+    pub base_year: i32,
+    pub horizon: i32,
+    pub confidence: f64,
+    pub started_utc: String,
+    pub duration_seconds: f64,
+    pub command_line: Vec<String>,
+    pub conventions: Vec<&'static str>,
+    pub mortality: MortalityRecord,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InputRecord {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MortalityRecord {
+    pub fitted_periods: String,
+    pub fitted_drift_per_year: [f64; 2],
+    pub fitted_drift_se: [f64; 2],
+    pub sigma_used: [f64; 2],
+    pub drift_used: String,
+    pub base_period_e0: [f64; 2],
+}
+
+/// What the run needs to say about its conventions (read by users of the tables).
+pub const CONVENTIONS: [&str; 4] = [
+    "values for year t are stocks at the end of year t; the census of 1 November is taken as the end of its year",
+    "group figures are computed per draw from their members, then summarised",
+    "quantiles are type 7 (R and numpy default) over the draws where a value is defined",
+    "arrays by sex are [male, female]",
+];
+
+impl Manifest {
+    /// Builds the manifest of a finished run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        s: &Scenario,
+        scenario_path: &str,
+        overrides: &[String],
+        threads: usize,
+        confidence: f64,
+        started: SystemTime,
+        duration_seconds: f64,
+    ) -> Manifest {
+        let f = &s.mortality.fitted;
+        Manifest {
+            program: "bedsim",
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: s.name.clone(),
+            scenario_path: scenario_path.to_string(),
+            inputs: s
+                .inputs
+                .iter()
+                .map(|i| InputRecord {
+                    path: i.path.clone(),
+                    sha256: i.sha256.clone(),
+                })
+                .collect(),
+            overrides: overrides.to_vec(),
+            seed: s.seed,
+            draws: s.draws,
+            threads,
+            base_year: s.base_year,
+            horizon: s.horizon,
+            confidence,
+            started_utc: rfc3339(started),
+            duration_seconds,
+            command_line: std::env::args().collect(),
+            conventions: CONVENTIONS.to_vec(),
+            mortality: MortalityRecord {
+                fitted_periods: format!("{}-{}", f.periods.0, f.periods.1),
+                fitted_drift_per_year: f.drift,
+                fitted_drift_se: f.drift_se,
+                sigma_used: s.mortality.sigma,
+                drift_used: match &s.mortality.drift {
+                    Drift::Fitted { .. } => "fitted: normal(fitted drift, its standard error) per draw".into(),
+                    Drift::Given(d) => format!("given: {d:?}"),
+                },
+                base_period_e0: f.base_e0,
+            },
+        }
+    }
+
+    /// Pretty JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Formats a time as RFC 3339 UTC (civil-from-days, H. Hinnant's algorithm).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)), "2026-11-18T11:06:40Z");
+    }
+}

@@ -1,0 +1,223 @@
+//! Everything a run writes: tables (the only place that uses polars), the run manifest, and the
+//! results folder, which is replaced atomically.
+//!
+//! A run writes into a fresh temporary folder beside the target and renames it into place only
+//! when every file is complete, so a results folder holds either the previous complete results
+//! or the new ones, never a mix. A folder that is not a bedsim results folder (no
+//! `manifest.json` written by bedsim) is never replaced without `--force`.
+
+pub mod manifest;
+pub mod tables;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::montecarlo::RunResult;
+use crate::scenario::Scenario;
+
+/// Failure to write results.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Table { path: String, source: polars::error::PolarsError },
+    #[error("{path} exists and is not a bedsim results folder (no bedsim manifest.json); use --force to replace it")]
+    NotResults { path: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Whether `dir` holds results written by bedsim.
+pub fn is_results_dir(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("manifest.json")).is_ok_and(|t| t.contains("\"program\": \"bedsim\""))
+}
+
+/// Checks, before any work is done, that results can be written to `out`.
+///
+/// # Errors
+/// When `out` exists and is not a results folder (and `force` is off), or is a file.
+pub fn check_destination(out: &Path, force: bool) -> Result<(), ReportError> {
+    if out.exists() && !force {
+        let empty_dir = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty_dir && !is_results_dir(out) {
+            return Err(ReportError::NotResults {
+                path: out.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A temporary results folder beside the target, removed on drop unless committed.
+pub struct Staging {
+    pub dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates `.<name>.tmp-<pid>` beside `target`.
+    ///
+    /// # Errors
+    /// When the parent folder cannot be created or written.
+    pub fn new(target: &Path) -> Result<Staging, ReportError> {
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "results".into());
+        let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        std::fs::create_dir(&dir).map_err(io(&dir))?;
+        Ok(Staging {
+            dir,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Moves the staged folder into place, replacing an earlier results folder.
+    ///
+    /// # Errors
+    /// When a rename fails; the previous results are then left in place.
+    pub fn commit(mut self) -> Result<(), ReportError> {
+        let target = self.target.clone();
+        if target.exists() {
+            let old = self.dir.with_extension("old");
+            std::fs::rename(&target, &old).map_err(io(&target))?;
+            if let Err(e) = std::fs::rename(&self.dir, &target) {
+                let _ = std::fs::rename(&old, &target);
+                return Err(io(&target)(e));
+            }
+            let _ = std::fs::remove_dir_all(&old);
+        } else {
+            std::fs::rename(&self.dir, &target).map_err(io(&target))?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Writes every table of a run into `dir`.
+///
+/// # Errors
+/// Any write failure.
+pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path) -> Result<(), ReportError> {
+    let table = |path: PathBuf| {
+        move |source| ReportError::Table {
+            path: path.display().to_string(),
+            source,
+        }
+    };
+    let p = dir.join("summary.csv");
+    tables::write_csv(&mut tables::summary_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("summary.parquet");
+    tables::write_parquet(&mut tables::summary_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("targets.csv");
+    tables::write_csv(&mut tables::targets_frame(s, r, confidence, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("targets.parquet");
+    tables::write_parquet(&mut tables::targets_frame(s, r, confidence, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("draws.parquet");
+    if let Some(mut df) = tables::draws_frame(s, r).map_err(table(p.clone()))? {
+        tables::write_parquet(&mut df, &p).map_err(table(p))?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path`.
+///
+/// # Errors
+/// I/O errors.
+pub fn write_text(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(io(path))
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "n/a".into())
+}
+
+/// The short readable table of target probabilities printed on stdout.
+pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {} draws, seed {}; probability of meeting each target",
+        s.name, r.draws, s.seed
+    );
+    if r.targets.is_empty() {
+        let _ = writeln!(out, "(the scenario has no targets)");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:<22} {:>5} {:>10} {:>8} {:>12} {:>14}",
+        "target",
+        "region",
+        "year",
+        "threshold",
+        "P(met)",
+        "median",
+        format!("needed@{:.0}%", 100.0 * confidence)
+    );
+    for t in &r.targets {
+        let tg = &s.targets[t.target];
+        let (_, name, _) = tables::unit_labels(s, t.unit);
+        let median = t.metric.map(|m| m.quantiles[3]);
+        let fmt_v = |v: f64| {
+            if tg.threshold <= 1.0 {
+                format!("{v:.3}")
+            } else {
+                format!("{v:.1}")
+            }
+        };
+        let needed = match t.needed {
+            Some(n) => format!("{n:.0}"),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {:>5} {:>10} {:>8} {:>12} {:>14}",
+            truncate(&tg.id, 24),
+            truncate(name, 22),
+            tg.year,
+            format!("{} {}", tg.op.symbol(), fmt_v(tg.threshold)),
+            pct(t.probability),
+            median.map(fmt_v).unwrap_or_else(|| "n/a".into()),
+            needed
+        );
+    }
+    out
+}
+
+/// Truncates to `width` display columns (CJK characters count two) and pads to exactly that.
+fn truncate(s: &str, width: usize) -> String {
+    let mut w = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        let cw = if c as u32 >= 0x1100 { 2 } else { 1 };
+        if w + cw > width {
+            break;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out.extend(std::iter::repeat_n(' ', width - w));
+    out
+}

@@ -1,0 +1,230 @@
+//! Result tables as polars DataFrames, written as CSV (UTF-8, opens in Excel) and Parquet.
+//!
+//! CSV values are rounded for reading (counts to 0.1, ratios to 1e-4 of their unit) and
+//! written in plain decimal notation; Parquet keeps full precision. Undefined values (a ratio
+//! with a zero denominator, a shortfall when no draw misses) are empty cells / nulls; the
+//! README says why each can be empty.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::montecarlo::{Metric, N_METRICS, RunResult};
+use crate::scenario::{Scenario, TargetMetric, Unit};
+
+/// Names of the quantile columns.
+pub const QUANTILE_COLUMNS: [&str; 7] = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"];
+
+/// Id, display name and kind of a unit.
+pub fn unit_labels(s: &Scenario, u: Unit) -> (&str, &str, &'static str) {
+    match u {
+        Unit::Region(r) => (&s.regions[r].id, &s.regions[r].name, "region"),
+        Unit::Group(g) => (&s.groups[g].id, &s.groups[g].name, "group"),
+    }
+}
+
+fn round_to(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    let r = (v * f).round() / f;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+fn digits_for(metric: Metric) -> i32 {
+    match metric {
+        Metric::NursingShare | Metric::DemandSupplyRatio => 4,
+        Metric::BedsPer1000Elderly => 3,
+        _ => 1,
+    }
+}
+
+fn opt(v: Option<f64>, round: Option<i32>) -> Option<f64> {
+    v.filter(|x| x.is_finite()).map(|x| match round {
+        Some(d) => round_to(x, d),
+        None => x,
+    })
+}
+
+/// The summary table: one row per unit x year x metric.
+///
+/// # Errors
+/// Only if polars rejects the columns (lengths are consistent by construction).
+pub fn summary_frame(s: &Scenario, r: &RunResult, rounded: bool) -> PolarsResult<DataFrame> {
+    let n_years = r.years.len();
+    let rows = r.units.len() * n_years * N_METRICS;
+    let mut region = Vec::with_capacity(rows);
+    let mut name = Vec::with_capacity(rows);
+    let mut kind = Vec::with_capacity(rows);
+    let mut year = Vec::with_capacity(rows);
+    let mut metric = Vec::with_capacity(rows);
+    let mut unit = Vec::with_capacity(rows);
+    let mut mean: Vec<Option<f64>> = Vec::with_capacity(rows);
+    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); 7];
+    for u in &r.units {
+        let (id, nm, k) = unit_labels(s, u.unit);
+        for (yi, y) in r.years.iter().enumerate() {
+            for m in Metric::ALL {
+                let st = u.stats[m.index() * n_years + yi];
+                let d = rounded.then(|| digits_for(m));
+                region.push(id);
+                name.push(nm);
+                kind.push(k);
+                year.push(*y);
+                metric.push(m.name());
+                unit.push(m.unit());
+                mean.push(opt(st.map(|x| x.mean), d));
+                for (i, q) in qs.iter_mut().enumerate() {
+                    q.push(opt(st.map(|x| x.quantiles[i]), d));
+                }
+            }
+        }
+    }
+    let mut cols = vec![
+        Column::new("region".into(), region),
+        Column::new("name".into(), name),
+        Column::new("kind".into(), kind),
+        Column::new("year".into(), year),
+        Column::new("metric".into(), metric),
+        Column::new("unit".into(), unit),
+        Column::new("mean".into(), mean),
+    ];
+    for (q, n) in qs.into_iter().zip(QUANTILE_COLUMNS) {
+        cols.push(Column::new(n.into(), q));
+    }
+    DataFrame::new(rows, cols)
+}
+
+/// The targets table: one row per target x unit.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn targets_frame(s: &Scenario, r: &RunResult, confidence: f64, rounded: bool) -> PolarsResult<DataFrame> {
+    let n = r.targets.len();
+    let mut target = Vec::with_capacity(n);
+    let mut region = Vec::with_capacity(n);
+    let mut name = Vec::with_capacity(n);
+    let mut kind = Vec::with_capacity(n);
+    let mut year = Vec::with_capacity(n);
+    let mut metric = Vec::with_capacity(n);
+    let mut op = Vec::with_capacity(n);
+    let mut threshold = Vec::with_capacity(n);
+    let mut prob: Vec<Option<f64>> = Vec::with_capacity(n);
+    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); 7];
+    let mut shortfall: Vec<Option<f64>> = Vec::with_capacity(n);
+    let mut needed: Vec<Option<f64>> = Vec::with_capacity(n);
+    let mut needed_unit: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut conversions: Vec<Option<f64>> = Vec::with_capacity(n);
+    for t in &r.targets {
+        let tg = &s.targets[t.target];
+        let (id, nm, k) = unit_labels(s, t.unit);
+        let m = match tg.metric {
+            TargetMetric::BedsPer1000 => Metric::BedsPer1000Elderly,
+            TargetMetric::NursingShare => Metric::NursingShare,
+            TargetMetric::DemandSupplyRatio => Metric::DemandSupplyRatio,
+        };
+        let d = rounded.then(|| digits_for(m));
+        target.push(tg.id.as_str());
+        region.push(id);
+        name.push(nm);
+        kind.push(k);
+        year.push(tg.year);
+        metric.push(m.name());
+        op.push(tg.op.symbol());
+        threshold.push(tg.threshold);
+        prob.push(opt(t.probability, rounded.then_some(4)));
+        for (i, q) in qs.iter_mut().enumerate() {
+            q.push(opt(t.metric.map(|x| x.quantiles[i]), d));
+        }
+        shortfall.push(opt(t.median_shortfall, d));
+        needed.push(opt(t.needed, rounded.then_some(0)));
+        needed_unit.push(match tg.metric {
+            TargetMetric::BedsPer1000 if t.needed.is_some() => Some("beds"),
+            TargetMetric::NursingShare if t.needed.is_some() => Some("new nursing-type beds"),
+            _ => None,
+        });
+        conversions.push(opt(t.needed_conversions, rounded.then_some(0)));
+    }
+    let mut cols = vec![
+        Column::new("target".into(), target),
+        Column::new("region".into(), region),
+        Column::new("name".into(), name),
+        Column::new("kind".into(), kind),
+        Column::new("year".into(), year),
+        Column::new("metric".into(), metric),
+        Column::new("op".into(), op),
+        Column::new("threshold".into(), threshold),
+        Column::new("probability_met".into(), prob),
+    ];
+    for (q, nm) in qs.into_iter().zip(QUANTILE_COLUMNS) {
+        cols.push(Column::new(nm.into(), q));
+    }
+    cols.push(Column::new("median_shortfall".into(), shortfall));
+    cols.push(Column::new("confidence".into(), vec![confidence; n]));
+    cols.push(Column::new("needed_at_confidence".into(), needed));
+    cols.push(Column::new("needed_unit".into(), needed_unit));
+    cols.push(Column::new("conversions_needed_at_confidence".into(), conversions));
+    DataFrame::new(n, cols)
+}
+
+/// Every draw: one row per unit x year x draw, one column per metric.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn draws_frame(s: &Scenario, r: &RunResult) -> PolarsResult<Option<DataFrame>> {
+    let Some(kept) = &r.kept else { return Ok(None) };
+    let n_years = r.years.len();
+    let rows = kept.len() * n_years * r.draws;
+    let mut region = Vec::with_capacity(rows);
+    let mut year = Vec::with_capacity(rows);
+    let mut draw = Vec::with_capacity(rows);
+    let mut metrics: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); N_METRICS];
+    for u in kept {
+        let (id, _, _) = unit_labels(s, u.unit);
+        for (yi, y) in r.years.iter().enumerate() {
+            for d in 0..r.draws {
+                region.push(id);
+                year.push(*y);
+                draw.push(d as u32);
+                for (m, col) in metrics.iter_mut().enumerate() {
+                    let v = u.values[(m * n_years + yi) * r.draws + d];
+                    col.push(v.is_finite().then_some(v));
+                }
+            }
+        }
+    }
+    let mut cols = vec![
+        Column::new("region".into(), region),
+        Column::new("year".into(), year),
+        Column::new("draw".into(), draw),
+    ];
+    for (m, col) in Metric::ALL.iter().zip(metrics) {
+        cols.push(Column::new(m.name().into(), col));
+    }
+    DataFrame::new(rows, cols).map(Some)
+}
+
+/// Writes a frame as CSV.
+///
+/// # Errors
+/// I/O errors.
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
+    let f = File::create(path)?;
+    let mut w = BufWriter::new(f);
+    CsvWriter::new(&mut w)
+        .include_header(true)
+        .with_float_scientific(Some(false))
+        .finish(df)?;
+    std::io::Write::flush(&mut w)?;
+    Ok(())
+}
+
+/// Writes a frame as Parquet (zstd).
+///
+/// # Errors
+/// I/O errors.
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
+    let f = File::create(path)?;
+    ParquetWriter::new(f).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
+    Ok(())
+}

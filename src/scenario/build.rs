@@ -1,0 +1,1194 @@
+//! From a scenario tree (and its data files) to a checked [`Scenario`].
+//!
+//! Every section is read even when an earlier one failed, so `bedsim check` reports all
+//! problems at once. Paths of data files are relative to the scenario file's folder.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::data::{self, GroupedPopulation, MxPeriod};
+use super::reader::{Diags, TableReader, check_range, read_dist, suggest};
+use super::tree::{self, Diagnostic, Node, Origin, Value};
+use super::*;
+use crate::demography::mortality::{GroupRates, fit_lee_carter, groups_to_single_ages, life_expectancy};
+use crate::demography::split::{census_day_shape, split_groups};
+use crate::demography::{N_AGES, aged_at_least};
+use crate::dist::{Dist, DistSpec};
+use crate::montecarlo::streams::entity_key;
+
+/// Why a scenario could not be loaded: every problem found, each with its place.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} problem(s) in the scenario", .0.len())]
+pub struct LoadError(pub Vec<Diagnostic>);
+
+/// Largest number of draws accepted (memory grows with draws for exact quantiles).
+pub const MAX_DRAWS: i64 = 10_000_000;
+
+/// Reads, overrides and checks a scenario file.
+///
+/// `overrides` are `PATH=VALUE` texts as given to `--set`.
+///
+/// # Errors
+/// Every problem of the file, its overrides and its data files.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, LoadError> {
+    let shown = path.display().to_string();
+    let at_file = |msg: String| {
+        LoadError(vec![Diagnostic {
+            origin: Origin::File {
+                path: Arc::from(shown.as_str()),
+                line: 1,
+                col: 1,
+            },
+            message: msg,
+        }])
+    };
+    if path.is_dir() {
+        return Err(at_file("is a directory, not a scenario file".into()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| at_file(format!("cannot read scenario file: {e}")))?;
+    if bytes.len() as u64 > data::MAX_DATA_FILE_BYTES {
+        return Err(at_file("scenario file is too large".into()));
+    }
+    let bytes_no_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = match std::str::from_utf8(bytes_no_bom) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &bytes_no_bom[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let col = String::from_utf8_lossy(good.rsplit(|b| *b == b'\n').next().unwrap_or(&[]))
+                .chars()
+                .count()
+                + 1;
+            return Err(LoadError(vec![Diagnostic {
+                origin: Origin::File {
+                    path: Arc::from(shown.as_str()),
+                    line,
+                    col,
+                },
+                message: "the file is not valid UTF-8 (save it as UTF-8)".into(),
+            }]));
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(at_file("the scenario file is empty".into()));
+    }
+    let mut root = tree::parse(&shown, text).map_err(LoadError)?;
+    let mut diags = Diags::default();
+    for ov in overrides {
+        let origin = Origin::Override(Arc::from(ov.as_str()));
+        let Some((p, v)) = ov.split_once('=') else {
+            diags.error(&origin, "expected PATH=VALUE, for example --set draws=500");
+            continue;
+        };
+        let value = tree::parse_override_value(v.trim(), &origin);
+        if let Err(e) = tree::set_path(&mut root, p.trim(), value) {
+            diags.error(&origin, e.to_string());
+        }
+    }
+    if !diags.is_empty() {
+        return Err(LoadError(diags.list));
+    }
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut scenario = build(&root, &dir)?;
+    scenario.inputs.insert(
+        0,
+        InputFile {
+            path: shown,
+            sha256: data::sha256_hex(&bytes),
+        },
+    );
+    Ok(scenario)
+}
+
+/// Checks a scenario tree; data paths are relative to `dir`.
+///
+/// # Errors
+/// Every problem found, sorted by place.
+pub fn build(root: &Node, dir: &Path) -> Result<Scenario, LoadError> {
+    let mut d = Diags::default();
+    let mut b = Builder { dir, inputs: Vec::new() };
+    let out = b.scenario(root, &mut d);
+    if d.is_empty() {
+        if let Some(mut s) = out {
+            s.inputs = b.inputs;
+            return Ok(s);
+        }
+    }
+    let mut list = d.list;
+    if list.is_empty() {
+        list.push(Diagnostic {
+            origin: root.origin.clone(),
+            message: "the scenario is incomplete".into(),
+        });
+    }
+    list.sort_by(|a, b| origin_key(&a.origin).cmp(&origin_key(&b.origin)));
+    list.dedup();
+    Err(LoadError(list))
+}
+
+fn origin_key(o: &Origin) -> (u8, String, usize, usize) {
+    match o {
+        Origin::Override(t) => (0, t.to_string(), 0, 0),
+        Origin::File { path, line, col } => (1, path.to_string(), *line, *col),
+    }
+}
+
+struct Builder<'a> {
+    dir: &'a Path,
+    inputs: Vec<InputFile>,
+}
+
+/// Item-kind defaults for delivery uncertainty.
+#[derive(Clone)]
+struct ItemDefaults {
+    delay: Dist,
+    cancel_probability: f64,
+    delivered_share: Dist,
+    nursing_share: Dist,
+    cost_per_bed: Dist,
+    phasing: Vec<f64>,
+}
+
+fn discrete(values: &[f64], probs: &[f64]) -> Dist {
+    Dist::new(DistSpec::Discrete {
+        values: values.to_vec(),
+        probs: probs.to_vec(),
+    })
+    .unwrap_or(Dist::Fixed(0.0))
+}
+
+fn beta(alpha: f64, beta: f64) -> Dist {
+    Dist::new(DistSpec::Beta { alpha, beta }).unwrap_or(Dist::Fixed(alpha / (alpha + beta)))
+}
+
+/// Built-in delivery defaults by kind; scenarios/README.md gives their reasoning.
+fn builtin_defaults(kind: ItemKind) -> ItemDefaults {
+    let cost = Dist::new(DistSpec::LogNormal {
+        meanlog: 150_000f64.ln(),
+        sdlog: 0.35,
+    })
+    .unwrap_or(Dist::Fixed(150_000.0));
+    let (delay, cancel, delivered, nursing) = match kind {
+        ItemKind::New => (
+            discrete(&[0.0, 1.0, 2.0, 3.0], &[0.45, 0.30, 0.15, 0.10]),
+            0.05,
+            beta(18.0, 2.0),
+            Dist::Fixed(0.6),
+        ),
+        ItemKind::Expansion => (
+            discrete(&[0.0, 1.0, 2.0], &[0.6, 0.3, 0.1]),
+            0.03,
+            beta(18.0, 2.0),
+            Dist::Fixed(0.6),
+        ),
+        ItemKind::Conversion => (discrete(&[0.0, 1.0, 2.0], &[0.6, 0.3, 0.1]), 0.05, beta(9.0, 1.0), Dist::Fixed(1.0)),
+        ItemKind::Closure => (Dist::Fixed(0.0), 0.0, Dist::Fixed(1.0), Dist::Fixed(0.0)),
+        ItemKind::Community => (discrete(&[0.0, 1.0, 2.0], &[0.5, 0.3, 0.2]), 0.10, beta(8.0, 2.0), Dist::Fixed(0.0)),
+    };
+    ItemDefaults {
+        delay,
+        cancel_probability: cancel,
+        delivered_share: delivered,
+        nursing_share: nursing,
+        cost_per_bed: cost,
+        phasing: vec![1.0],
+    }
+}
+
+const MAX_BEDS: f64 = 1e9;
+/// Sanity bound of net migration rates, per 1,000 per year.
+const MAX_MIGRATION: f64 = 500.0;
+
+impl Builder<'_> {
+    fn data_file(&mut self, t: &mut TableReader<'_>, key: &'static str, d: &mut Diags) -> Option<data::Csv> {
+        let (name, origin) = t.str_req(key, d)?;
+        let path: PathBuf = self.dir.join(name);
+        let shown = path.display().to_string();
+        let csv = data::read_csv(&path, &shown, origin, d)?;
+        if !self.inputs.iter().any(|i| i.path == shown) {
+            self.inputs.push(InputFile {
+                path: shown,
+                sha256: csv.sha256.clone(),
+            });
+        }
+        Some(csv)
+    }
+
+    fn scenario(&mut self, root: &Node, d: &mut Diags) -> Option<Scenario> {
+        let mut top = TableReader::new(root, "", d)?;
+        let name = top.str_req("name", d).and_then(|(n, o)| {
+            if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                Some(n.to_string())
+            } else {
+                d.error(
+                    o,
+                    format!("name = '{n}' must be non-empty ASCII letters, digits, '-' or '_' (it names the results folder)"),
+                );
+                None
+            }
+        });
+        let description = top.str_opt("description", d).map(|(s, _)| s.to_string()).unwrap_or_default();
+        let base_year = top.int_in("base_year", None, 1900, 2200, d).map(|v| v as i32);
+        let horizon = top.int_in("horizon", None, 1900, 2400, d).map(|v| v as i32);
+        let draws = top.int_in("draws", Some(1000), 1, MAX_DRAWS, d).map(|v| v as usize);
+        let seed = top.int_in("seed", Some(1), 0, i64::MAX, d).map(|v| v as u64);
+        let elderly_age = top.int_in("elderly_age", Some(60), 1, 100, d).map(|v| v as usize);
+        if let (Some(b), Some(h)) = (base_year, horizon) {
+            if h <= b || h - b > 200 {
+                if let Some(n) = top.get("horizon") {
+                    d.error(
+                        &n.origin,
+                        format!("horizon = {h} must be after base_year = {b} and at most 200 years later"),
+                    );
+                }
+            }
+        }
+        let years_ok = matches!((base_year, horizon), (Some(b), Some(h)) if h > b && h - b <= 200);
+
+        // Groups and regions.
+        let group_nodes = top.tables("group", d);
+        let region_nodes = top.tables("region", d);
+        let (groups, group_parent_refs) = self.groups(&group_nodes, d);
+        let mut regions = self.regions(&region_nodes, &groups, d);
+        let groups = resolve_groups(groups, group_parent_refs, &regions, d);
+        if region_nodes.is_empty() {
+            d.error(
+                &root.origin,
+                "the scenario has no regions: add at least one [[region]] with id and name",
+            );
+        }
+
+        // Population.
+        let population = top.get("population");
+        let pops = population.and_then(|n| self.population(n, &regions, d));
+        if population.is_none() {
+            d.error(
+                &root.origin,
+                "the [population] section is missing: it names the base population file",
+            );
+        }
+        if let Some(pops) = &pops {
+            for r in &mut regions {
+                if let Some(p) = pops.get(&r.region.id) {
+                    r.region.base = *p;
+                }
+            }
+        }
+        let pop_ok = pops.is_some();
+
+        let mortality = match top.get("mortality") {
+            Some(n) => self.mortality(n, base_year, &mut regions, d),
+            None => {
+                d.error(&root.origin, "the [mortality] section is missing");
+                None
+            }
+        };
+        let fertility = self.fertility(top.get("fertility"), &root.origin, d);
+        let migration = self.migration(top.get("migration"), &root.origin, d);
+        let care = self.care(top.get("care"), &root.origin, d);
+        if let Some(m) = &migration {
+            let wmax = m.weight.iter().cloned().fold(0.0, f64::max);
+            for r in &regions {
+                if let Some(rate) = &r.region.migration_rate {
+                    if rate.support().0 * wmax / 1000.0 <= -1.0 {
+                        d.error(&r.origin, format!("region '{}': its migration_rate (down to {}) times the largest age weight ({wmax}) would remove everyone of some age in a year", r.region.id, rate.support().0));
+                    }
+                }
+            }
+        }
+
+        let weights = |rule: &str, members: &[usize]| -> Vec<f64> {
+            let raw: Vec<f64> = members
+                .iter()
+                .map(|&m| match rule {
+                    "population" => aged_at_least(&regions[m].region.base, 0),
+                    "equal" => 1.0,
+                    _ => aged_at_least(&regions[m].region.base, elderly_age.unwrap_or(60)),
+                })
+                .collect();
+            let total: f64 = raw.iter().sum();
+            if total > 0.0 {
+                raw.iter().map(|w| w / total).collect()
+            } else {
+                vec![1.0 / members.len().max(1) as f64; members.len()]
+            }
+        };
+        let targets_of = |t: &mut TableReader<'_>, d: &mut Diags| -> Option<Vec<(usize, f64)>> {
+            let region = t.str_opt("region", d);
+            let group = t.str_opt("group", d);
+            let list = t.get("regions");
+            let rule = t.choice("split", Some("elderly"), &["elderly", "population", "equal"], d);
+            let given = usize::from(region.is_some()) + usize::from(group.is_some()) + usize::from(list.is_some());
+            if given != 1 {
+                let what = if given == 0 { "needs" } else { "must have only one of" };
+                d.error(t.origin, format!("[{}] {what} region, group or regions", t.path));
+                return None;
+            }
+            let members: Vec<usize> = if let Some((r, o)) = region {
+                return find_region(&regions, r, o, d).map(|i| vec![(i, 1.0)]);
+            } else if let Some((g, o)) = group {
+                groups[find_group(&groups, g, o, d)?].group.members.clone()
+            } else {
+                let node = list?;
+                let Value::Array(items) = &node.value else {
+                    d.error(&node.origin, format!("{}.regions must be an array of region ids", t.path));
+                    return None;
+                };
+                let mut out = Vec::new();
+                for item in items {
+                    match &item.value {
+                        Value::Str(id) => {
+                            let i = find_region(&regions, id, &item.origin, d)?;
+                            if out.contains(&i) {
+                                d.error(&item.origin, format!("region '{id}' is listed twice"));
+                                return None;
+                            }
+                            out.push(i);
+                        }
+                        other => {
+                            d.error(
+                                &item.origin,
+                                format!("{}.regions must hold region ids (strings), found {}", t.path, other.type_name()),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                if out.is_empty() {
+                    d.error(&node.origin, format!("{}.regions is empty", t.path));
+                    return None;
+                }
+                out.sort_unstable();
+                out
+            };
+            let w = weights(rule?, &members);
+            Some(members.into_iter().zip(w).collect())
+        };
+
+        // Capacity: stock and item defaults. Links from regions to stock entries and plan items
+        // are applied once the closures above no longer borrow the regions.
+        let mut stock_links: Vec<(usize, usize, f64)> = Vec::new();
+        let mut plan_links: Vec<(usize, usize, f64)> = Vec::new();
+        let mut stock = Vec::new();
+        let mut stock_year = None;
+        let mut defaults: Vec<ItemDefaults> = (0..5).map(|k| builtin_defaults(kind_from_index(k))).collect();
+        match top.get("capacity") {
+            None => d.error(&root.origin, "the [capacity] section is missing: it gives the base bed stock"),
+            Some(n) => {
+                if let Some(mut c) = TableReader::new(n, "capacity", d) {
+                    stock_year = c.int_in("stock_year", base_year.map(i64::from), 1900, 2400, d).map(|v| v as i32);
+                    if let (Some(sy), Some(b), Some(h)) = (stock_year, base_year, horizon) {
+                        if sy < b || sy > h {
+                            let o = c.get("stock_year").map(|n| &n.origin).unwrap_or(c.origin);
+                            d.error(o, format!("capacity.stock_year = {sy} must lie in base_year..=horizon ({b}..={h})"));
+                        }
+                    }
+                    for (i, node) in c.tables("stock", d).into_iter().enumerate() {
+                        let path = format!("capacity.stock[{i}]");
+                        let Some(mut t) = TableReader::new(node, path.clone(), d) else {
+                            continue;
+                        };
+                        let members = targets_of(&mut t, d);
+                        let inst = t.dist("institutional", None, 0.0, MAX_BEDS, d);
+                        let nursing = match (t.has("nursing"), t.has("nursing_share")) {
+                            (true, false) => t.dist("nursing", None, 0.0, MAX_BEDS, d).map(NursingStock::Beds),
+                            (false, true) => t.dist("nursing_share", None, 0.0, 1.0, d).map(NursingStock::Share),
+                            (true, true) => {
+                                d.error(t.origin, format!("[{path}] gives both nursing and nursing_share: give one"));
+                                None
+                            }
+                            (false, false) => Some(NursingStock::Beds(Dist::Fixed(0.0))),
+                        };
+                        let community = t.dist("community", Some(Dist::Fixed(0.0)), 0.0, MAX_BEDS, d);
+                        if let (Some(inst), Some(NursingStock::Beds(n))) = (&inst, &nursing) {
+                            if n.support().1 > inst.support().0 {
+                                let o = t.get("nursing").map(|n| &n.origin).unwrap_or(t.origin);
+                                d.error(o, format!("{path}: nursing beds (up to {}) can exceed institutional beds (from {}): nursing-type beds are part of institutional beds", n.support().1, inst.support().0));
+                            }
+                        }
+                        let key = entity_key(&format!("stock:{i}"));
+                        t.finish(d);
+                        if let (Some(members), Some(institutional), Some(nursing), Some(community)) = (members, inst, nursing, community) {
+                            let idx = stock.len();
+                            stock.push(StockEntry {
+                                key,
+                                institutional,
+                                nursing,
+                                community,
+                            });
+                            stock_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
+                        }
+                    }
+                    if let Some(dn) = c.get("defaults") {
+                        if let Some(mut dt) = TableReader::new(dn, "capacity.defaults", d) {
+                            for (k, kind) in ItemKind::ALL.iter().enumerate() {
+                                if let Some(n) = dt.get(kind) {
+                                    if let Some(mut kt) = TableReader::new(n, format!("capacity.defaults.{kind}"), d) {
+                                        defaults[k] = item_delivery(&mut kt, &defaults[k], d);
+                                        kt.finish(d);
+                                    }
+                                }
+                            }
+                            dt.finish(d);
+                        }
+                    }
+                    c.finish(d);
+                }
+            }
+        }
+
+        // Plan items.
+        let mut plan = Vec::new();
+        let mut seen_items: HashMap<String, ()> = HashMap::new();
+        for (i, node) in top.tables("plan", d).into_iter().enumerate() {
+            let path = format!("plan[{i}]");
+            let Some(mut t) = TableReader::new(node, path.clone(), d) else {
+                continue;
+            };
+            let id = t.str_req("id", d).and_then(|(s, o)| {
+                if seen_items.insert(s.to_string(), ()).is_some() {
+                    d.error(o, format!("duplicate plan item id '{s}'"));
+                    None
+                } else {
+                    Some(s.to_string())
+                }
+            });
+            let kind = t.choice("kind", None, &ItemKind::ALL, d).and_then(ItemKind::from_name);
+            let members = targets_of(&mut t, d);
+            let year = t.int_in("year", None, 1900, 2400, d).map(|v| v as i32);
+            if let (Some(y), Some(sy), Some(h)) = (year, stock_year, horizon) {
+                if y < sy || y > h {
+                    let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
+                    d.error(o, format!("{path}.year = {y} must lie in capacity.stock_year..=horizon ({sy}..={h}): earlier items are already in the observed stock"));
+                }
+            }
+            let size = match (t.has("beds"), t.has("budget_yuan")) {
+                (true, false) => t.dist("beds", None, 0.0, MAX_BEDS, d).map(ItemSize::Beds),
+                (false, true) => {
+                    let yuan = t.dist("budget_yuan", None, 0.0, 1e13, d);
+                    let cost = kind.and_then(|k| {
+                        let def = defaults[k as usize].cost_per_bed.clone();
+                        t.dist("cost_per_bed_yuan", Some(def), 1.0, 1e9, d)
+                    });
+                    match (yuan, cost) {
+                        (Some(yuan), Some(cost_per_bed)) => Some(ItemSize::Budget { yuan, cost_per_bed }),
+                        _ => None,
+                    }
+                }
+                (true, true) => {
+                    d.error(t.origin, format!("[{path}] gives both beds and budget_yuan: give one"));
+                    None
+                }
+                (false, false) => {
+                    d.error(t.origin, format!("[{path}] needs beds or budget_yuan"));
+                    None
+                }
+            };
+            if matches!(size, Some(ItemSize::Budget { .. })) {
+                t.has("cost_per_bed_yuan");
+            } else {
+                // Mark as known so it is reported as misplaced rather than unknown.
+                if let Some(n) = t.get("cost_per_bed_yuan") {
+                    d.error(&n.origin, format!("{path}.cost_per_bed_yuan applies only with budget_yuan"));
+                }
+            }
+            let delivery = kind.map(|k| item_delivery(&mut t, &defaults[k as usize], d));
+            t.finish(d);
+            if let (Some(id), Some(kind), Some(members), Some(year), Some(size), Some(del)) = (id, kind, members, year, size, delivery) {
+                let idx = plan.len();
+                plan_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
+                plan.push(PlanItem {
+                    key: entity_key(&id),
+                    id,
+                    kind,
+                    year,
+                    size,
+                    nursing_share: del.nursing_share,
+                    phasing: del.phasing,
+                    delay: del.delay,
+                    cancel_probability: del.cancel_probability,
+                    delivered_share: del.delivered_share,
+                });
+            }
+        }
+
+        for (r, idx, w) in stock_links {
+            regions[r].region.stock_entries.push((idx, w));
+        }
+        for (r, idx, w) in plan_links {
+            regions[r].region.plan_items.push((idx, w));
+        }
+
+        // Targets.
+        let mut targets = Vec::new();
+        for (i, node) in top.tables("target", d).into_iter().enumerate() {
+            let path = format!("target[{i}]");
+            let Some(mut t) = TableReader::new(node, path.clone(), d) else {
+                continue;
+            };
+            let id = t.str_req("id", d).map(|(s, _)| s.to_string());
+            if let Some(id) = &id {
+                if targets.iter().any(|x: &Target| &x.id == id) {
+                    d.error(t.origin, format!("duplicate target id '{id}'"));
+                }
+            }
+            let metric = t.choice("metric", None, &TargetMetric::ALL, d).map(|m| match m {
+                "beds_per_1000_elderly" => TargetMetric::BedsPer1000,
+                "nursing_share" => TargetMetric::NursingShare,
+                _ => TargetMetric::DemandSupplyRatio,
+            });
+            let op = t.choice("op", Some(">="), &[">=", ">", "<=", "<"], d).map(|o| match o {
+                ">=" => Op::Ge,
+                ">" => Op::Gt,
+                "<=" => Op::Le,
+                _ => Op::Lt,
+            });
+            let (lo, hi) = match metric {
+                Some(TargetMetric::NursingShare) => (0.0, 1.0),
+                _ => (0.0, 1e6),
+            };
+            let threshold = t.f64_in("threshold", None, lo, hi, d);
+            let year = t.int_in("year", None, 1900, 2400, d).map(|v| v as i32);
+            if let (Some(y), Some(b), Some(h)) = (year, base_year, horizon) {
+                if y < b || y > h {
+                    let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
+                    d.error(o, format!("{path}.year = {y} is outside the projection {b}..={h}"));
+                }
+            }
+            let units = self.target_units(&mut t, &regions, &groups, d);
+            t.finish(d);
+            if let (Some(id), Some(metric), Some(op), Some(threshold), Some(year), Some(units)) = (id, metric, op, threshold, year, units) {
+                targets.push(Target {
+                    id,
+                    metric,
+                    op,
+                    threshold,
+                    year,
+                    units,
+                });
+            }
+        }
+        top.finish(d);
+
+        if !d.is_empty() || !years_ok || !pop_ok {
+            return None;
+        }
+        Some(Scenario {
+            name: name?,
+            description,
+            base_year: base_year?,
+            horizon: horizon?,
+            draws: draws?,
+            seed: seed?,
+            elderly_age: elderly_age?,
+            regions: regions.into_iter().map(|r| r.region).collect(),
+            groups: groups.into_iter().map(|g| g.group).collect(),
+            mortality: mortality?,
+            fertility: fertility?,
+            migration: migration?,
+            care: care?,
+            capacity: Capacity {
+                stock_year: stock_year?,
+                stock,
+            },
+            plan,
+            targets,
+            inputs: Vec::new(),
+        })
+    }
+
+    fn groups<'n>(&mut self, nodes: &[&'n Node], d: &mut Diags) -> (Vec<GroupDraft>, Vec<Option<(&'n str, &'n Origin)>>) {
+        let mut out: Vec<GroupDraft> = Vec::new();
+        let mut parents = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(mut t) = TableReader::new(node, format!("group[{i}]"), d) else {
+                continue;
+            };
+            let id = t.str_req("id", d);
+            let name = t.str_opt("name", d);
+            let parent = t.str_opt("parent", d);
+            t.finish(d);
+            let Some((id, o)) = id else { continue };
+            if out.iter().any(|g| g.group.id == id) {
+                d.error(o, format!("duplicate group id '{id}'"));
+                continue;
+            }
+            out.push(GroupDraft {
+                origin: o.clone(),
+                group: Group {
+                    id: id.to_string(),
+                    name: name.map(|n| n.0.to_string()).unwrap_or_else(|| id.to_string()),
+                    parent: None,
+                    members: Vec::new(),
+                },
+            });
+            parents.push(parent);
+        }
+        (out, parents)
+    }
+
+    fn regions(&mut self, nodes: &[&Node], groups: &[GroupDraft], d: &mut Diags) -> Vec<RegionDraft> {
+        let mut out: Vec<RegionDraft> = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let path = format!("region[{i}]");
+            let Some(mut t) = TableReader::new(node, path, d) else { continue };
+            let id = t.str_req("id", d);
+            let name = t.str_opt("name", d);
+            let group = t
+                .str_opt("group", d)
+                .and_then(|(g, o)| match groups.iter().position(|x| x.group.id == g) {
+                    Some(i) => Some(i),
+                    None => {
+                        let hint = suggest(g, groups.iter().map(|x| x.group.id.as_str()))
+                            .map(|h| format!(" (did you mean '{h}'?)"))
+                            .unwrap_or_default();
+                        d.error(o, format!("region refers to unknown group '{g}'{hint}"));
+                        None
+                    }
+                });
+            let mult = t.f64_in("mortality_multiplier", Some(1.0), 0.1, 10.0, d);
+            let mig = if t.has("migration_rate") {
+                t.dist_soft(
+                    "migration_rate",
+                    None,
+                    f64::NEG_INFINITY,
+                    f64::INFINITY,
+                    -MAX_MIGRATION,
+                    MAX_MIGRATION,
+                    d,
+                )
+            } else {
+                None
+            };
+            let tfr = t.get("tfr").and_then(|n| read_dist(n, "tfr", 0.0, 10.0, d));
+            t.finish(d);
+            let Some((id, o)) = id else { continue };
+            if id.is_empty() {
+                d.error(o, "region id must not be empty");
+                continue;
+            }
+            if out.iter().any(|r| r.region.id == id) {
+                d.error(o, format!("duplicate region id '{id}'"));
+                continue;
+            }
+            if groups.iter().any(|g| g.group.id == id) {
+                d.error(o, format!("region id '{id}' is also a group id: ids must be unique"));
+                continue;
+            }
+            out.push(RegionDraft {
+                origin: o.clone(),
+                multiplier: mult.unwrap_or(1.0),
+                region: Region {
+                    key: entity_key(id),
+                    id: id.to_string(),
+                    name: name.map(|n| n.0.to_string()).unwrap_or_else(|| id.to_string()),
+                    group,
+                    base: [[0.0; N_AGES]; 2],
+                    mortality_schedule: 0,
+                    migration_rate: mig,
+                    tfr,
+                    plan_items: Vec::new(),
+                    stock_entries: Vec::new(),
+                },
+            });
+        }
+        out
+    }
+
+    fn population(
+        &mut self,
+        node: &Node,
+        regions: &[RegionDraft],
+        d: &mut Diags,
+    ) -> Option<HashMap<String, crate::demography::Population>> {
+        let mut t = TableReader::new(node, "population", d)?;
+        let csv = self.data_file(&mut t, "file", d);
+        let shape_csv = self.data_file(&mut t, "shape_file", d);
+        t.finish(d);
+        let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
+        let csv = csv?;
+        let wanted: Vec<&str> = regions.iter().map(|r| r.region.id.as_str()).collect();
+        let grouped: HashMap<String, GroupedPopulation> = data::load_population(&csv, &wanted, d);
+        let shape = shape?;
+        let mut out = HashMap::new();
+        for (id, g) in grouped {
+            out.insert(id, [split_groups(&g[0], &shape[0]), split_groups(&g[1], &shape[1])]);
+        }
+        Some(out)
+    }
+
+    fn mortality(&mut self, node: &Node, base_year: Option<i32>, regions: &mut [RegionDraft], d: &mut Diags) -> Option<Mortality> {
+        let mut t = TableReader::new(node, "mortality", d)?;
+        let csv = self.data_file(&mut t, "file", d);
+        let base_period = t.int_in("base_period", None, 1900, 2400, d).map(|v| v as i32);
+        let fit_from = t.int_in("fit_from", Some(1950), 1900, 2400, d).map(|v| v as i32);
+        let fit_to = t.int_in("fit_to", None, 1900, 2400, d).map(|v| v as i32);
+        let drift_node = t.get("drift");
+        let sigma_node = t.get("sigma");
+        let shocks = t.choice("shocks", Some("national"), &["national", "regional"], d);
+        let origin = t.origin;
+        let drift_given = match drift_node {
+            None => None,
+            Some(Node { value: Value::Str(s), .. }) if s == "fitted" => None,
+            Some(n) => Some(read_dist(n, "mortality.drift", -10.0, 10.0, d)),
+        };
+        let sigma_given = match sigma_node {
+            None => None,
+            Some(Node { value: Value::Str(s), .. }) if s == "fitted" => None,
+            Some(n) => super::reader::number(n, "mortality.sigma", d)
+                .and_then(|v| check_range(v, 0.0, 10.0, "mortality.sigma", &n.origin, d))
+                .map(Some),
+        };
+        t.finish(d);
+        let periods = data::load_mx_table(&csv?, d)?;
+        let (base_period, fit_from, fit_to) = (base_period?, fit_from?, fit_to?);
+        let Some(base) = periods.iter().find(|p| p.start == base_period) else {
+            let have: Vec<String> = periods.iter().map(|p| p.start.to_string()).collect();
+            d.error(
+                origin,
+                format!(
+                    "mortality.base_period = {base_period} is not a period start in the file (have {})",
+                    have.join(", ")
+                ),
+            );
+            return None;
+        };
+        if let Some(b) = base_year {
+            if (base.start - b).abs() > 10 {
+                d.error(
+                    origin,
+                    format!(
+                        "mortality.base_period {}-{} is more than 10 years from base_year {b}",
+                        base.start, base.end
+                    ),
+                );
+            }
+        }
+        let fit: Vec<&MxPeriod> = periods.iter().filter(|p| p.start >= fit_from && p.end <= fit_to).collect();
+        if fit.len() < 3 {
+            d.error(
+                origin,
+                format!(
+                    "Lee-Carter needs at least 3 periods within fit_from..fit_to ({fit_from}..{fit_to}); found {}",
+                    fit.len()
+                ),
+            );
+            return None;
+        }
+        let starts: Vec<usize> = base.groups.iter().map(|g| g.0).collect();
+        let mut base_log_m = [[0.0; N_AGES]; 2];
+        let mut b = [[0.0; N_AGES]; 2];
+        let mut fitted = FittedMortality {
+            drift: [0.0; 2],
+            drift_se: [0.0; 2],
+            sigma: [0.0; 2],
+            base_e0: [0.0; 2],
+            periods: (fit[0].start, fit[fit.len() - 1].end),
+        };
+        for sex in 0..2 {
+            let pick = |g: &(usize, f64, f64)| if sex == 0 { g.1 } else { g.2 };
+            let base_rates: Vec<f64> = base.groups.iter().map(pick).collect();
+            let m = groups_to_single_ages(&starts, &base_rates, true);
+            fitted.base_e0[sex] = life_expectancy(&m);
+            for x in 0..N_AGES {
+                base_log_m[sex][x] = m[x].ln();
+            }
+            let rates = GroupRates {
+                starts: &starts,
+                mids: fit.iter().map(|p| 0.5 * f64::from(p.start + p.end)).collect(),
+                rates: fit.iter().map(|p| p.groups.iter().map(pick).collect()).collect(),
+            };
+            let Some(f) = fit_lee_carter(&rates) else {
+                d.error(
+                    origin,
+                    "the Lee-Carter fit failed on these periods (no variation in the death rates?)",
+                );
+                return None;
+            };
+            b[sex] = f.b;
+            fitted.drift[sex] = f.drift;
+            fitted.drift_se[sex] = f.drift_se;
+            fitted.sigma[sex] = f.sigma;
+        }
+        let drift = match drift_given {
+            None => Drift::Fitted {
+                mean: fitted.drift,
+                se: fitted.drift_se,
+            },
+            Some(Some(dist)) => Drift::Given(dist),
+            Some(None) => return None,
+        };
+        let sigma = match sigma_given {
+            None => fitted.sigma,
+            Some(Some(s)) => [s, s],
+            Some(None) => return None,
+        };
+        let mut multipliers: Vec<f64> = Vec::new();
+        for r in regions.iter_mut() {
+            let idx = match multipliers.iter().position(|m| *m == r.multiplier) {
+                Some(i) => i,
+                None => {
+                    multipliers.push(r.multiplier);
+                    multipliers.len() - 1
+                }
+            };
+            r.region.mortality_schedule = idx;
+        }
+        if multipliers.is_empty() {
+            multipliers.push(1.0);
+        }
+        Some(Mortality {
+            base_log_m,
+            b,
+            base_mid: 0.5 * f64::from(base.start + base.end),
+            drift,
+            sigma,
+            national_shocks: shocks? == "national",
+            multipliers,
+            fitted,
+        })
+    }
+
+    fn fertility(&mut self, node: Option<&Node>, root: &Origin, d: &mut Diags) -> Option<Fertility> {
+        let empty = Node {
+            value: Value::Table(Vec::new()),
+            origin: root.clone(),
+        };
+        let mut t = TableReader::new(node.unwrap_or(&empty), "fertility", d)?;
+        let tfr = t.dist("tfr", Some(Dist::Fixed(1.3)), 0.0, 10.0, d);
+        let srb = t.f64_in("sex_ratio_at_birth", Some(1.11), 0.5, 2.0, d);
+        // China 2020 census age pattern of fertility, shares by 5-year group 15-19 .. 45-49
+        // (rounded; see scenarios/README.md).
+        let shares = t.f64_list("age_shares", Some(vec![0.02, 0.19, 0.38, 0.26, 0.11, 0.03, 0.01]), 0.0, 1.0, d);
+        t.finish(d);
+        let (shares, so) = shares?;
+        if shares.len() != 7 || (shares.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
+            d.error(
+                so,
+                format!(
+                    "fertility.age_shares needs 7 shares (ages 15-19 .. 45-49) summing to 1; got {} summing to {}",
+                    shares.len(),
+                    shares.iter().sum::<f64>()
+                ),
+            );
+            return None;
+        }
+        let mut shape = [0.0; N_AGES];
+        for (g, s) in shares.iter().enumerate() {
+            for v in &mut shape[15 + 5 * g..20 + 5 * g] {
+                *v = s / 5.0;
+            }
+        }
+        Some(Fertility {
+            tfr: tfr?,
+            male_share: srb? / (1.0 + srb?),
+            shape,
+        })
+    }
+
+    fn migration(&mut self, node: Option<&Node>, root: &Origin, d: &mut Diags) -> Option<Migration> {
+        let empty = Node {
+            value: Value::Table(Vec::new()),
+            origin: root.clone(),
+        };
+        let mut t = TableReader::new(node.unwrap_or(&empty), "migration", d)?;
+        let rate = t.dist_soft(
+            "rate_per_1000",
+            Some(Dist::Fixed(0.0)),
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            -MAX_MIGRATION,
+            MAX_MIGRATION,
+            d,
+        );
+        let bands = t.f64_list("age_bands", Some(vec![0.0, 15.0, 35.0, 60.0]), 0.0, 100.0, d);
+        let weights = t.f64_list("age_weights", Some(vec![0.6, 1.6, 0.7, 0.3]), 0.0, 10.0, d);
+        t.finish(d);
+        let (bands, bo) = bands?;
+        let (weights, _) = weights?;
+        let weight = bands_to_ages(&bands, &weights, bo, "migration.age_bands", d)?;
+        let rate = rate?;
+        let (lo, hi) = rate.support();
+        let wmax = weight.iter().cloned().fold(0.0, f64::max);
+        if lo * wmax / 1000.0 <= -1.0 || hi * wmax / 1000.0 > 10.0 {
+            d.error(bo, format!("migration.rate_per_1000 (from {lo} to {hi}) times the largest age weight ({wmax}) would remove everyone or more than multiply an age by 10 in a year"));
+            return None;
+        }
+        Some(Migration {
+            rate_per_1000: rate,
+            weight,
+        })
+    }
+
+    fn care(&mut self, node: Option<&Node>, root: &Origin, d: &mut Diags) -> Option<Care> {
+        let Some(node) = node else {
+            d.error(root, "the [care] section is missing");
+            return None;
+        };
+        let mut t = TableReader::new(node, "care", d)?;
+        let bands = t.f64_list("age_bands", None, 0.0, 100.0, d);
+        let partial = t.f64_list("partial", None, 0.0, 1.0, d);
+        let full = t.f64_list("full", None, 0.0, 1.0, d);
+        let ratio = t.f64_in("female_to_male", Some(1.0), 0.1, 10.0, d);
+        let level = t.dist_soft("level", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.0, 10.0, d);
+        let trend = t.dist("trend", Some(Dist::Fixed(0.0)), -0.5, 0.5, d);
+        let ui = t.dist("uptake_independent", None, 0.0, 1.0, d);
+        let up = t.dist("uptake_partial", None, 0.0, 1.0, d);
+        let uf = t.dist("uptake_full", None, 0.0, 1.0, d);
+        t.finish(d);
+        let (bands, bo) = bands?;
+        let (partial, po) = partial?;
+        let (full, fo) = full?;
+        if partial.len() != bands.len() {
+            d.error(
+                po,
+                format!("care.partial has {} values for {} age bands", partial.len(), bands.len()),
+            );
+        }
+        if full.len() != bands.len() {
+            d.error(fo, format!("care.full has {} values for {} age bands", full.len(), bands.len()));
+        }
+        for (i, (p, f)) in partial.iter().zip(&full).enumerate() {
+            if p + f > 1.0 {
+                d.error(po, format!("care: band {i} has partial + full = {} > 1", p + f));
+            }
+        }
+        let p = bands_to_ages(&bands, &partial, bo, "care.age_bands", d)?;
+        let f = bands_to_ages(&bands, &full, bo, "care.age_bands", d)?;
+        let ratio = ratio?;
+        // Sex factors that keep the average of the two sexes at the band value.
+        let (fm, ff) = (2.0 / (1.0 + ratio), 2.0 * ratio / (1.0 + ratio));
+        let mut out_p = [[0.0; N_AGES]; 2];
+        let mut out_f = [[0.0; N_AGES]; 2];
+        for x in 0..N_AGES {
+            out_p[0][x] = (p[x] * fm).min(1.0);
+            out_p[1][x] = (p[x] * ff).min(1.0);
+            out_f[0][x] = (f[x] * fm).min(1.0 - out_p[0][x]);
+            out_f[1][x] = (f[x] * ff).min(1.0 - out_p[1][x]);
+        }
+        Some(Care {
+            partial: out_p,
+            full: out_f,
+            min_age: bands.first().map(|b| *b as usize).unwrap_or(0),
+            level: level?,
+            trend: trend?,
+            uptake_independent: ui?,
+            uptake_partial: up?,
+            uptake_full: uf?,
+        })
+    }
+
+    fn target_units(&self, t: &mut TableReader<'_>, regions: &[RegionDraft], groups: &[GroupDraft], d: &mut Diags) -> Option<Vec<Unit>> {
+        let all = || -> Vec<Unit> {
+            (0..regions.len())
+                .map(Unit::Region)
+                .chain((0..groups.len()).map(Unit::Group))
+                .collect()
+        };
+        let Some(node) = t.get("units") else { return Some(all()) };
+        match &node.value {
+            Value::Str(s) if s == "all" => Some(all()),
+            Value::Str(s) if s == "regions" => Some((0..regions.len()).map(Unit::Region).collect()),
+            Value::Str(s) if s == "groups" => Some((0..groups.len()).map(Unit::Group).collect()),
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    let Value::Str(id) = &item.value else {
+                        d.error(&item.origin, "target units must be region or group ids (strings)");
+                        continue;
+                    };
+                    if let Some(i) = regions.iter().position(|r| &r.region.id == id) {
+                        out.push(Unit::Region(i));
+                    } else if let Some(i) = groups.iter().position(|g| &g.group.id == id) {
+                        out.push(Unit::Group(i));
+                    } else {
+                        let hint = suggest(
+                            id,
+                            regions
+                                .iter()
+                                .map(|r| r.region.id.as_str())
+                                .chain(groups.iter().map(|g| g.group.id.as_str())),
+                        )
+                        .map(|h| format!(" (did you mean '{h}'?)"))
+                        .unwrap_or_default();
+                        d.error(&item.origin, format!("target refers to unknown region or group '{id}'{hint}"));
+                    }
+                }
+                (!out.is_empty()).then_some(out)
+            }
+            other => {
+                d.error(
+                    &node.origin,
+                    format!(
+                        "target units must be \"all\", \"regions\", \"groups\" or an array of ids, found {}",
+                        other.type_name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn kind_from_index(k: usize) -> ItemKind {
+    ItemKind::from_name(ItemKind::ALL[k]).unwrap_or(ItemKind::New)
+}
+
+/// Delivery fields of an item or of a kind's defaults.
+fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut Diags) -> ItemDefaults {
+    let delay = t.dist("delay", Some(def.delay.clone()), 0.0, 50.0, d);
+    if let Some(n) = t.get("delay") {
+        if let Some(dist) = &delay {
+            let whole = match dist {
+                Dist::Fixed(v) => v.fract() == 0.0,
+                Dist::Discrete { values, .. } => values.iter().all(|v| v.fract() == 0.0),
+                _ => false,
+            };
+            if !whole {
+                d.error(&n.origin, "delay must be whole years: a number or a discrete table such as { dist = \"discrete\", values = [0, 1, 2], probs = [0.6, 0.3, 0.1] }");
+            }
+        }
+    }
+    let cancel = t.f64_in("cancel_probability", Some(def.cancel_probability), 0.0, 1.0, d);
+    let delivered = t.dist("delivered_share", Some(def.delivered_share.clone()), 0.0, 1.0, d);
+    let nursing = t.dist("nursing_share", Some(def.nursing_share.clone()), 0.0, 1.0, d);
+    let cost = if t.path.starts_with("capacity.defaults") {
+        t.dist("cost_per_bed_yuan", Some(def.cost_per_bed.clone()), 1.0, 1e9, d)
+    } else {
+        Some(def.cost_per_bed.clone())
+    };
+    let phasing = t.f64_list("phasing", Some(def.phasing.clone()), 0.0, 1.0, d);
+    let phasing = match phasing {
+        Some((p, o)) if p.is_empty() || (p.iter().sum::<f64>() - 1.0).abs() > 1e-6 => {
+            d.error(o, format!("phasing shares must sum to 1 (they sum to {})", p.iter().sum::<f64>()));
+            None
+        }
+        Some((p, _)) => Some(p),
+        None => None,
+    };
+    ItemDefaults {
+        delay: delay.unwrap_or_else(|| def.delay.clone()),
+        cancel_probability: cancel.unwrap_or(def.cancel_probability),
+        delivered_share: delivered.unwrap_or_else(|| def.delivered_share.clone()),
+        nursing_share: nursing.unwrap_or_else(|| def.nursing_share.clone()),
+        cost_per_bed: cost.unwrap_or_else(|| def.cost_per_bed.clone()),
+        phasing: phasing.unwrap_or_else(|| def.phasing.clone()),
+    }
+}
+
+/// Expands band values (bands given by their first ages, increasing) to single ages; ages below
+/// the first band get 0.
+fn bands_to_ages(bands: &[f64], values: &[f64], origin: &Origin, path: &str, d: &mut Diags) -> Option<[f64; N_AGES]> {
+    if bands.is_empty() || bands.len() != values.len() {
+        d.error(origin, format!("{path}: {} bands but {} values", bands.len(), values.len()));
+        return None;
+    }
+    if bands.iter().any(|b| b.fract() != 0.0) || bands.windows(2).any(|w| w[0] >= w[1]) {
+        d.error(origin, format!("{path} must be increasing whole ages"));
+        return None;
+    }
+    let mut out = [0.0; N_AGES];
+    for (x, slot) in out.iter_mut().enumerate() {
+        if let Some(i) = bands.iter().rposition(|b| *b as usize <= x) {
+            *slot = values[i];
+        }
+    }
+    Some(out)
+}
+
+struct GroupDraft {
+    origin: Origin,
+    group: Group,
+}
+
+struct RegionDraft {
+    origin: Origin,
+    multiplier: f64,
+    region: Region,
+}
+
+fn find_region(regions: &[RegionDraft], id: &str, o: &Origin, d: &mut Diags) -> Option<usize> {
+    let found = regions.iter().position(|r| r.region.id == id);
+    if found.is_none() {
+        let hint = suggest(id, regions.iter().map(|r| r.region.id.as_str()))
+            .map(|h| format!(" (did you mean '{h}'?)"))
+            .unwrap_or_default();
+        d.error(o, format!("unknown region '{id}'{hint}"));
+    }
+    found
+}
+
+fn find_group(groups: &[GroupDraft], id: &str, o: &Origin, d: &mut Diags) -> Option<usize> {
+    let found = groups.iter().position(|g| g.group.id == id);
+    if found.is_none() {
+        let hint = suggest(id, groups.iter().map(|g| g.group.id.as_str()))
+            .map(|h| format!(" (did you mean '{h}'?)"))
+            .unwrap_or_default();
+        d.error(o, format!("unknown group '{id}'{hint}"));
+    }
+    found
+}
+
+/// Resolves group parents (rejecting unknown ones and cycles) and fills each group's members.
+fn resolve_groups(
+    mut groups: Vec<GroupDraft>,
+    parents: Vec<Option<(&str, &Origin)>>,
+    regions: &[RegionDraft],
+    d: &mut Diags,
+) -> Vec<GroupDraft> {
+    for (i, p) in parents.iter().enumerate() {
+        if let Some((pid, o)) = p {
+            match groups.iter().position(|g| g.group.id == *pid) {
+                Some(j) => groups[i].group.parent = Some(j),
+                None => {
+                    let hint = suggest(pid, groups.iter().map(|g| g.group.id.as_str()))
+                        .map(|h| format!(" (did you mean '{h}'?)"))
+                        .unwrap_or_default();
+                    d.error(o, format!("group '{}' has unknown parent '{pid}'{hint}", groups[i].group.id));
+                }
+            }
+        }
+    }
+    let n = groups.len();
+    let mut cyclic = vec![false; n];
+    for (start, flag) in cyclic.iter_mut().enumerate() {
+        let mut cur = groups[start].group.parent;
+        let mut steps = 0;
+        while let Some(c) = cur {
+            steps += 1;
+            if c == start || steps > n {
+                *flag = true;
+                break;
+            }
+            cur = groups[c].group.parent;
+        }
+    }
+    for (i, c) in cyclic.iter().enumerate() {
+        if *c {
+            d.error(
+                &groups[i].origin,
+                format!("group '{}' is its own ancestor: the parent chain forms a cycle", groups[i].group.id),
+            );
+            groups[i].group.parent = None;
+        }
+    }
+    for (ri, r) in regions.iter().enumerate() {
+        let mut cur = r.region.group;
+        let mut steps = 0;
+        while let Some(g) = cur {
+            if cyclic[g] || steps > n {
+                break;
+            }
+            groups[g].group.members.push(ri);
+            cur = groups[g].group.parent;
+            steps += 1;
+        }
+    }
+    for g in &groups {
+        if g.group.members.is_empty() && !cyclic.iter().any(|c| *c) {
+            d.error(&g.origin, format!("group '{}' has no member regions", g.group.id));
+        }
+    }
+    groups
+}

@@ -1,0 +1,467 @@
+//! Loaders for the CSV data files a scenario names.
+//!
+//! Every loader reads the whole file, checks its header and every row, and reports each problem
+//! as `file:line:column: message`. Rows are read with the `csv` crate (quoted fields, CRLF); a
+//! UTF-8 byte-order mark is accepted, other non-UTF-8 bytes are an error naming the line.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::reader::Diags;
+use super::tree::Origin;
+use crate::demography::{N_AGES, Sex};
+
+/// Files larger than this are refused before reading: bedsim's inputs are census tables of a
+/// few megabytes, and a multi-gigabyte file is almost surely the wrong file.
+pub const MAX_DATA_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A parsed CSV file: header and rows, each row with its line number.
+pub struct Csv {
+    pub path: Arc<str>,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub header: Vec<String>,
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+impl Csv {
+    fn origin(&self, line: usize, col: usize) -> Origin {
+        Origin::File {
+            path: self.path.clone(),
+            line,
+            col,
+        }
+    }
+
+    /// The index of each required column, reporting those missing.
+    pub fn columns(&self, required: &[&str], diags: &mut Diags) -> Option<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for name in required {
+            match self.header.iter().position(|h| h.trim() == *name) {
+                Some(i) => out.push(i),
+                None => missing.push(*name),
+            }
+        }
+        if missing.is_empty() {
+            Some(out)
+        } else {
+            let hint = missing
+                .iter()
+                .filter_map(|m| {
+                    super::reader::suggest(m, self.header.iter().map(|s| s.as_str())).map(|h| format!(" ('{h}' is close to '{m}')"))
+                })
+                .collect::<String>();
+            diags.error(
+                &self.origin(1, 1),
+                format!(
+                    "missing column(s) {} in the header; found: {}{hint}",
+                    missing.join(", "),
+                    self.header.join(", ")
+                ),
+            );
+            None
+        }
+    }
+
+    /// Column (1-based, in characters) where field `idx` of a row starts, assuming no quotes.
+    fn col_of(row: &[String], idx: usize) -> usize {
+        row.iter().take(idx).map(|f| f.chars().count() + 1).sum::<usize>() + 1
+    }
+
+    /// A field parsed as a finite number.
+    pub fn number(&self, line: usize, row: &[String], idx: usize, diags: &mut Diags) -> Option<f64> {
+        let raw = row[idx].trim();
+        match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() => Some(v),
+            _ => {
+                let name = &self.header[idx];
+                diags.error(
+                    &self.origin(line, Self::col_of(row, idx)),
+                    format!("column '{name}': '{raw}' is not a finite number"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports a problem at a field.
+    pub fn error_at(&self, line: usize, row: &[String], idx: usize, diags: &mut Diags, msg: impl Into<String>) {
+        diags.error(&self.origin(line, Self::col_of(row, idx)), msg);
+    }
+}
+
+/// Reads a CSV file completely.
+pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Option<Csv> {
+    let shown_arc: Arc<str> = Arc::from(shown);
+    let file_origin = |line, col| Origin::File {
+        path: shown_arc.clone(),
+        line,
+        col,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            diags.error(at, format!("data file {shown} is a directory"));
+            return None;
+        }
+        Ok(m) if m.len() > MAX_DATA_FILE_BYTES => {
+            diags.error(
+                at,
+                format!(
+                    "data file {shown} is {} bytes, over the limit of {MAX_DATA_FILE_BYTES}: is it the right file?",
+                    m.len()
+                ),
+            );
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            diags.error(at, format!("cannot read data file {shown}: {e}"));
+            return None;
+        }
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.error(at, format!("cannot read data file {shown}: {e}"));
+            return None;
+        }
+    };
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        diags.error(&file_origin(1, 1), "the file is empty: expected a header row and data rows");
+        return None;
+    }
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(body);
+    let header = match rdr.headers() {
+        Ok(h) => h.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        Err(e) => {
+            diags.error(&file_origin(1, 1), format!("unreadable header: {}", csv_message(&e)));
+            return None;
+        }
+    };
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut errors = 0;
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+                rows.push((line, record.iter().map(|s| s.to_string()).collect()));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                diags.error(&file_origin(line, 1), csv_message(&e));
+                errors += 1;
+                if errors >= 20 {
+                    diags.error(&file_origin(line, 1), "too many malformed rows; stopped reading this file");
+                    return None;
+                }
+                // A row with bad UTF-8 or a wrong field count: the reader can go on.
+                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
+                    return None;
+                }
+            }
+        }
+    }
+    // Rows with errors are reported and left out; the good rows are still checked so that every
+    // problem of the file is reported at once (the diagnostics make the scenario invalid).
+    if rows.is_empty() && errors == 0 {
+        diags.error(&file_origin(1, 1), "the file has a header but no data rows");
+        return None;
+    }
+    Some(Csv {
+        sha256: sha256_hex(&bytes),
+        path: shown_arc,
+        header,
+        rows,
+    })
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("ragged row: {len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Io(io) => format!("read error: {io}"),
+        _ => e.to_string(),
+    }
+}
+
+/// One age group of a census table: ages `start..=end` (`end = None` for the open group).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgeGroup {
+    pub start: usize,
+    pub end: Option<usize>,
+    pub count: f64,
+}
+
+/// Base population of one region in census groups, by sex (`[male, female]`).
+pub type GroupedPopulation = [Vec<AgeGroup>; 2];
+
+fn parse_sex(s: &str) -> Option<Sex> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "male" | "m" | "男" => Some(Sex::Male),
+        "female" | "f" | "女" => Some(Sex::Female),
+        _ => None,
+    }
+}
+
+/// Reads base population in the census long layout (`region_code, sex, age_start, age_end,
+/// population`; other columns are ignored) for the wanted regions. Groups of each region and sex
+/// must be contiguous from age 0 and end with one open group (`age_end` empty) at 85 or above.
+pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap<String, GroupedPopulation> {
+    let mut out: HashMap<String, GroupedPopulation> = HashMap::new();
+    let Some(cols) = csv.columns(&["region_code", "sex", "age_start", "age_end", "population"], diags) else {
+        return out;
+    };
+    let (c_reg, c_sex, c_start, c_end, c_pop) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
+    let mut last_line: HashMap<String, usize> = HashMap::new();
+    for (line, row) in &csv.rows {
+        let code = row[c_reg].trim();
+        if !wanted.contains(&code) {
+            continue;
+        }
+        last_line.insert(code.to_string(), *line);
+        let Some(sex) = parse_sex(&row[c_sex]) else {
+            csv.error_at(
+                *line,
+                row,
+                c_sex,
+                diags,
+                format!("column 'sex': '{}' is not male or female", row[c_sex].trim()),
+            );
+            continue;
+        };
+        let start = csv.number(*line, row, c_start, diags);
+        let end_raw = row[c_end].trim();
+        let end = if end_raw.is_empty() {
+            Some(None)
+        } else {
+            csv.number(*line, row, c_end, diags).map(Some)
+        };
+        let pop = csv.number(*line, row, c_pop, diags);
+        let (Some(start), Some(end), Some(pop)) = (start, end, pop) else {
+            continue;
+        };
+        if pop < 0.0 {
+            csv.error_at(*line, row, c_pop, diags, format!("column 'population': negative count {pop}"));
+            continue;
+        }
+        if start < 0.0 || start.fract() != 0.0 || start > 100.0 || end.is_some_and(|e| e < start || e.fract() != 0.0 || e > 100.0) {
+            csv.error_at(
+                *line,
+                row,
+                c_start,
+                diags,
+                format!(
+                    "impossible age group {start}..{}",
+                    end.map(|e| e.to_string()).unwrap_or_else(|| "+".into())
+                ),
+            );
+            continue;
+        }
+        let entry = out.entry(code.to_string()).or_default();
+        entry[sex as usize].push(AgeGroup {
+            start: start as usize,
+            end: end.map(|e| e as usize),
+            count: pop,
+        });
+    }
+    for code in wanted {
+        let Some(groups) = out.get_mut(*code) else {
+            diags.error(&csv.origin(1, 1), format!("no rows for region '{code}' in this file"));
+            continue;
+        };
+        let line = last_line.get(*code).copied().unwrap_or(1);
+        for (s, name) in [(0, "male"), (1, "female")] {
+            let g = &mut groups[s];
+            g.sort_by_key(|a| a.start);
+            let mut next = 0;
+            let mut problem = None;
+            for (i, a) in g.iter().enumerate() {
+                if a.start != next {
+                    problem = Some(format!(
+                        "region '{code}' {name}: age groups are not contiguous (expected a group starting at {next}, found {})",
+                        a.start
+                    ));
+                    break;
+                }
+                match a.end {
+                    Some(e) => next = e + 1,
+                    None if i + 1 == g.len() && a.start >= 85 => next = N_AGES,
+                    None if i + 1 == g.len() => {
+                        problem = Some(format!(
+                            "region '{code}' {name}: the open age group starts at {}, below 85",
+                            a.start
+                        ));
+                    }
+                    None => problem = Some(format!("region '{code}' {name}: an open age group must be the last")),
+                }
+            }
+            if problem.is_none() && g.is_empty() {
+                problem = Some(format!("region '{code}': no {name} rows"));
+            } else if problem.is_none() && next != N_AGES {
+                problem = Some(format!(
+                    "region '{code}' {name}: the last age group must be open (age_end empty), e.g. 85+ or 100+"
+                ));
+            }
+            if let Some(p) = problem {
+                diags.error(&csv.origin(line, 1), p);
+            }
+        }
+    }
+    out
+}
+
+/// Reads a national single-year population profile (`age, sex, population`), ages 0..=100.
+pub fn load_single_age_profile(csv: &Csv, diags: &mut Diags) -> Option<[[f64; N_AGES]; 2]> {
+    let cols = csv.columns(&["age", "sex", "population"], diags)?;
+    let mut out = [[f64::NAN; N_AGES]; 2];
+    let before = diags.list.len();
+    for (line, row) in &csv.rows {
+        let sex_raw = row[cols[1]].trim();
+        if sex_raw == "total" {
+            continue;
+        }
+        let Some(sex) = parse_sex(sex_raw) else {
+            csv.error_at(
+                *line,
+                row,
+                cols[1],
+                diags,
+                format!("column 'sex': '{sex_raw}' is not male, female or total"),
+            );
+            continue;
+        };
+        let (Some(age), Some(pop)) = (csv.number(*line, row, cols[0], diags), csv.number(*line, row, cols[2], diags)) else {
+            continue;
+        };
+        if !(0.0..=100.0).contains(&age) || age.fract() != 0.0 {
+            csv.error_at(*line, row, cols[0], diags, format!("age {age} is not a whole number in 0..=100"));
+            continue;
+        }
+        if pop <= 0.0 {
+            csv.error_at(
+                *line,
+                row,
+                cols[2],
+                diags,
+                format!("population {pop} must be > 0 in a shape profile"),
+            );
+            continue;
+        }
+        out[sex as usize][age as usize] = pop;
+    }
+    if diags.list.len() > before {
+        return None;
+    }
+    if out.iter().flatten().any(|v| v.is_nan()) {
+        diags.error(
+            &csv.origin(1, 1),
+            "the profile must give every age 0..=100 for both male and female",
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Death rates of one period in 5-year groups, by sex.
+#[derive(Debug, Clone)]
+pub struct MxPeriod {
+    pub start: i32,
+    pub end: i32,
+    /// `(age_start, mx_male, mx_female)` sorted by age; the last group is open.
+    pub groups: Vec<(usize, f64, f64)>,
+}
+
+/// Reads a death-rate table in the WPP layout (`period_start, period_end, age_start, mx_male,
+/// mx_female`), every period with the same age groups.
+pub fn load_mx_table(csv: &Csv, diags: &mut Diags) -> Option<Vec<MxPeriod>> {
+    let cols = csv.columns(&["period_start", "period_end", "age_start", "mx_male", "mx_female"], diags)?;
+    let mut periods: Vec<MxPeriod> = Vec::new();
+    let before = diags.list.len();
+    for (line, row) in &csv.rows {
+        let vals: Vec<Option<f64>> = cols.iter().map(|&c| csv.number(*line, row, c, diags)).collect();
+        let [Some(ps), Some(pe), Some(age), Some(mm), Some(mf)] = vals[..] else {
+            continue;
+        };
+        if pe <= ps || ps.fract() != 0.0 || pe.fract() != 0.0 || !(1000.0..=3000.0).contains(&ps) {
+            csv.error_at(*line, row, cols[0], diags, format!("impossible period {ps}-{pe}"));
+            continue;
+        }
+        if !(0.0..=100.0).contains(&age) || age.fract() != 0.0 {
+            csv.error_at(
+                *line,
+                row,
+                cols[2],
+                diags,
+                format!("age_start {age} is not a whole number in 0..=100"),
+            );
+            continue;
+        }
+        for (v, c) in [(mm, cols[3]), (mf, cols[4])] {
+            if v <= 0.0 || v > 10.0 {
+                csv.error_at(*line, row, c, diags, format!("death rate {v} must be in (0, 10]"));
+            }
+        }
+        let (ps, pe) = (ps as i32, pe as i32);
+        match periods.iter_mut().find(|p| p.start == ps) {
+            Some(p) => p.groups.push((age as usize, mm, mf)),
+            None => periods.push(MxPeriod {
+                start: ps,
+                end: pe,
+                groups: vec![(age as usize, mm, mf)],
+            }),
+        }
+    }
+    if diags.list.len() > before {
+        return None;
+    }
+    periods.sort_by_key(|p| p.start);
+    for p in &mut periods {
+        p.groups.sort_by_key(|g| g.0);
+    }
+    let first: Vec<usize> = periods[0].groups.iter().map(|g| g.0).collect();
+    for p in &periods {
+        let ages: Vec<usize> = p.groups.iter().map(|g| g.0).collect();
+        if ages != first || ages.first() != Some(&0) || ages.windows(2).any(|w| w[0] == w[1]) {
+            diags.error(
+                &csv.origin(1, 1),
+                format!(
+                    "period {}-{} does not have the same distinct age groups, starting at 0, as period {}-{}",
+                    p.start, p.end, periods[0].start, periods[0].end
+                ),
+            );
+            return None;
+        }
+    }
+    Some(periods)
+}
+
+/// Reads a table of registered (or other) elderly counts by region: `region_code, value`.
+pub fn load_region_values(csv: &Csv, column: &str, diags: &mut Diags) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Some(cols) = csv.columns(&["region_code", column], diags) else {
+        return out;
+    };
+    for (line, row) in &csv.rows {
+        if let Some(v) = csv.number(*line, row, cols[1], diags) {
+            if v < 0.0 {
+                csv.error_at(*line, row, cols[1], diags, format!("column '{column}': negative value {v}"));
+            } else {
+                out.insert(row[cols[0]].trim().to_string(), v);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,318 @@
+//! Scenarios: the raw TOML file and its data files, checked into a [`Scenario`] the engine can
+//! trust.
+//!
+//! A `Scenario` is only made by [`load`] (or [`build`] from a tree), which reports every problem
+//! of the file and its data at once. Its fields hold validated values: shares in [0, 1],
+//! non-negative counts, distributions whose support fits the quantity, regions and groups that
+//! exist, so the engine never checks again.
+
+pub mod build;
+pub mod data;
+pub mod reader;
+pub mod tree;
+
+use crate::demography::{N_AGES, Population};
+use crate::dist::Dist;
+
+pub use build::{LoadError, build, load};
+pub use tree::{Diagnostic, Origin};
+
+/// A checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name, used for the default results folder `results/<name>`.
+    pub name: String,
+    /// One-line description, shown by `bedsim scenarios`.
+    pub description: String,
+    /// Year of the base population (end of year; the census of 1 Nov is taken as end of year).
+    pub base_year: i32,
+    /// Last projected year.
+    pub horizon: i32,
+    pub draws: usize,
+    pub seed: u64,
+    /// Age from which people count as elderly (60 in Chinese plans).
+    pub elderly_age: usize,
+    pub regions: Vec<Region>,
+    pub groups: Vec<Group>,
+    pub mortality: Mortality,
+    pub fertility: Fertility,
+    pub migration: Migration,
+    pub care: Care,
+    pub capacity: Capacity,
+    pub plan: Vec<PlanItem>,
+    pub targets: Vec<Target>,
+    /// Data files read, with their content hash, for the run manifest.
+    pub inputs: Vec<InputFile>,
+}
+
+impl Scenario {
+    /// Number of reported years, base year included.
+    pub fn n_years(&self) -> usize {
+        (self.horizon - self.base_year + 1) as usize
+    }
+
+    /// The reported years, base year first.
+    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.base_year..=self.horizon
+    }
+}
+
+/// A file the scenario read.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// A county-level unit.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub id: String,
+    /// Display name in any script (Chinese names are kept as written).
+    pub name: String,
+    /// Index of the group it belongs to directly.
+    pub group: Option<usize>,
+    /// Stream key (hash of the id).
+    pub key: u64,
+    /// Base population by sex and single age.
+    pub base: Population,
+    /// Index into [`Mortality::multipliers`].
+    pub mortality_schedule: usize,
+    /// Net migration rate (per 1,000 per year) when the region has its own.
+    pub migration_rate: Option<Dist>,
+    /// Total fertility rate when the region has its own.
+    pub tfr: Option<Dist>,
+    /// Plan items that touch the region: (item index, share of the item).
+    pub plan_items: Vec<(usize, f64)>,
+    /// Stock entries that touch the region: (entry index, share of the entry).
+    pub stock_entries: Vec<(usize, f64)>,
+}
+
+/// A group of regions (prefecture, province) whose figures are summed per draw.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<usize>,
+    /// Member regions (directly or through sub-groups), in scenario order.
+    pub members: Vec<usize>,
+}
+
+/// Lee-Carter mortality, ready to sample.
+#[derive(Debug, Clone)]
+pub struct Mortality {
+    /// ln m(x, s) of the base period, single ages.
+    pub base_log_m: [[f64; N_AGES]; 2],
+    /// Age response b(x, s).
+    pub b: [[f64; N_AGES]; 2],
+    /// Mid-year of the base period (k is at its base value there).
+    pub base_mid: f64,
+    /// Drift of k per year, per sex.
+    pub drift: Drift,
+    /// Standard deviation of the yearly shocks of k, per sex.
+    pub sigma: [f64; 2],
+    /// Whether all regions of a draw share the yearly shocks (MODEL.md's default).
+    pub national_shocks: bool,
+    /// The distinct mortality multipliers of the regions; `Region::mortality_schedule` indexes it.
+    pub multipliers: Vec<f64>,
+    /// Fitted values, for reports: (drift, drift_se, sigma) per sex and e0 of the base period.
+    pub fitted: FittedMortality,
+}
+
+/// What the Lee-Carter fit found, for `check` and the manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedMortality {
+    pub drift: [f64; 2],
+    pub drift_se: [f64; 2],
+    pub sigma: [f64; 2],
+    pub base_e0: [f64; 2],
+    pub periods: (i32, i32),
+}
+
+/// How the drift of a draw is chosen.
+#[derive(Debug, Clone)]
+pub enum Drift {
+    /// `N(fitted drift, fitted standard error)` per sex, one standard normal per draw.
+    Fitted { mean: [f64; 2], se: [f64; 2] },
+    /// A distribution given in the scenario, the same drift for both sexes.
+    Given(Dist),
+}
+
+/// Fertility.
+#[derive(Debug, Clone)]
+pub struct Fertility {
+    pub tfr: Dist,
+    /// Share of births that are boys.
+    pub male_share: f64,
+    /// Age pattern of fertility by single age, summing to 1.
+    pub shape: [f64; N_AGES],
+}
+
+/// Net migration.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// Net migrants per 1,000 residents per year at ages of weight 1, sampled per region and draw.
+    pub rate_per_1000: Dist,
+    /// Relative weight of each single age.
+    pub weight: [f64; N_AGES],
+}
+
+/// Care dependency and institutional uptake.
+#[derive(Debug, Clone)]
+pub struct Care {
+    /// Base-year prevalence of partial dependency by sex and single age.
+    pub partial: [[f64; N_AGES]; 2],
+    /// Base-year prevalence of full dependency by sex and single age.
+    pub full: [[f64; N_AGES]; 2],
+    /// First age with any prevalence (the lowest band).
+    pub min_age: usize,
+    /// Multiplier of all prevalences, per draw.
+    pub level: Dist,
+    /// Annual relative change of prevalence from the base year, per draw.
+    pub trend: Dist,
+    pub uptake_independent: Dist,
+    pub uptake_partial: Dist,
+    pub uptake_full: Dist,
+}
+
+/// Base stock and its year.
+#[derive(Debug, Clone)]
+pub struct Capacity {
+    /// Year whose end the stock was observed at; years before it report the observed stock.
+    pub stock_year: i32,
+    pub stock: Vec<StockEntry>,
+}
+
+/// One stock statement, for a region or split over a group's members.
+#[derive(Debug, Clone)]
+pub struct StockEntry {
+    pub key: u64,
+    pub institutional: Dist,
+    pub nursing: NursingStock,
+    pub community: Dist,
+}
+
+/// Nursing-type beds of a stock entry.
+#[derive(Debug, Clone)]
+pub enum NursingStock {
+    Beds(Dist),
+    Share(Dist),
+}
+
+/// Kind of plan item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    New,
+    Expansion,
+    Conversion,
+    Closure,
+    Community,
+}
+
+impl ItemKind {
+    pub const ALL: [&'static str; 5] = ["new", "expansion", "conversion", "closure", "community"];
+
+    pub fn from_name(s: &str) -> Option<ItemKind> {
+        Some(match s {
+            "new" => ItemKind::New,
+            "expansion" => ItemKind::Expansion,
+            "conversion" => ItemKind::Conversion,
+            "closure" => ItemKind::Closure,
+            "community" => ItemKind::Community,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL[self as usize]
+    }
+}
+
+/// Size of an item: beds, or a budget turned into beds by an uncertain cost per bed.
+#[derive(Debug, Clone)]
+pub enum ItemSize {
+    Beds(Dist),
+    Budget { yuan: Dist, cost_per_bed: Dist },
+}
+
+/// One item of the build plan.
+#[derive(Debug, Clone)]
+pub struct PlanItem {
+    pub id: String,
+    pub key: u64,
+    pub kind: ItemKind,
+    pub year: i32,
+    pub size: ItemSize,
+    /// Share of the item's beds that are nursing-type (new, expansion, closure).
+    pub nursing_share: Dist,
+    /// Share of the beds delivered in the delivery year, the next, ...; sums to 1.
+    pub phasing: Vec<f64>,
+    /// Delay in whole years (a discrete distribution of non-negative integers).
+    pub delay: Dist,
+    pub cancel_probability: f64,
+    pub delivered_share: Dist,
+}
+
+/// A metric a target can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetMetric {
+    BedsPer1000,
+    NursingShare,
+    DemandSupplyRatio,
+}
+
+impl TargetMetric {
+    pub const ALL: [&'static str; 3] = ["beds_per_1000_elderly", "nursing_share", "demand_supply_ratio"];
+}
+
+/// Comparison of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+}
+
+impl Op {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Ge => value >= threshold,
+            Op::Gt => value > threshold,
+            Op::Le => value <= threshold,
+            Op::Lt => value < threshold,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Ge => ">=",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Lt => "<",
+        }
+    }
+
+    /// Whether larger values are better.
+    pub fn is_lower_bound(self) -> bool {
+        matches!(self, Op::Ge | Op::Gt)
+    }
+}
+
+/// A region or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    Region(usize),
+    Group(usize),
+}
+
+/// A target, expanded to the units it applies to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: String,
+    pub metric: TargetMetric,
+    pub op: Op,
+    pub threshold: f64,
+    pub year: i32,
+    pub units: Vec<Unit>,
+}

@@ -1,0 +1,553 @@
+//! Typed reading of scenario tables, collecting every problem instead of stopping at the first.
+//!
+//! A [`TableReader`] hands out the values of one TOML table by key and remembers which keys it
+//! was asked for; [`TableReader::finish`] then reports every key nobody asked for as unknown, with
+//! a "did you mean" hint. The set of known keys is therefore exactly the set the checker reads.
+
+use super::tree::{Diagnostic, Node, Origin, Value};
+use crate::dist::{Dist, DistSpec};
+
+/// The problems found so far.
+#[derive(Debug, Default)]
+pub struct Diags {
+    pub list: Vec<Diagnostic>,
+}
+
+impl Diags {
+    pub fn error(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.list.push(Diagnostic {
+            origin: origin.clone(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate within a small edit distance, if any.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// Reads one table of the scenario.
+pub struct TableReader<'a> {
+    pub origin: &'a Origin,
+    /// Dotted path of the table, for messages (`capacity.defaults.new`).
+    pub path: String,
+    entries: &'a [(String, Origin, Node)],
+    asked: Vec<&'static str>,
+}
+
+impl<'a> TableReader<'a> {
+    /// Starts reading `node` as a table; reports and returns `None` if it is not one.
+    pub fn new(node: &'a Node, path: impl Into<String>, diags: &mut Diags) -> Option<Self> {
+        let path = path.into();
+        match &node.value {
+            Value::Table(entries) => Some(TableReader {
+                origin: &node.origin,
+                path,
+                entries,
+                asked: Vec::new(),
+            }),
+            other => {
+                diags.error(
+                    &node.origin,
+                    format!("{} must be a table, found {}", display_path(&path), other.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The node at `key`, if written.
+    pub fn get(&mut self, key: &'static str) -> Option<&'a Node> {
+        if !self.asked.contains(&key) {
+            self.asked.push(key);
+        }
+        self.entries.iter().find(|(k, _, _)| k == key).map(|(_, _, n)| n)
+    }
+
+    /// Whether `key` is written (marks it as known).
+    pub fn has(&mut self, key: &'static str) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn missing(&self, key: &str, what: &str, diags: &mut Diags) {
+        diags.error(self.origin, format!("{} is missing: expected {what}", self.key_path(key)));
+    }
+
+    /// A required number (integers are accepted where floats are expected).
+    pub fn f64_req(&mut self, key: &'static str, diags: &mut Diags) -> Option<(f64, &'a Origin)> {
+        match self.get(key) {
+            None => {
+                self.missing(key, "a number", diags);
+                None
+            }
+            Some(n) => number(n, &self.key_path(key), diags).map(|v| (v, &n.origin)),
+        }
+    }
+
+    /// An optional number with a default.
+    pub fn f64_or(&mut self, key: &'static str, default: f64, diags: &mut Diags) -> (f64, &'a Origin) {
+        match self.get(key) {
+            None => (default, self.origin),
+            Some(n) => (number(n, &self.key_path(key), diags).unwrap_or(default), &n.origin),
+        }
+    }
+
+    /// A number in `[lo, hi]`, with a default when absent.
+    pub fn f64_in(&mut self, key: &'static str, default: Option<f64>, lo: f64, hi: f64, diags: &mut Diags) -> Option<f64> {
+        let (v, origin) = match (self.get(key), default) {
+            (None, Some(d)) => return Some(d),
+            (None, None) => {
+                self.missing(key, "a number", diags);
+                return None;
+            }
+            (Some(n), _) => (number(n, &self.key_path(key), diags)?, &n.origin),
+        };
+        check_range(v, lo, hi, &self.key_path(key), origin, diags)
+    }
+
+    /// An integer in `[lo, hi]`, with a default when absent.
+    pub fn int_in(&mut self, key: &'static str, default: Option<i64>, lo: i64, hi: i64, diags: &mut Diags) -> Option<i64> {
+        let node = match (self.get(key), default) {
+            (None, Some(d)) => return Some(d),
+            (None, None) => {
+                self.missing(key, "an integer", diags);
+                return None;
+            }
+            (Some(n), _) => n,
+        };
+        let path = self.key_path(key);
+        match &node.value {
+            Value::Int(i) if (lo..=hi).contains(i) => Some(*i),
+            Value::Int(i) => {
+                diags.error(&node.origin, format!("{path} = {i} is outside the allowed range {lo}..={hi}"));
+                None
+            }
+            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                let i = *f as i64;
+                if (lo..=hi).contains(&i) {
+                    Some(i)
+                } else {
+                    diags.error(&node.origin, format!("{path} = {f} is outside the allowed range {lo}..={hi}"));
+                    None
+                }
+            }
+            other => {
+                diags.error(&node.origin, format!("{path} must be an integer, found {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    /// A required string.
+    pub fn str_req(&mut self, key: &'static str, diags: &mut Diags) -> Option<(&'a str, &'a Origin)> {
+        match self.get(key) {
+            None => {
+                self.missing(key, "a string", diags);
+                None
+            }
+            Some(n) => string(n, &self.key_path(key), diags).map(|s| (s, &n.origin)),
+        }
+    }
+
+    /// An optional string.
+    pub fn str_opt(&mut self, key: &'static str, diags: &mut Diags) -> Option<(&'a str, &'a Origin)> {
+        let n = self.get(key)?;
+        string(n, &self.key_path(key), diags).map(|s| (s, &n.origin))
+    }
+
+    /// One of a fixed set of words.
+    pub fn choice(
+        &mut self,
+        key: &'static str,
+        default: Option<&'static str>,
+        allowed: &[&'static str],
+        diags: &mut Diags,
+    ) -> Option<&'static str> {
+        let (s, origin) = match (self.str_opt(key, diags), default) {
+            (Some(x), _) => x,
+            (None, Some(d)) if !self.has(key) => return Some(d),
+            (None, None) if !self.has(key) => {
+                self.missing(key, &format!("one of {}", allowed.join(", ")), diags);
+                return None;
+            }
+            _ => return None,
+        };
+        match allowed.iter().find(|a| **a == s) {
+            Some(a) => Some(a),
+            None => {
+                let hint = suggest(s, allowed.iter().copied())
+                    .map(|h| format!(" (did you mean '{h}'?)"))
+                    .unwrap_or_default();
+                diags.error(
+                    origin,
+                    format!("{} = '{s}' is not one of {}{hint}", self.key_path(key), allowed.join(", ")),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional boolean.
+    pub fn bool_or(&mut self, key: &'static str, default: bool, diags: &mut Diags) -> bool {
+        match self.get(key) {
+            None => default,
+            Some(Node { value: Value::Bool(b), .. }) => *b,
+            Some(n) => {
+                diags.error(
+                    &n.origin,
+                    format!("{} must be true or false, found {}", self.key_path(key), describe(&n.value)),
+                );
+                default
+            }
+        }
+    }
+
+    /// A list of numbers, each in `[lo, hi]`.
+    pub fn f64_list(
+        &mut self,
+        key: &'static str,
+        default: Option<Vec<f64>>,
+        lo: f64,
+        hi: f64,
+        diags: &mut Diags,
+    ) -> Option<(Vec<f64>, &'a Origin)> {
+        let node = match (self.get(key), default) {
+            (None, Some(d)) => return Some((d, self.origin)),
+            (None, None) => {
+                self.missing(key, "an array of numbers", diags);
+                return None;
+            }
+            (Some(n), _) => n,
+        };
+        let path = self.key_path(key);
+        let Value::Array(items) = &node.value else {
+            diags.error(
+                &node.origin,
+                format!("{path} must be an array of numbers, found {}", describe(&node.value)),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            match number(item, &p, diags).and_then(|v| check_range(v, lo, hi, &p, &item.origin, diags)) {
+                Some(v) => out.push(v),
+                None => ok = false,
+            }
+        }
+        ok.then_some((out, &node.origin))
+    }
+
+    /// An uncertain input: a number (fixed) or a distribution table; every value it can take
+    /// must lie in `[lo, hi]`.
+    pub fn dist(&mut self, key: &'static str, default: Option<Dist>, lo: f64, hi: f64, diags: &mut Diags) -> Option<Dist> {
+        let node = match (self.get(key), default) {
+            (None, Some(d)) => return Some(d),
+            (None, None) => {
+                self.missing(
+                    key,
+                    "a number or a distribution such as { dist = \"normal\", mean = 1, sd = 0.1 }",
+                    diags,
+                );
+                return None;
+            }
+            (Some(n), _) => n,
+        };
+        read_dist(node, &self.key_path(key), lo, hi, diags)
+    }
+
+    /// An uncertain input with a physical domain `[lo, hi]` (the support must fit it) and a
+    /// sanity range `[soft_lo, soft_hi]`: the distribution's 1e-6 and 1 - 1e-6 quantiles must
+    /// lie in it, and samples are clamped to it (a normal migration rate may be written without
+    /// truncation; its tails beyond the sanity range are cut off).
+    #[allow(clippy::too_many_arguments)]
+    pub fn dist_soft(
+        &mut self,
+        key: &'static str,
+        default: Option<Dist>,
+        lo: f64,
+        hi: f64,
+        soft_lo: f64,
+        soft_hi: f64,
+        diags: &mut Diags,
+    ) -> Option<Dist> {
+        let d = self.dist(key, default, lo, hi, diags)?;
+        let (a, b) = match (d.quantile(1e-6), d.quantile(1.0 - 1e-6)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => d.support(),
+        };
+        if a < soft_lo || b > soft_hi {
+            let origin = self.get(key).map(|n| &n.origin).unwrap_or(self.origin);
+            diags.error(
+                origin,
+                format!(
+                    "{}: this distribution reaches {a:.4} .. {b:.4}, beyond the plausible range [{soft_lo}, {soft_hi}]",
+                    self.key_path(key)
+                ),
+            );
+            return None;
+        }
+        Some(d.clamped(soft_lo, soft_hi))
+    }
+
+    /// An array of tables (`[[plan]]`), or an empty list when absent.
+    pub fn tables(&mut self, key: &'static str, diags: &mut Diags) -> Vec<&'a Node> {
+        match self.get(key) {
+            None => Vec::new(),
+            Some(Node {
+                value: Value::Array(items),
+                ..
+            }) => items.iter().collect(),
+            Some(
+                n @ Node {
+                    value: Value::Table(_), ..
+                },
+            ) => vec![n],
+            Some(n) => {
+                diags.error(
+                    &n.origin,
+                    format!(
+                        "{} must be an array of tables ([[{}]]), found {}",
+                        self.key_path(key),
+                        self.key_path(key),
+                        describe(&n.value)
+                    ),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reports every key that was not asked for.
+    pub fn finish(self, diags: &mut Diags) {
+        for (k, origin, _) in self.entries {
+            if !self.asked.iter().any(|a| a == k) {
+                let hint = suggest(k, self.asked.iter().copied())
+                    .map(|h| format!(" (did you mean '{h}'?)"))
+                    .unwrap_or_else(|| {
+                        let mut known = self.asked.clone();
+                        known.sort_unstable();
+                        format!(" (known fields: {})", known.join(", "))
+                    });
+                diags.error(origin, format!("unknown field '{}' in {}{hint}", k, display_path(&self.path)));
+            }
+        }
+    }
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() {
+        "the scenario".to_string()
+    } else {
+        format!("[{path}]")
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("the string \"{s}\""),
+        Value::Int(i) => format!("the integer {i}"),
+        Value::Float(f) => format!("the float {f}"),
+        Value::Bool(b) => format!("the boolean {b}"),
+        other => other.type_name().to_string(),
+    }
+}
+
+/// A number, integer or float, that is finite.
+pub fn number(n: &Node, path: &str, diags: &mut Diags) -> Option<f64> {
+    let v = match &n.value {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        other => {
+            diags.error(&n.origin, format!("{path} must be a number, found {}", describe(other)));
+            return None;
+        }
+    };
+    if v.is_finite() {
+        Some(v)
+    } else {
+        diags.error(&n.origin, format!("{path} must be a finite number, found {v}"));
+        None
+    }
+}
+
+fn string<'a>(n: &'a Node, path: &str, diags: &mut Diags) -> Option<&'a str> {
+    match &n.value {
+        Value::Str(s) => Some(s),
+        other => {
+            diags.error(&n.origin, format!("{path} must be a string, found {}", describe(other)));
+            None
+        }
+    }
+}
+
+/// Checks `lo <= v <= hi`.
+pub fn check_range(v: f64, lo: f64, hi: f64, path: &str, origin: &Origin, diags: &mut Diags) -> Option<f64> {
+    if v >= lo && v <= hi {
+        Some(v)
+    } else {
+        let range = match (lo.is_finite(), hi.is_finite()) {
+            (true, true) if lo == 0.0 && hi == 1.0 => "a share in [0, 1]".to_string(),
+            (true, true) => format!("in [{lo}, {hi}]"),
+            (true, false) if lo == 0.0 => ">= 0".to_string(),
+            (true, false) => format!(">= {lo}"),
+            (false, true) => format!("<= {hi}"),
+            _ => "finite".to_string(),
+        };
+        diags.error(origin, format!("{path} = {v} must be {range}"));
+        None
+    }
+}
+
+const DIST_KINDS: [&str; 7] = ["fixed", "normal", "lognormal", "uniform", "triangular", "beta", "discrete"];
+
+/// Reads a distribution: a bare number is fixed; a table names `dist` and its parameters.
+pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -> Option<Dist> {
+    if let Value::Int(_) | Value::Float(_) = node.value {
+        let v = number(node, path, diags)?;
+        return check_range(v, lo, hi, path, &node.origin, diags).map(Dist::fixed);
+    }
+    let mut t = TableReader::new(node, path, diags)?;
+    let kind = t.choice("dist", None, &DIST_KINDS, diags);
+    let before = diags.list.len();
+    let spec = match kind? {
+        "fixed" => t.f64_req("value", diags).map(|(v, _)| DistSpec::Fixed(v)),
+        "normal" => {
+            let mean = t.f64_req("mean", diags);
+            let sd = t.f64_req("sd", diags);
+            let low = t.get("low").and_then(|n| number(n, &format!("{path}.low"), diags));
+            let high = t.get("high").and_then(|n| number(n, &format!("{path}.high"), diags));
+            match (mean, sd) {
+                (Some((mean, _)), Some((sd, _))) => Some(DistSpec::Normal { mean, sd, low, high }),
+                _ => None,
+            }
+        }
+        "lognormal" => match (t.f64_req("meanlog", diags), t.f64_req("sdlog", diags)) {
+            (Some((meanlog, _)), Some((sdlog, _))) => Some(DistSpec::LogNormal { meanlog, sdlog }),
+            _ => None,
+        },
+        "uniform" => match (t.f64_req("low", diags), t.f64_req("high", diags)) {
+            (Some((low, _)), Some((high, _))) => Some(DistSpec::Uniform { low, high }),
+            _ => None,
+        },
+        "triangular" => match (t.f64_req("low", diags), t.f64_req("mode", diags), t.f64_req("high", diags)) {
+            (Some((low, _)), Some((mode, _)), Some((high, _))) => Some(DistSpec::Triangular { low, mode, high }),
+            _ => None,
+        },
+        "beta" => match (t.f64_req("alpha", diags), t.f64_req("beta", diags)) {
+            (Some((alpha, _)), Some((beta, _))) => Some(DistSpec::Beta { alpha, beta }),
+            _ => None,
+        },
+        "discrete" => {
+            let values = t.f64_list("values", None, f64::NEG_INFINITY, f64::INFINITY, diags);
+            let probs = t.f64_list("probs", None, f64::NEG_INFINITY, f64::INFINITY, diags);
+            match (values, probs) {
+                (Some((values, _)), Some((probs, _))) => Some(DistSpec::Discrete { values, probs }),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let origin = t.origin;
+    t.finish(diags);
+    let spec = spec?;
+    if diags.list.len() > before {
+        return None;
+    }
+    match Dist::new(spec) {
+        Ok(d) => {
+            let (slo, shi) = d.support();
+            if slo < lo || shi > hi {
+                let hint = if matches!(d, Dist::Normal { .. }) {
+                    " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
+                } else {
+                    ""
+                };
+                diags.error(
+                    origin,
+                    format!("{path}: this distribution takes values in [{slo}, {shi}], outside the allowed [{lo}, {hi}]{hint}"),
+                );
+                None
+            } else {
+                Some(d)
+            }
+        }
+        Err(e) => {
+            diags.error(origin, format!("{path}: {e}"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::tree::parse;
+
+    #[test]
+    fn suggests_close_names() {
+        assert_eq!(suggest("horizn", ["horizon", "base_year"]), Some("horizon"));
+        assert_eq!(suggest("zzz", ["horizon", "base_year"]), None);
+    }
+
+    #[test]
+    fn reports_unknown_fields_and_bad_dists_together() {
+        let root = parse(
+            "s.toml",
+            "horizn = 3\nx = { dist = \"normal\", mean = 1, sd = -2 }\ny = { dist = \"beta\", alpha = 2, beta = 3 }\n",
+        )
+        .unwrap();
+        let mut d = Diags::default();
+        let mut t = TableReader::new(&root, "", &mut d).unwrap();
+        t.int_in("horizon", Some(1), 0, 9, &mut d);
+        assert!(t.dist("x", None, f64::NEG_INFINITY, f64::INFINITY, &mut d).is_none());
+        assert!(t.dist("y", None, 0.0, 1.0, &mut d).is_some());
+        t.finish(&mut d);
+        let msgs: Vec<String> = d.list.iter().map(|x| x.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.starts_with("s.toml:2:") && m.contains("sd must be > 0")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("s.toml:1:1") && m.contains("did you mean 'horizon'")),
+            "{msgs:?}"
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! `bedsim run`, `check` and `scenarios` on real files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{bedsim, small_scenario, write};
+
+/// Reads a CSV result into rows of column -> value.
+fn read_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
+        .collect()
+}
+
+fn run_small(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let p = dir.join("s.toml");
+    if !p.exists() {
+        write(dir, "s.toml", &small_scenario());
+    }
+    let mut args = vec!["run", p.to_str().unwrap(), "--out", out];
+    args.extend_from_slice(extra);
+    let o = bedsim(dir).args(&args).output().unwrap();
+    assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+#[test]
+fn run_without_arguments_writes_results_for_the_default_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bedsim(dir.path()).arg("run").output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let res = dir.path().join("results/hainan");
+    for f in ["summary.csv", "summary.parquet", "targets.csv", "targets.parquet", "manifest.json"] {
+        assert!(res.join(f).is_file(), "missing {f}");
+    }
+    assert!(stdout.contains("beds-per-1000-2025") && stdout.contains("海南省"), "{stdout}");
+    let summary = std::fs::read_to_string(res.join("summary.csv")).unwrap();
+    assert!(summary.starts_with("region,name,kind,year,metric,unit,mean,p05,p10,p25,p50,p75,p90,p95\n"));
+    assert!(
+        summary.contains("460105,秀英区,region,2020,elderly,persons,64197,64197,"),
+        "census 60+ of Xiuying must be kept exactly in the base year"
+    );
+    let targets = read_rows(&res.join("targets.csv"));
+    // 3 targets x (25 regions + 5 groups)
+    assert_eq!(targets.len(), 90);
+    let manifest = std::fs::read_to_string(res.join("manifest.json")).unwrap();
+    for key in [
+        "\"program\": \"bedsim\"",
+        "\"seed\": 20211231",
+        "\"draws\": 2000",
+        "\"sha256\"",
+        "\"command_line\"",
+        "\"duration_seconds\"",
+    ] {
+        assert!(manifest.contains(key), "manifest lacks {key}");
+    }
+    // The base-year province figure: 13,823 institutional beds reported for mid-2022 cannot be
+    // checked against 2020, but the 2022 nursing share starts from 6,455 / 13,823 = 46.7%.
+    let row = targets
+        .iter()
+        .find(|r| r["target"] == "nursing-share-2022" && r["region"] == "hainan")
+        .unwrap();
+    let p50: f64 = row["p50"].parse().unwrap();
+    assert!(p50 > 0.467 && p50 < 0.6, "2022 nursing share median {p50}");
+}
+
+#[test]
+fn same_seed_gives_identical_tables_twice_and_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    run_small(dir.path(), "a", &["--threads", "1"]);
+    run_small(dir.path(), "b", &["--threads", "2"]);
+    run_small(dir.path(), "c", &["--threads", "2"]);
+    for f in ["summary.csv", "targets.csv"] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        let c = std::fs::read(dir.path().join("c").join(f)).unwrap();
+        assert!(a == b && b == c, "{f} differs between runs");
+    }
+    run_small(dir.path(), "d", &["--seed", "8"]);
+    assert_ne!(
+        std::fs::read(dir.path().join("a/summary.csv")).unwrap(),
+        std::fs::read(dir.path().join("d/summary.csv")).unwrap()
+    );
+}
+
+#[test]
+fn adding_a_plan_item_in_one_region_leaves_the_others_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    run_small(dir.path(), "base", &[]);
+    let extra = format!(
+        "{}\n[[plan]]\nid = \"extra\"\nkind = \"new\"\nregion = \"620802\"\nyear = 2023\nbeds = {{ dist = \"uniform\", low = 100, high = 900 }}\n",
+        small_scenario()
+    );
+    write(dir.path(), "s2.toml", &extra);
+    let o = bedsim(dir.path()).args(["run", "s2.toml", "--out", "more"]).output().unwrap();
+    assert!(o.status.success());
+    let rows = |d: &str, region: &str| -> Vec<HashMap<String, String>> {
+        read_rows(&dir.path().join(d).join("summary.csv"))
+            .into_iter()
+            .filter(|r| r["region"] == region)
+            .collect()
+    };
+    assert_eq!(rows("base", "620821"), rows("more", "620821"), "the other region changed");
+    assert_ne!(rows("base", "620802"), rows("more", "620802"), "the item had no effect");
+    assert_ne!(rows("base", "city"), rows("more", "city"), "the group did not see the item");
+}
+
+fn probabilities(dir: &Path, out: &str, target: &str) -> Vec<f64> {
+    read_rows(&dir.join(out).join("targets.csv"))
+        .into_iter()
+        .filter(|r| r["target"] == target)
+        .map(|r| r["probability_met"].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn target_probability_is_one_far_above_demand_and_zero_far_below() {
+    let dir = tempfile::tempdir().unwrap();
+    run_small(dir.path(), "high", &["--set", "capacity.stock.0.community=1e7"]);
+    assert!(probabilities(dir.path(), "high", "beds-2025").iter().all(|p| *p == 1.0));
+    run_small(
+        dir.path(),
+        "low",
+        &[
+            "--set",
+            "capacity.stock.0.institutional=0",
+            "--set",
+            "capacity.stock.0.nursing=0",
+            "--set",
+            "capacity.stock.0.community=0",
+            "--set",
+            "plan.new-home.beds=0",
+        ],
+    );
+    assert!(probabilities(dir.path(), "low", "beds-2025").iter().all(|p| *p == 0.0));
+    // With no institutional beds the nursing share is undefined: empty, not NaN.
+    let rows = read_rows(&dir.path().join("low/targets.csv"));
+    let r = rows
+        .iter()
+        .find(|r| r["target"] == "nursing-2025" && r["region"] == "620802")
+        .unwrap();
+    assert_eq!(r["probability_met"], "");
+    let text = std::fs::read_to_string(dir.path().join("low/summary.csv")).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"));
+}
+
+#[test]
+fn needed_beds_close_the_gap_at_the_chosen_confidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let harder = ["--set", "target.beds-2025.threshold=60"];
+    run_small(dir.path(), "r0", &harder);
+    let rows = read_rows(&dir.path().join("r0/targets.csv"));
+    let row = rows.iter().find(|r| r["target"] == "beds-2025" && r["region"] == "620802").unwrap();
+    let p0: f64 = row["probability_met"].parse().unwrap();
+    assert!(p0 < 0.9, "fixture should miss the target: {p0}");
+    let needed: f64 = row["needed_at_confidence"].parse().unwrap();
+    assert!(needed > 0.0);
+    // Adding exactly that many beds (as a fixed stock increase in that region, in place from the
+    // stock year on) gives a probability of at least 0.9.
+    let more = format!(
+        "{}\n[[capacity.stock]]\nregion = \"620802\"\ninstitutional = 0\ncommunity = {}\n",
+        small_scenario(),
+        needed + 1.0
+    );
+    write(dir.path(), "s3.toml", &more);
+    let o = bedsim(dir.path())
+        .args(["run", "s3.toml", "--out", "r1", harder[0], harder[1]])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p1 = read_rows(&dir.path().join("r1/targets.csv"))
+        .into_iter()
+        .find(|r| r["target"] == "beds-2025" && r["region"] == "620802")
+        .unwrap()["probability_met"]
+        .parse::<f64>()
+        .unwrap();
+    assert!(p1 >= 0.9, "probability after adding the needed beds: {p1}");
+}
+
+#[test]
+fn refuses_to_replace_a_folder_that_is_not_bedsim_results() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/notes.txt"), "keep me").unwrap();
+    write(dir.path(), "s.toml", &small_scenario());
+    let o = bedsim(dir.path()).args(["run", "s.toml", "--out", "mine"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a bedsim results folder"));
+    assert!(dir.path().join("mine/notes.txt").exists());
+    // Results folders are replaced whole.
+    run_small(dir.path(), "res", &[]);
+    run_small(dir.path(), "res", &["--keep-draws"]);
+    assert!(dir.path().join("res/draws.parquet").is_file());
+    run_small(dir.path(), "res", &[]);
+    assert!(
+        !dir.path().join("res/draws.parquet").exists(),
+        "stale file from an earlier run left behind"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn check_accepts_the_shipped_scenarios_and_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bedsim(dir.path()).arg("scenarios").output().unwrap();
+    let listing = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success());
+    assert!(listing.contains("hainan.toml (default)"), "{listing}");
+    for line in listing.lines() {
+        let path = line.split(['\t', ' ']).next().unwrap();
+        let c = bedsim(dir.path()).args(["check", path]).output().unwrap();
+        assert!(c.status.success(), "{path}: {}", String::from_utf8_lossy(&c.stderr));
+    }
+}
+
+#[test]
+fn set_overrides_are_applied_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    run_small(dir.path(), "o", &["--set", "target.beds-2025.threshold=20", "--draws", "50"]);
+    let rows = read_rows(&dir.path().join("o/targets.csv"));
+    assert!(
+        rows.iter()
+            .filter(|r| r["target"] == "beds-2025")
+            .all(|r| r["threshold"].parse::<f64>().unwrap() == 20.0)
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("o/manifest.json")).unwrap();
+    assert!(manifest.contains("target.beds-2025.threshold=20") && manifest.contains("\"draws\": 50"));
+}
