@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use bedsim::montecarlo::{self, RunOptions};
-use bedsim::report::{self, Staging, manifest::Manifest};
+use bedsim::report::{self, Staging, manifest::Manifest, manifest::Stages};
 use bedsim::scenario::{self, LoadError, Scenario};
 
-use crate::cli::{CheckArgs, Cli, Command, RunArgs};
+use crate::cli::{ChartArgs, CheckArgs, Cli, Command, RunArgs};
 
 /// Exit code of a run that failed (I/O, interrupted).
 pub const EXIT_FAILED: i32 = 1;
@@ -23,6 +23,32 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => run(args),
         Command::Check(args) => check(args),
         Command::Scenarios => list_scenarios(),
+        Command::Chart(args) => chart(args),
+    }
+}
+
+fn chart(args: ChartArgs) -> i32 {
+    if !report::is_results_dir(&args.results) {
+        eprintln!(
+            "error: {} is not a bedsim results folder (no bedsim manifest.json)",
+            args.results.display()
+        );
+        return EXIT_INVALID;
+    }
+    let clock = Instant::now();
+    match report::redraw_charts(&args.results) {
+        Ok(n) => {
+            eprintln!(
+                "{n} charts drawn in {}/charts/ in {:.2} s",
+                args.results.display(),
+                clock.elapsed().as_secs_f64()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
     }
 }
 
@@ -66,6 +92,12 @@ fn check(args: CheckArgs) -> i32 {
                 "mortality: Lee-Carter fitted on {}-{}: drift per year male {:.3} (se {:.3}), female {:.3} (se {:.3}); base-period e0 male {:.1}, female {:.1}",
                 f.periods.0, f.periods.1, f.drift[0], f.drift_se[0], f.drift[1], f.drift_se[1], f.base_e0[0], f.base_e0[1]
             );
+            for name in s.regions.iter().map(|r| &r.name).chain(s.groups.iter().map(|g| &g.name)) {
+                let missing = report::charts::missing_glyphs(name);
+                if !missing.is_empty() {
+                    eprintln!("warning: the chart font has no glyph for {missing:?} in the name '{name}'; charts will show boxes there");
+                }
+            }
             0
         }
         Err(e) => {
@@ -126,6 +158,7 @@ fn run(args: RunArgs) -> i32 {
     if let Some(s) = args.seed {
         overrides.push(format!("seed={s}"));
     }
+    let mut stages = Stages::default();
     let s = match scenario::load(&path, &overrides) {
         Ok(s) => s,
         Err(e) => {
@@ -133,6 +166,7 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
+    stages.check = clock.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
     if let Err(e) = report::check_destination(&out, args.force) {
         eprintln!("error: {e}");
@@ -148,7 +182,9 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
+    let sim_clock = Instant::now();
     let result = pool.install(|| simulate(&s, &args));
+    stages.simulate = sim_clock.elapsed().as_secs_f64();
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -156,20 +192,27 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let written = pool.install(|| write_results(&s, &result, &args, &path, &overrides, threads, started, &clock, &out));
-    if let Err(e) = written {
-        eprintln!("error: could not write results: {e}; nothing was changed in {}", out.display());
-        return EXIT_FAILED;
-    }
+    let written = pool.install(|| write_results(&s, &result, &args, &path, &overrides, threads, started, &clock, &out, stages));
+    let stages = match written {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("error: could not write results: {e}; nothing was changed in {}", out.display());
+            return EXIT_FAILED;
+        }
+    };
     if !args.quiet {
         let table = report::target_table_text(&s, &result, args.confidence);
         if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
             return 0; // closed pipe
         }
         eprintln!(
-            "results written to {}/ in {:.1} s ({threads} threads)",
+            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s",
             out.display(),
-            clock.elapsed().as_secs_f64()
+            clock.elapsed().as_secs_f64(),
+            stages.check,
+            stages.simulate,
+            stages.tables,
+            stages.charts
         );
     }
     0
@@ -214,18 +257,34 @@ fn write_results(
     started: SystemTime,
     clock: &Instant,
     out: &Path,
-) -> Result<(), report::ReportError> {
+    mut stages: Stages,
+) -> Result<Stages, report::ReportError> {
     let staging = Staging::new(out)?;
+    let t = Instant::now();
     report::write_tables(s, r, args.confidence, &staging.dir)?;
-    let manifest = Manifest::new(
-        s,
-        &path.display().to_string(),
-        overrides,
-        threads,
-        args.confidence,
-        started,
-        clock.elapsed().as_secs_f64(),
-    );
-    report::write_text(&staging.dir.join("manifest.json"), &manifest.to_json())?;
-    staging.commit()
+    stages.tables = t.elapsed().as_secs_f64();
+    // The manifest is written before the charts, which are drawn from the saved tables and the
+    // manifest exactly as `bedsim chart` redraws them; it is rewritten with the chart time.
+    let manifest = |stages: Stages| {
+        Manifest::new(
+            s,
+            &path.display().to_string(),
+            overrides,
+            threads,
+            args.confidence,
+            started,
+            clock.elapsed().as_secs_f64(),
+            stages,
+        )
+    };
+    report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    if !args.no_charts {
+        let t = Instant::now();
+        let data = report::chartdata::load(&staging.dir)?;
+        report::charts::draw_all(&data, &staging.dir.join("charts"))?;
+        stages.charts = t.elapsed().as_secs_f64();
+        report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    }
+    staging.commit()?;
+    Ok(stages)
 }

@@ -21,6 +21,14 @@ pub enum Command {
     Check(CheckArgs),
     /// List the shipped scenarios with a one-line description.
     Scenarios,
+    /// Redraw the charts of a results folder from its saved tables (no simulation).
+    Chart(ChartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    /// A results folder written by `bedsim run`.
+    pub results: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +62,9 @@ pub struct RunArgs {
     /// Replace the output folder even if it is not a bedsim results folder.
     #[arg(long)]
     pub force: bool,
+    /// Do not draw the PNG charts (they are drawn under <results>/charts/ by default).
+    #[arg(long)]
+    pub no_charts: bool,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,20 @@ pub enum Metric {
 
 /// Number of metrics.
 pub const N_METRICS: usize = 16;
+/// Five-year age groups of the population pyramid: 0-4, ..., 95-99, 100+.
+pub const AGE_GROUPS: usize = 21;
+/// Pyramid cells kept per unit and draw: (base year, horizon) x (male, female) x age group.
+pub const PYRAMID_ROWS: usize = 4 * AGE_GROUPS;
+
+/// Rows of per-draw values per unit: every metric in every year, then the pyramid cells.
+pub fn rows_per_unit(n_years: usize) -> usize {
+    N_METRICS * n_years + PYRAMID_ROWS
+}
+
+/// Row of a pyramid cell: `horizon` false for the base year; `sex` 0 male, 1 female.
+pub fn pyramid_row(n_years: usize, horizon: bool, sex: usize, group: usize) -> usize {
+    N_METRICS * n_years + (usize::from(horizon) * 2 + sex) * AGE_GROUPS + group
+}
 /// Metrics `0..N_ADDITIVE` are counts that groups sum; the rest are ratios recomputed from sums.
 pub const N_ADDITIVE: usize = 13;
 
@@ -170,7 +184,8 @@ impl Default for RunOptions<'_> {
 #[error("the run was interrupted")]
 pub struct Cancelled;
 
-/// Per-draw values of one unit: `values[(metric * n_years + year) * draws + draw]`.
+/// Per-draw values of one unit: `values[row * draws + draw]`, rows as in [`rows_per_unit`]
+/// (metric `m` in year `y` is row `m * n_years + y`).
 #[derive(Debug, Clone)]
 pub struct UnitDraws {
     pub unit: Unit,
@@ -270,7 +285,7 @@ impl DrawShared {
 }
 
 /// Projects one region in one draw and writes its metrics for every year into
-/// `out[(metric * n_years + year) * stride]`.
+/// `out[(metric * n_years + year) * stride]`, and its pyramid cells into the rows after them.
 fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut CapacityPath, out: &mut [f64], stride: usize) {
     let region = &s.regions[r];
     let n_years = s.n_years();
@@ -344,6 +359,14 @@ fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut
         for (m, val) in v.iter().enumerate() {
             out[(m * n_years + yi) * stride] = *val;
         }
+        if yi == 0 || yi + 1 == n_years {
+            for (sex, p) in pop.iter().enumerate() {
+                for g in 0..AGE_GROUPS {
+                    let cell: f64 = p[5 * g..(5 * g + 5).min(N_AGES)].iter().sum();
+                    out[pyramid_row(n_years, yi != 0, sex, g) * stride] = cell;
+                }
+            }
+        }
     }
 }
 
@@ -360,7 +383,8 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
     let n_regions = s.regions.len();
     let block = options.block_draws.max(1);
     let n_blocks = draws.div_ceil(block);
-    let per_region = N_METRICS * n_years * draws;
+    let rows = rows_per_unit(n_years);
+    let per_region = rows * draws;
     let chunk = (options.chunk_bytes / (per_region * 8).max(1)).clamp(1, n_regions.max(1));
     let done = std::sync::atomic::AtomicU64::new(0);
 
@@ -381,13 +405,13 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
                 }
                 let d0 = b * block;
                 let nd = block.min(draws - d0);
-                let mut buf = vec![0.0; nr * N_METRICS * n_years * nd];
+                let mut buf = vec![0.0; nr * rows * nd];
                 let mut cap = CapacityPath::new(n_years);
                 for dd in 0..nd {
                     let draw = (d0 + dd) as u64;
                     let shared = DrawShared::new(s, draw);
                     for (ri, &r) in chunk_regions.iter().enumerate() {
-                        let base = ri * N_METRICS * n_years * nd + dd;
+                        let base = ri * rows * nd + dd;
                         region_draw(s, r, draw, &shared, &mut cap, &mut buf[base..], nd);
                     }
                 }
@@ -409,8 +433,8 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
                 for (b, buf) in blocks.iter().enumerate() {
                     let d0 = b * block;
                     let nd = block.min(draws - d0);
-                    let src = &buf[ri * N_METRICS * n_years * nd..(ri + 1) * N_METRICS * n_years * nd];
-                    for my in 0..N_METRICS * n_years {
+                    let src = &buf[ri * rows * nd..(ri + 1) * rows * nd];
+                    for my in 0..rows {
                         v[my * draws + d0..my * draws + d0 + nd].copy_from_slice(&src[my * nd..(my + 1) * nd]);
                     }
                 }
@@ -418,12 +442,18 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
             })
             .collect();
         drop(blocks);
-        // Group sums, in scenario order of regions.
+        // Group sums of counts and pyramid cells, in scenario order of regions. Ratio rows are
+        // recomputed from the sums below.
+        let counts = N_ADDITIVE * n_years * draws;
+        let pyramid = N_METRICS * n_years * draws;
         for (ri, &r) in chunk_regions.iter().enumerate() {
             for (g, group) in s.groups.iter().enumerate() {
                 if group.members.binary_search(&r).is_ok() {
-                    let acc = &mut group_acc[g][..N_ADDITIVE * n_years * draws];
-                    for (a, v) in acc.iter_mut().zip(&series[ri][..N_ADDITIVE * n_years * draws]) {
+                    let acc = &mut group_acc[g];
+                    for (a, v) in acc[..counts].iter_mut().zip(&series[ri][..counts]) {
+                        *a += v;
+                    }
+                    for (a, v) in acc[pyramid..].iter_mut().zip(&series[ri][pyramid..]) {
                         *a += v;
                     }
                 }

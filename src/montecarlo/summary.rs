@@ -5,7 +5,7 @@
 //! where the value is defined; undefined ratios (no elderly, no institutional beds) are left
 //! out and, if no draw defines them, the statistic is empty.
 
-use super::{Metric, N_METRICS};
+use super::{Metric, N_METRICS, PYRAMID_ROWS};
 use crate::scenario::{Scenario, TargetMetric, Unit};
 
 /// Probabilities of the reported quantiles.
@@ -37,11 +37,13 @@ pub struct TargetResult {
     pub needed_conversions: Option<f64>,
 }
 
-/// Summary of one unit: `stats[metric * n_years + year]`, and its target results.
+/// Summary of one unit: `stats[metric * n_years + year]`, its pyramid cells (as
+/// [`super::pyramid_row`] minus the metric rows) and its target results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitSummary {
     pub unit: Unit,
     pub stats: Vec<Option<SummaryStats>>,
+    pub pyramid: Vec<Option<SummaryStats>>,
     pub targets: Vec<TargetResult>,
 }
 
@@ -83,7 +85,7 @@ fn quantile_of(values: impl Iterator<Item = f64>, p: f64) -> Option<f64> {
     Some(quantile_sorted(&v, p))
 }
 
-/// Summarises one unit from its per-draw values `values[(metric * n_years + year) * draws + d]`.
+/// Summarises one unit from its per-draw values `values[row * draws + d]`.
 pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> UnitSummary {
     let n_years = s.n_years();
     let draws = s.draws;
@@ -95,6 +97,10 @@ pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> U
             out.push(stats(series(m, yi), &mut scratch));
         }
     }
+    let first = N_METRICS * n_years;
+    let pyramid = (first..first + PYRAMID_ROWS)
+        .map(|row| stats(&values[row * draws..(row + 1) * draws], &mut scratch))
+        .collect();
     let mut targets = Vec::new();
     for (ti, t) in s.targets.iter().enumerate() {
         if !t.units.contains(&unit) {
@@ -150,7 +156,12 @@ pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> U
             needed_conversions: conversions,
         });
     }
-    UnitSummary { unit, stats: out, targets }
+    UnitSummary {
+        unit,
+        stats: out,
+        pyramid,
+        targets,
+    }
 }
 
 /// All target results, in target order and, within a target, in the order of its units.

@@ -20,12 +20,26 @@ pub struct Manifest {
     pub threads: usize,
     pub base_year: i32,
     pub horizon: i32,
+    pub elderly_age: usize,
+    /// Year of the observed bed stock (years before it report that stock).
+    pub stock_year: i32,
     pub confidence: f64,
     pub started_utc: String,
+    /// Wall time of the whole run, and of its stages.
     pub duration_seconds: f64,
+    pub stage_seconds: Stages,
     pub command_line: Vec<String>,
     pub conventions: Vec<&'static str>,
     pub mortality: MortalityRecord,
+}
+
+/// Wall time of the stages of a run, in seconds.
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct Stages {
+    pub check: f64,
+    pub simulate: f64,
+    pub tables: f64,
+    pub charts: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +77,7 @@ impl Manifest {
         confidence: f64,
         started: SystemTime,
         duration_seconds: f64,
+        stage_seconds: Stages,
     ) -> Manifest {
         let f = &s.mortality.fitted;
         Manifest {
@@ -84,9 +99,12 @@ impl Manifest {
             threads,
             base_year: s.base_year,
             horizon: s.horizon,
+            elderly_age: s.elderly_age,
+            stock_year: s.capacity.stock_year,
             confidence,
             started_utc: rfc3339(started),
             duration_seconds,
+            stage_seconds,
             command_line: std::env::args().collect(),
             conventions: CONVENTIONS.to_vec(),
             mortality: MortalityRecord {

@@ -6,6 +6,8 @@
 //! or the new ones, never a mix. A folder that is not a bedsim results folder (no
 //! `manifest.json` written by bedsim) is never replaced without `--force`.
 
+pub mod chartdata;
+pub mod charts;
 pub mod manifest;
 pub mod tables;
 
@@ -24,6 +26,22 @@ pub enum ReportError {
     Table { path: String, source: polars::error::PolarsError },
     #[error("{path} exists and is not a bedsim results folder (no bedsim manifest.json); use --force to replace it")]
     NotResults { path: String },
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
+}
+
+/// Draws the charts of the results in `results` into `results/charts`, replacing that folder
+/// only when every chart is drawn. Returns the number of PNG files.
+///
+/// # Errors
+/// Unreadable tables or a chart that cannot be written.
+pub fn redraw_charts(results: &Path) -> Result<usize, ReportError> {
+    let data = chartdata::load(results)?;
+    let target = results.join("charts");
+    let staging = Staging::new(&target)?;
+    let n = charts::draw_all(&data, &staging.dir)?.len();
+    staging.commit()?;
+    Ok(n)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -134,6 +152,14 @@ pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path) ->
     tables::write_csv(&mut tables::targets_frame(s, r, confidence, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
     let p = dir.join("targets.parquet");
     tables::write_parquet(&mut tables::targets_frame(s, r, confidence, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("pyramid.csv");
+    tables::write_csv(&mut tables::pyramid_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("pyramid.parquet");
+    tables::write_parquet(&mut tables::pyramid_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("units.csv");
+    tables::write_csv(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    let p = dir.join("units.parquet");
+    tables::write_parquet(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
     let p = dir.join("draws.parquet");
     if let Some(mut df) = tables::draws_frame(s, r).map_err(table(p.clone()))? {
         tables::write_parquet(&mut df, &p).map_err(table(p))?;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::montecarlo::{Metric, N_METRICS, RunResult};
+use crate::montecarlo::{AGE_GROUPS, Metric, N_METRICS, RunResult};
 use crate::scenario::{Scenario, TargetMetric, Unit};
 
 /// Names of the quantile columns.
@@ -93,6 +93,103 @@ pub fn summary_frame(s: &Scenario, r: &RunResult, rounded: bool) -> PolarsResult
         cols.push(Column::new(n.into(), q));
     }
     DataFrame::new(rows, cols)
+}
+
+/// Five-year age group labels of the pyramid table.
+pub fn age_group_label(g: usize) -> String {
+    if g + 1 == AGE_GROUPS {
+        format!("{}+", 5 * g)
+    } else {
+        format!("{}-{}", 5 * g, 5 * g + 4)
+    }
+}
+
+/// The population pyramid table: one row per unit x (base year, horizon) x sex x 5-year group.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn pyramid_frame(s: &Scenario, r: &RunResult, rounded: bool) -> PolarsResult<DataFrame> {
+    let rows = r.units.len() * 4 * AGE_GROUPS;
+    let (mut region, mut name, mut kind, mut year, mut sex, mut group, mut start) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    let mut mean: Vec<Option<f64>> = Vec::with_capacity(rows);
+    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); 7];
+    let d = rounded.then_some(1);
+    for u in &r.units {
+        let (id, nm, k) = unit_labels(s, u.unit);
+        for (yk, y) in [s.base_year, s.horizon].into_iter().enumerate() {
+            for (sx, sex_name) in ["male", "female"].into_iter().enumerate() {
+                for g in 0..AGE_GROUPS {
+                    let st = u.pyramid[(yk * 2 + sx) * AGE_GROUPS + g];
+                    region.push(id);
+                    name.push(nm);
+                    kind.push(k);
+                    year.push(y);
+                    sex.push(sex_name);
+                    group.push(age_group_label(g));
+                    start.push((5 * g) as u32);
+                    mean.push(opt(st.map(|x| x.mean), d));
+                    for (i, q) in qs.iter_mut().enumerate() {
+                        q.push(opt(st.map(|x| x.quantiles[i]), d));
+                    }
+                }
+            }
+        }
+    }
+    let mut cols = vec![
+        Column::new("region".into(), region),
+        Column::new("name".into(), name),
+        Column::new("kind".into(), kind),
+        Column::new("year".into(), year),
+        Column::new("sex".into(), sex),
+        Column::new("age_group".into(), group),
+        Column::new("age_start".into(), start),
+        Column::new("mean".into(), mean),
+    ];
+    for (q, n) in qs.into_iter().zip(QUANTILE_COLUMNS) {
+        cols.push(Column::new(n.into(), q));
+    }
+    DataFrame::new(rows, cols)
+}
+
+/// The units table: every region and group with its display name and enclosing group.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn units_frame(s: &Scenario) -> PolarsResult<DataFrame> {
+    let mut region = Vec::new();
+    let mut name = Vec::new();
+    let mut kind = Vec::new();
+    let mut parent: Vec<Option<&str>> = Vec::new();
+    for r in &s.regions {
+        region.push(r.id.as_str());
+        name.push(r.name.as_str());
+        kind.push("region");
+        parent.push(r.group.map(|g| s.groups[g].id.as_str()));
+    }
+    for g in &s.groups {
+        region.push(g.id.as_str());
+        name.push(g.name.as_str());
+        kind.push("group");
+        parent.push(g.parent.map(|p| s.groups[p].id.as_str()));
+    }
+    let n = region.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("region".into(), region),
+            Column::new("name".into(), name),
+            Column::new("kind".into(), kind),
+            Column::new("parent".into(), parent),
+        ],
+    )
 }
 
 /// The targets table: one row per target x unit.

@@ -2,6 +2,7 @@
 //! data. One test binary (each extra one would link polars again).
 
 mod bad_input;
+mod charts;
 mod engine;
 mod run;
 
