@@ -19,6 +19,10 @@ pub struct CapacityPath {
     pub institutional: Vec<f64>,
     pub nursing: Vec<f64>,
     pub community: Vec<f64>,
+    /// Certified caregivers by year index.
+    pub caregivers: Vec<f64>,
+    /// Institutional beds demanded by seasonal (migratory) elderly, by year index.
+    pub seasonal: Vec<f64>,
     add_inst: Vec<f64>,
     add_nurs: Vec<f64>,
     convert: Vec<f64>,
@@ -35,6 +39,8 @@ impl CapacityPath {
             institutional: z.clone(),
             nursing: z.clone(),
             community: z.clone(),
+            caregivers: z.clone(),
+            seasonal: z.clone(),
             add_inst: z.clone(),
             add_nurs: z.clone(),
             convert: z.clone(),
@@ -135,6 +141,34 @@ pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
         }
     }
     let stock_index = (s.capacity.stock_year - s.base_year) as usize;
+    cap.caregivers.iter_mut().for_each(|x| *x = 0.0);
+    for &(e, w) in &region.caregiver_entries {
+        let entry = &s.capacity.caregivers[e];
+        let mut rng = stream(s.seed, Purpose::Caregivers, draw, entry.key);
+        let stock = entry.stock.sample(&mut rng);
+        let trained = entry.trained_per_year.sample(&mut rng);
+        let attrition = entry.attrition.sample(&mut rng);
+        // The stock stands until the stock year; each later year loses a share and gains the
+        // newly certified.
+        let mut c = w * stock;
+        for (yi, slot) in cap.caregivers.iter_mut().enumerate() {
+            if yi > stock_index {
+                c = c * (1.0 - attrition) + w * trained;
+            }
+            *slot += c;
+        }
+    }
+    cap.seasonal.iter_mut().for_each(|x| *x = 0.0);
+    for &(e, w) in &region.seasonal_entries {
+        let entry = &s.capacity.seasonal[e];
+        let mut rng = stream(s.seed, Purpose::Seasonal, draw, entry.key);
+        let elderly = entry.elderly.sample(&mut rng);
+        let growth = entry.growth.sample(&mut rng);
+        let uptake = entry.institutional_uptake.sample(&mut rng);
+        for (yi, slot) in cap.seasonal.iter_mut().enumerate() {
+            *slot += w * elderly * (1.0 + growth).powi(yi as i32) * uptake;
+        }
+    }
     for yi in 0..n_years {
         if yi >= stock_index {
             inst = (inst + cap.add_inst[yi] - cap.close_inst[yi]).max(0.0);

@@ -23,7 +23,7 @@ use crate::care;
 use crate::demography::projection::{FertilityRates, step};
 use crate::demography::{N_AGES, aged_at_least};
 use crate::dist::std_normal_quantile;
-use crate::scenario::{Drift, Scenario, Unit};
+use crate::scenario::{Drift, Scenario, TargetMetric, Unit};
 use streams::{Purpose, StreamRng, stream};
 pub use summary::{SummaryStats, TargetResult, UnitSummary};
 
@@ -32,24 +32,29 @@ pub use summary::{SummaryStats, TargetResult, UnitSummary};
 pub enum Metric {
     PopulationTotal,
     Elderly,
+    ElderlyRegistered,
     Aged65Plus,
     Aged80Plus,
     DependentPartial,
     DependentFull,
     DemandInstitutional,
     DemandNursing,
+    SeasonalDemand,
     BedsInstitutional,
     BedsNursing,
     BedsCommunity,
     BedsTotal,
     UnmetNursingNeed,
+    Caregivers,
     BedsPer1000Elderly,
+    BedsPer1000Registered,
     NursingShare,
     DemandSupplyRatio,
+    CaregiversPer10000Elderly,
 }
 
 /// Number of metrics.
-pub const N_METRICS: usize = 16;
+pub const N_METRICS: usize = 21;
 /// Five-year age groups of the population pyramid: 0-4, ..., 95-99, 100+.
 pub const AGE_GROUPS: usize = 21;
 /// Pyramid cells kept per unit and draw: (base year, horizon) x (male, female) x age group.
@@ -65,26 +70,31 @@ pub fn pyramid_row(n_years: usize, horizon: bool, sex: usize, group: usize) -> u
     N_METRICS * n_years + (usize::from(horizon) * 2 + sex) * AGE_GROUPS + group
 }
 /// Metrics `0..N_ADDITIVE` are counts that groups sum; the rest are ratios recomputed from sums.
-pub const N_ADDITIVE: usize = 13;
+pub const N_ADDITIVE: usize = 16;
 
 impl Metric {
     pub const ALL: [Metric; N_METRICS] = [
         Metric::PopulationTotal,
         Metric::Elderly,
+        Metric::ElderlyRegistered,
         Metric::Aged65Plus,
         Metric::Aged80Plus,
         Metric::DependentPartial,
         Metric::DependentFull,
         Metric::DemandInstitutional,
         Metric::DemandNursing,
+        Metric::SeasonalDemand,
         Metric::BedsInstitutional,
         Metric::BedsNursing,
         Metric::BedsCommunity,
         Metric::BedsTotal,
         Metric::UnmetNursingNeed,
+        Metric::Caregivers,
         Metric::BedsPer1000Elderly,
+        Metric::BedsPer1000Registered,
         Metric::NursingShare,
         Metric::DemandSupplyRatio,
+        Metric::CaregiversPer10000Elderly,
     ];
 
     /// Column name in tables.
@@ -92,6 +102,11 @@ impl Metric {
         match self {
             Metric::PopulationTotal => "population_total",
             Metric::Elderly => "elderly",
+            Metric::ElderlyRegistered => "elderly_registered",
+            Metric::SeasonalDemand => "seasonal_demand_beds",
+            Metric::Caregivers => "caregivers",
+            Metric::BedsPer1000Registered => "beds_per_1000_registered_elderly",
+            Metric::CaregiversPer10000Elderly => "caregivers_per_10000_elderly",
             Metric::Aged65Plus => "aged_65_plus",
             Metric::Aged80Plus => "aged_80_plus",
             Metric::DependentPartial => "dependent_partial",
@@ -112,7 +127,11 @@ impl Metric {
     /// Unit of the metric, for tables and chart axes.
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::PopulationTotal | Metric::Elderly | Metric::Aged65Plus | Metric::Aged80Plus => "persons",
+            Metric::PopulationTotal | Metric::Elderly | Metric::ElderlyRegistered | Metric::Aged65Plus | Metric::Aged80Plus => "persons",
+            Metric::Caregivers => "certified caregivers",
+            Metric::SeasonalDemand => "beds",
+            Metric::BedsPer1000Registered => "beds per 1,000 registered elderly",
+            Metric::CaregiversPer10000Elderly => "caregivers per 10,000 elderly",
             Metric::DependentPartial | Metric::DependentFull => "persons",
             Metric::DemandInstitutional | Metric::DemandNursing | Metric::UnmetNursingNeed => "beds",
             Metric::BedsInstitutional | Metric::BedsNursing | Metric::BedsCommunity | Metric::BedsTotal => "beds",
@@ -124,6 +143,17 @@ impl Metric {
 
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// The metric a target tests.
+pub fn target_metric(t: TargetMetric) -> Metric {
+    match t {
+        TargetMetric::BedsPer1000 => Metric::BedsPer1000Elderly,
+        TargetMetric::BedsPer1000Registered => Metric::BedsPer1000Registered,
+        TargetMetric::NursingShare => Metric::NursingShare,
+        TargetMetric::DemandSupplyRatio => Metric::DemandSupplyRatio,
+        TargetMetric::CaregiversPer10000 => Metric::CaregiversPer10000Elderly,
     }
 }
 
@@ -139,6 +169,17 @@ pub fn fill_ratios(v: &mut [f64; N_METRICS]) {
     };
     v[Metric::NursingShare.index()] = if inst > 0.0 {
         v[Metric::BedsNursing.index()] / inst
+    } else {
+        f64::NAN
+    };
+    let registered = v[Metric::ElderlyRegistered.index()];
+    v[Metric::BedsPer1000Registered.index()] = if registered > 0.0 {
+        1000.0 * v[Metric::BedsTotal.index()] / registered
+    } else {
+        f64::NAN
+    };
+    v[Metric::CaregiversPer10000Elderly.index()] = if elderly > 0.0 {
+        10000.0 * v[Metric::Caregivers.index()] / elderly
     } else {
         f64::NAN
     };
@@ -309,6 +350,9 @@ fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut
         }
     }
     capacity::realise(s, r, draw, cap);
+    let registered_ratio = region
+        .registered_ratio
+        .sample(&mut stream(s.seed, Purpose::Registered, draw, region.key));
     let regional_shocks = if s.mortality.national_shocks {
         None
     } else {
@@ -342,12 +386,15 @@ fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut
         let mut v = [0.0; N_METRICS];
         v[Metric::PopulationTotal.index()] = aged_at_least(&pop, 0);
         v[Metric::Elderly.index()] = aged_at_least(&pop, s.elderly_age);
+        v[Metric::ElderlyRegistered.index()] = registered_ratio * v[Metric::Elderly.index()];
         v[Metric::Aged65Plus.index()] = aged_at_least(&pop, 65);
         v[Metric::Aged80Plus.index()] = aged_at_least(&pop, 80);
         let need = care::need(&pop, &shared.partial[yi], &shared.full[yi], s.care.min_age, &shared.uptake);
         v[Metric::DependentPartial.index()] = need.partial;
         v[Metric::DependentFull.index()] = need.full;
-        v[Metric::DemandInstitutional.index()] = need.demand_institutional;
+        v[Metric::SeasonalDemand.index()] = cap.seasonal[yi];
+        v[Metric::DemandInstitutional.index()] = need.demand_institutional + cap.seasonal[yi];
+        v[Metric::Caregivers.index()] = cap.caregivers[yi];
         v[Metric::DemandNursing.index()] = need.demand_nursing;
         let (inst, nurs, comm) = (cap.institutional[yi], cap.nursing[yi], cap.community[yi]);
         v[Metric::BedsInstitutional.index()] = inst;

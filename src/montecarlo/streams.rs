@@ -52,6 +52,10 @@ pub enum Purpose {
     PlanItem = 7,
     /// Seasonal (migratory) extra demand.
     Seasonal = 8,
+    /// Ratio of registered to resident elderly of a region.
+    Registered = 9,
+    /// Caregiver stock, training and attrition of an entry.
+    Caregivers = 10,
 }
 
 /// Builds the stream for `(seed, purpose, draw, entity)`.

@@ -107,11 +107,7 @@ pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> U
             continue;
         }
         let yi = (t.year - s.base_year) as usize;
-        let metric = match t.metric {
-            TargetMetric::BedsPer1000 => Metric::BedsPer1000Elderly,
-            TargetMetric::NursingShare => Metric::NursingShare,
-            TargetMetric::DemandSupplyRatio => Metric::DemandSupplyRatio,
-        };
+        let metric = super::target_metric(t.metric);
         let vals = series(metric, yi);
         let defined = vals.iter().filter(|v| v.is_finite()).count();
         let met = vals.iter().filter(|v| v.is_finite() && t.op.holds(**v, t.threshold)).count();
@@ -123,6 +119,8 @@ pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> U
             0.5,
         );
         let (elderly, total) = (series(Metric::Elderly, yi), series(Metric::BedsTotal, yi));
+        let registered = series(Metric::ElderlyRegistered, yi);
+        let caregivers = series(Metric::Caregivers, yi);
         let (inst, nurs) = (series(Metric::BedsInstitutional, yi), series(Metric::BedsNursing, yi));
         let lower = t.op.is_lower_bound();
         let (needed, conversions) = match (t.metric, lower) {
@@ -130,6 +128,19 @@ pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> U
             // draws: the `confidence` quantile of T * elderly / 1000 - beds (MODEL.md).
             (TargetMetric::BedsPer1000, true) => (
                 quantile_of(elderly.iter().zip(total).map(|(e, b)| t.threshold * e / 1000.0 - b), confidence).map(|x| x.max(0.0)),
+                None,
+            ),
+            (TargetMetric::BedsPer1000Registered, true) => (
+                quantile_of(registered.iter().zip(total).map(|(e, b)| t.threshold * e / 1000.0 - b), confidence).map(|x| x.max(0.0)),
+                None,
+            ),
+            // Caregivers to add: the quantile of T * elderly / 10,000 - caregivers.
+            (TargetMetric::CaregiversPer10000, true) => (
+                quantile_of(
+                    elderly.iter().zip(caregivers).map(|(e, c)| t.threshold * e / 10000.0 - c),
+                    confidence,
+                )
+                .map(|x| x.max(0.0)),
                 None,
             ),
             // New nursing beds x: (N + x) / (I + x) >= s  <=>  x >= (s I - N) / (1 - s).

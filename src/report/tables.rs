@@ -34,7 +34,7 @@ fn round_to(v: f64, digits: i32) -> f64 {
 fn digits_for(metric: Metric) -> i32 {
     match metric {
         Metric::NursingShare | Metric::DemandSupplyRatio => 4,
-        Metric::BedsPer1000Elderly => 3,
+        Metric::BedsPer1000Elderly | Metric::BedsPer1000Registered | Metric::CaregiversPer10000Elderly => 3,
         _ => 1,
     }
 }
@@ -215,11 +215,7 @@ pub fn targets_frame(s: &Scenario, r: &RunResult, confidence: f64, rounded: bool
     for t in &r.targets {
         let tg = &s.targets[t.target];
         let (id, nm, k) = unit_labels(s, t.unit);
-        let m = match tg.metric {
-            TargetMetric::BedsPer1000 => Metric::BedsPer1000Elderly,
-            TargetMetric::NursingShare => Metric::NursingShare,
-            TargetMetric::DemandSupplyRatio => Metric::DemandSupplyRatio,
-        };
+        let m = crate::montecarlo::target_metric(tg.metric);
         let d = rounded.then(|| digits_for(m));
         target.push(tg.id.as_str());
         region.push(id);
@@ -236,7 +232,8 @@ pub fn targets_frame(s: &Scenario, r: &RunResult, confidence: f64, rounded: bool
         shortfall.push(opt(t.median_shortfall, d));
         needed.push(opt(t.needed, rounded.then_some(0)));
         needed_unit.push(match tg.metric {
-            TargetMetric::BedsPer1000 if t.needed.is_some() => Some("beds"),
+            TargetMetric::BedsPer1000 | TargetMetric::BedsPer1000Registered if t.needed.is_some() => Some("beds"),
+            TargetMetric::CaregiversPer10000 if t.needed.is_some() => Some("certified caregivers"),
             TargetMetric::NursingShare if t.needed.is_some() => Some("new nursing-type beds"),
             _ => None,
         });

@@ -261,12 +261,20 @@ impl Builder<'_> {
 
         // Population.
         let population = top.get("population");
-        let pops = population.and_then(|n| self.population(n, &regions, d));
+        let mut registered_default = Dist::Fixed(1.0);
+        let pops = population.and_then(|n| self.population(n, &regions, &mut registered_default, d));
         if population.is_none() {
             d.error(
                 &root.origin,
                 "the [population] section is missing: it names the base population file",
             );
+        }
+        for r in &mut regions {
+            if let Some(own) = r.registered_ratio.take() {
+                r.region.registered_ratio = own;
+            } else {
+                r.region.registered_ratio = registered_default.clone();
+            }
         }
         if let Some(pops) = &pops {
             for r in &mut regions {
@@ -469,7 +477,7 @@ impl Builder<'_> {
                     let yuan = t.dist("budget_yuan", None, 0.0, 1e13, d);
                     let cost = kind.and_then(|k| {
                         let def = defaults[k as usize].cost_per_bed.clone();
-                        t.dist("cost_per_bed_yuan", Some(def), 1.0, 1e9, d)
+                        t.dist_soft("cost_per_bed_yuan", Some(def), 0.0, f64::INFINITY, 1.0, 1e9, d)
                     });
                     match (yuan, cost) {
                         (Some(yuan), Some(cost_per_bed)) => Some(ItemSize::Budget { yuan, cost_per_bed }),
@@ -485,7 +493,7 @@ impl Builder<'_> {
                     None
                 }
             };
-            if matches!(size, Some(ItemSize::Budget { .. })) {
+            if t.has("budget_yuan") {
                 t.has("cost_per_bed_yuan");
             } else {
                 // Mark as known so it is reported as misplaced rather than unknown.
@@ -513,6 +521,57 @@ impl Builder<'_> {
             }
         }
 
+        // Caregivers and seasonal (migratory) elderly, each for a region or split over several.
+        let mut caregivers = Vec::new();
+        let mut caregiver_links: Vec<(usize, usize, f64)> = Vec::new();
+        for (i, node) in top.tables("caregivers", d).into_iter().enumerate() {
+            let Some(mut t) = TableReader::new(node, format!("caregivers[{i}]"), d) else {
+                continue;
+            };
+            let members = targets_of(&mut t, d);
+            let stock = t.dist("stock", None, 0.0, MAX_BEDS, d);
+            let trained = t.dist("trained_per_year", Some(Dist::Fixed(0.0)), 0.0, MAX_BEDS, d);
+            let attrition = t.dist("attrition", Some(Dist::Fixed(0.0)), 0.0, 1.0, d);
+            t.finish(d);
+            if let (Some(members), Some(stock), Some(trained_per_year), Some(attrition)) = (members, stock, trained, attrition) {
+                let idx = caregivers.len();
+                caregivers.push(CaregiverEntry {
+                    key: entity_key(&format!("caregivers:{i}")),
+                    stock,
+                    trained_per_year,
+                    attrition,
+                });
+                caregiver_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
+            }
+        }
+        let mut seasonal = Vec::new();
+        let mut seasonal_links: Vec<(usize, usize, f64)> = Vec::new();
+        for (i, node) in top.tables("seasonal", d).into_iter().enumerate() {
+            let Some(mut t) = TableReader::new(node, format!("seasonal[{i}]"), d) else {
+                continue;
+            };
+            let members = targets_of(&mut t, d);
+            let elderly = t.dist("elderly", None, 0.0, 1e9, d);
+            let growth = t.dist("growth", Some(Dist::Fixed(0.0)), -0.5, 1.0, d);
+            let uptake = t.dist("institutional_uptake", None, 0.0, 1.0, d);
+            t.finish(d);
+            if let (Some(members), Some(elderly), Some(growth), Some(institutional_uptake)) = (members, elderly, growth, uptake) {
+                let idx = seasonal.len();
+                seasonal.push(SeasonalEntry {
+                    key: entity_key(&format!("seasonal:{i}")),
+                    elderly,
+                    growth,
+                    institutional_uptake,
+                });
+                seasonal_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
+            }
+        }
+        for (r, idx, w) in caregiver_links {
+            regions[r].region.caregiver_entries.push((idx, w));
+        }
+        for (r, idx, w) in seasonal_links {
+            regions[r].region.seasonal_entries.push((idx, w));
+        }
         for (r, idx, w) in stock_links {
             regions[r].region.stock_entries.push((idx, w));
         }
@@ -536,8 +595,22 @@ impl Builder<'_> {
             let metric = t.choice("metric", None, &TargetMetric::ALL, d).map(|m| match m {
                 "beds_per_1000_elderly" => TargetMetric::BedsPer1000,
                 "nursing_share" => TargetMetric::NursingShare,
+                "caregivers_per_10000_elderly" => TargetMetric::CaregiversPer10000,
                 _ => TargetMetric::DemandSupplyRatio,
             });
+            let denominator = t.choice("denominator", Some("resident"), &["resident", "registered"], d);
+            let metric = match (metric, denominator) {
+                (Some(TargetMetric::BedsPer1000), Some("registered")) => Some(TargetMetric::BedsPer1000Registered),
+                (Some(m), Some("registered")) => {
+                    let o = t.get("denominator").map(|n| &n.origin).unwrap_or(t.origin);
+                    d.error(
+                        o,
+                        format!("{path}: denominator = \"registered\" applies only to beds_per_1000_elderly targets"),
+                    );
+                    Some(m)
+                }
+                (m, _) => m,
+            };
             let op = t.choice("op", Some(">="), &[">=", ">", "<=", "<"], d).map(|o| match o {
                 ">=" => Op::Ge,
                 ">" => Op::Gt,
@@ -591,6 +664,8 @@ impl Builder<'_> {
             capacity: Capacity {
                 stock_year: stock_year?,
                 stock,
+                caregivers,
+                seasonal,
             },
             plan,
             targets,
@@ -662,6 +737,11 @@ impl Builder<'_> {
                 None
             };
             let tfr = t.get("tfr").and_then(|n| read_dist(n, "tfr", 0.0, 10.0, d));
+            let registered_ratio = if t.has("registered_ratio") {
+                t.dist_soft("registered_ratio", None, 0.0, f64::INFINITY, 0.2, 5.0, d)
+            } else {
+                None
+            };
             t.finish(d);
             let Some((id, o)) = id else { continue };
             if id.is_empty() {
@@ -679,6 +759,7 @@ impl Builder<'_> {
             out.push(RegionDraft {
                 origin: o.clone(),
                 multiplier: mult.unwrap_or(1.0),
+                registered_ratio,
                 region: Region {
                     key: entity_key(id),
                     id: id.to_string(),
@@ -690,6 +771,9 @@ impl Builder<'_> {
                     tfr,
                     plan_items: Vec::new(),
                     stock_entries: Vec::new(),
+                    caregiver_entries: Vec::new(),
+                    seasonal_entries: Vec::new(),
+                    registered_ratio: Dist::Fixed(1.0),
                 },
             });
         }
@@ -700,11 +784,15 @@ impl Builder<'_> {
         &mut self,
         node: &Node,
         regions: &[RegionDraft],
+        registered_ratio: &mut Dist,
         d: &mut Diags,
     ) -> Option<HashMap<String, crate::demography::Population>> {
         let mut t = TableReader::new(node, "population", d)?;
         let csv = self.data_file(&mut t, "file", d);
         let shape_csv = self.data_file(&mut t, "shape_file", d);
+        if let Some(r) = t.dist_soft("registered_ratio", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.2, 5.0, d) {
+            *registered_ratio = r;
+        }
         t.finish(d);
         let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
         let csv = csv?;
@@ -1054,7 +1142,7 @@ fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut Diags) -> 
     let delivered = t.dist("delivered_share", Some(def.delivered_share.clone()), 0.0, 1.0, d);
     let nursing = t.dist("nursing_share", Some(def.nursing_share.clone()), 0.0, 1.0, d);
     let cost = if t.path.starts_with("capacity.defaults") {
-        t.dist("cost_per_bed_yuan", Some(def.cost_per_bed.clone()), 1.0, 1e9, d)
+        t.dist_soft("cost_per_bed_yuan", Some(def.cost_per_bed.clone()), 0.0, f64::INFINITY, 1.0, 1e9, d)
     } else {
         Some(def.cost_per_bed.clone())
     };
@@ -1105,6 +1193,8 @@ struct GroupDraft {
 struct RegionDraft {
     origin: Origin,
     multiplier: f64,
+    /// The region's own registered/resident ratio, if it gives one.
+    registered_ratio: Option<Dist>,
     region: Region,
 }
 

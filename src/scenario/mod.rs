@@ -86,6 +86,12 @@ pub struct Region {
     pub plan_items: Vec<(usize, f64)>,
     /// Stock entries that touch the region: (entry index, share of the entry).
     pub stock_entries: Vec<(usize, f64)>,
+    /// Caregiver entries that touch the region: (entry index, share of the entry).
+    pub caregiver_entries: Vec<(usize, f64)>,
+    /// Seasonal-demand entries that touch the region: (entry index, share of the entry).
+    pub seasonal_entries: Vec<(usize, f64)>,
+    /// Ratio of registered (户籍) to resident elderly, sampled per draw (1 when not given).
+    pub registered_ratio: Dist,
 }
 
 /// A group of regions (prefecture, province) whose figures are summed per draw.
@@ -181,6 +187,31 @@ pub struct Capacity {
     /// Year whose end the stock was observed at; years before it report the observed stock.
     pub stock_year: i32,
     pub stock: Vec<StockEntry>,
+    pub caregivers: Vec<CaregiverEntry>,
+    pub seasonal: Vec<SeasonalEntry>,
+}
+
+/// Certified caregivers of a region or group: a stock at the stock year, then training and
+/// attrition each year.
+#[derive(Debug, Clone)]
+pub struct CaregiverEntry {
+    pub key: u64,
+    pub stock: Dist,
+    pub trained_per_year: Dist,
+    /// Share leaving per year.
+    pub attrition: Dist,
+}
+
+/// Seasonal (migratory, 候鸟) elderly: extra institutional demand, not counted as residents.
+#[derive(Debug, Clone)]
+pub struct SeasonalEntry {
+    pub key: u64,
+    /// Migratory elderly present at the peak of the base year.
+    pub elderly: Dist,
+    /// Annual relative growth of their number.
+    pub growth: Dist,
+    /// Share of them who need an institutional bed.
+    pub institutional_uptake: Dist,
 }
 
 /// One stock statement, for a region or split over a group's members.
@@ -257,12 +288,20 @@ pub struct PlanItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetMetric {
     BedsPer1000,
+    /// Beds per 1,000 registered (户籍) elderly: a beds target with `denominator = "registered"`.
+    BedsPer1000Registered,
     NursingShare,
     DemandSupplyRatio,
+    CaregiversPer10000,
 }
 
 impl TargetMetric {
-    pub const ALL: [&'static str; 3] = ["beds_per_1000_elderly", "nursing_share", "demand_supply_ratio"];
+    pub const ALL: [&'static str; 4] = [
+        "beds_per_1000_elderly",
+        "nursing_share",
+        "demand_supply_ratio",
+        "caregivers_per_10000_elderly",
+    ];
 }
 
 /// Comparison of a target.
