@@ -22,9 +22,9 @@ fn hainan(draws: usize) -> scenario::Scenario {
 fn one_year_step(c: &mut Criterion) {
     let s = hainan(1);
     let mut q = [[0.0; N_AGES]; 2];
-    for sex in 0..2 {
-        for x in 0..N_AGES {
-            q[sex][x] = -(-s.mortality.base_log_m[sex][x].exp()).exp_m1();
+    for (qs, logm) in q.iter_mut().zip(&s.mortality.base_log_m) {
+        for (qx, lm) in qs.iter_mut().zip(logm) {
+            *qx = -(-lm.exp()).exp_m1();
         }
     }
     let mig = [[0.001; N_AGES]; 2];

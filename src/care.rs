@@ -28,13 +28,12 @@ pub struct Need {
     pub demand_nursing: f64,
 }
 
+/// Values by year index, sex and single age.
+pub type ByYear = Vec<[[f64; N_AGES]; 2]>;
+
 /// Prevalence per year index (0 = base year) for one draw, and the draw's uptake.
 /// Random numbers are taken in a fixed order: level, trend, then the three uptakes.
-pub fn draw_prevalence<R: Rng + ?Sized>(
-    care: &Care,
-    n_years: usize,
-    rng: &mut R,
-) -> (Vec<[[f64; N_AGES]; 2]>, Vec<[[f64; N_AGES]; 2]>, Uptake) {
+pub fn draw_prevalence<R: Rng + ?Sized>(care: &Care, n_years: usize, rng: &mut R) -> (ByYear, ByYear, Uptake) {
     let level = care.level.sample(rng);
     let trend = care.trend.sample(rng);
     let uptake = Uptake {

@@ -11,6 +11,10 @@
 //! [`montecarlo`] are the engine (no files, tables or charts); [`report`] writes tables and the
 //! run manifest; `cli` and `main` are the program.
 
+// Numerical loops over sex and single age index several arrays at once, as the formulas do;
+// iterator chains would hide that.
+#![allow(clippy::needless_range_loop)]
+
 pub mod capacity;
 pub mod care;
 pub mod demography;

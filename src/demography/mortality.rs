@@ -67,10 +67,10 @@ pub fn groups_to_single_ages(starts: &[usize], values: &[f64], log: bool) -> [f6
     if starts.first() == Some(&0) {
         out[0] = values[0];
     }
-    if let (Some(&last_start), Some(&last)) = (starts.last(), values.last()) {
-        if last_start >= OPEN_AGE {
-            out[OPEN_AGE] = last;
-        }
+    if let (Some(&last_start), Some(&last)) = (starts.last(), values.last())
+        && last_start >= OPEN_AGE
+    {
+        out[OPEN_AGE] = last;
     }
     out
 }

@@ -281,27 +281,56 @@ fn q_schedule(s: &Scenario, kappa: [f64; 2], multiplier: f64, out: &mut [[f64; N
     }
 }
 
+/// The deterministic part of Lee-Carter's k (drift times the years since the base period) per
+/// sex for each projection step of a draw.
+fn kappa_trend(s: &Scenario, draw: u64) -> Vec<[f64; 2]> {
+    let mut rng = stream(s.seed, Purpose::MortalityDrift, draw, 0);
+    let drift = match &s.mortality.drift {
+        Drift::Fitted { mean, se } => {
+            let u = ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
+            let z = std_normal_quantile(u);
+            [mean[0] + se[0] * z, mean[1] + se[1] * z]
+        }
+        Drift::Given(d) => {
+            let v = d.sample(&mut rng);
+            [v, v]
+        }
+    };
+    (0..s.n_years() - 1)
+        .map(|i| {
+            let t = f64::from(s.base_year) + (i + 1) as f64 + 0.5 - s.mortality.base_mid;
+            [drift[0] * t, drift[1] * t]
+        })
+        .collect()
+}
+
+/// Period life expectancy at birth by sex (`[male, female]`) in `year` of every draw, from the
+/// same mortality streams as [`run`] (national shocks), for validation against other
+/// projections. `year` must lie after the base year and up to the horizon.
+pub fn life_expectancy_draws(s: &Scenario, year: i32) -> Vec<[f64; 2]> {
+    let step = (year - s.base_year - 1).clamp(0, (s.n_years() as i32 - 2).max(0)) as usize;
+    (0..s.draws as u64)
+        .map(|draw| {
+            let trend = kappa_trend(s, draw);
+            let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), s.n_years() - 1);
+            let mut out = [0.0; 2];
+            for (sex, e0) in out.iter_mut().enumerate() {
+                let k = trend[step][sex] + shocks[step][sex];
+                let mut m = [0.0; N_AGES];
+                for (x, mx) in m.iter_mut().enumerate() {
+                    *mx = (s.mortality.base_log_m[sex][x] + s.mortality.b[sex][x] * k).exp();
+                }
+                *e0 = crate::demography::mortality::life_expectancy(&m);
+            }
+            out
+        })
+        .collect()
+}
+
 impl DrawShared {
     fn new(s: &Scenario, draw: u64) -> DrawShared {
         let n_steps = s.n_years() - 1;
-        let mut rng = stream(s.seed, Purpose::MortalityDrift, draw, 0);
-        let drift = match &s.mortality.drift {
-            Drift::Fitted { mean, se } => {
-                let u = ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-                let z = std_normal_quantile(u);
-                [mean[0] + se[0] * z, mean[1] + se[1] * z]
-            }
-            Drift::Given(d) => {
-                let v = d.sample(&mut rng);
-                [v, v]
-            }
-        };
-        let kappa_trend: Vec<[f64; 2]> = (0..n_steps)
-            .map(|i| {
-                let t = f64::from(s.base_year) + (i + 1) as f64 + 0.5 - s.mortality.base_mid;
-                [drift[0] * t, drift[1] * t]
-            })
-            .collect();
+        let kappa_trend = kappa_trend(s, draw);
         let mut q = Vec::new();
         if s.mortality.national_shocks {
             let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), n_steps);

@@ -60,7 +60,7 @@ pub fn summary_frame(s: &Scenario, r: &RunResult, rounded: bool) -> PolarsResult
     let mut metric = Vec::with_capacity(rows);
     let mut unit = Vec::with_capacity(rows);
     let mut mean: Vec<Option<f64>> = Vec::with_capacity(rows);
-    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); 7];
+    let mut qs: Vec<Vec<Option<f64>>> = (0..7).map(|_| Vec::with_capacity(rows)).collect();
     for u in &r.units {
         let (id, nm, k) = unit_labels(s, u.unit);
         for (yi, y) in r.years.iter().enumerate() {
@@ -120,7 +120,7 @@ pub fn pyramid_frame(s: &Scenario, r: &RunResult, rounded: bool) -> PolarsResult
         Vec::with_capacity(rows),
     );
     let mut mean: Vec<Option<f64>> = Vec::with_capacity(rows);
-    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); 7];
+    let mut qs: Vec<Vec<Option<f64>>> = (0..7).map(|_| Vec::with_capacity(rows)).collect();
     let d = rounded.then_some(1);
     for u in &r.units {
         let (id, nm, k) = unit_labels(s, u.unit);
@@ -207,7 +207,7 @@ pub fn targets_frame(s: &Scenario, r: &RunResult, confidence: f64, rounded: bool
     let mut op = Vec::with_capacity(n);
     let mut threshold = Vec::with_capacity(n);
     let mut prob: Vec<Option<f64>> = Vec::with_capacity(n);
-    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); 7];
+    let mut qs: Vec<Vec<Option<f64>>> = (0..7).map(|_| Vec::with_capacity(n)).collect();
     let mut shortfall: Vec<Option<f64>> = Vec::with_capacity(n);
     let mut needed: Vec<Option<f64>> = Vec::with_capacity(n);
     let mut needed_unit: Vec<Option<&str>> = Vec::with_capacity(n);
@@ -272,7 +272,7 @@ pub fn draws_frame(s: &Scenario, r: &RunResult) -> PolarsResult<Option<DataFrame
     let mut region = Vec::with_capacity(rows);
     let mut year = Vec::with_capacity(rows);
     let mut draw = Vec::with_capacity(rows);
-    let mut metrics: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); N_METRICS];
+    let mut metrics: Vec<Vec<Option<f64>>> = (0..N_METRICS).map(|_| Vec::with_capacity(rows)).collect();
     for u in kept {
         let (id, _, _) = unit_labels(s, u.unit);
         for (yi, y) in r.years.iter().enumerate() {

@@ -109,11 +109,11 @@ pub fn build(root: &Node, dir: &Path) -> Result<Scenario, LoadError> {
     let mut d = Diags::default();
     let mut b = Builder { dir, inputs: Vec::new() };
     let out = b.scenario(root, &mut d);
-    if d.is_empty() {
-        if let Some(mut s) = out {
-            s.inputs = b.inputs;
-            return Ok(s);
-        }
+    if d.is_empty()
+        && let Some(mut s) = out
+    {
+        s.inputs = b.inputs;
+        return Ok(s);
     }
     let mut list = d.list;
     if list.is_empty() {
@@ -122,7 +122,7 @@ pub fn build(root: &Node, dir: &Path) -> Result<Scenario, LoadError> {
             message: "the scenario is incomplete".into(),
         });
     }
-    list.sort_by(|a, b| origin_key(&a.origin).cmp(&origin_key(&b.origin)));
+    list.sort_by_key(|a| origin_key(&a.origin));
     list.dedup();
     Err(LoadError(list))
 }
@@ -234,15 +234,14 @@ impl Builder<'_> {
         let draws = top.int_in("draws", Some(1000), 1, MAX_DRAWS, d).map(|v| v as usize);
         let seed = top.int_in("seed", Some(1), 0, i64::MAX, d).map(|v| v as u64);
         let elderly_age = top.int_in("elderly_age", Some(60), 1, 100, d).map(|v| v as usize);
-        if let (Some(b), Some(h)) = (base_year, horizon) {
-            if h <= b || h - b > 200 {
-                if let Some(n) = top.get("horizon") {
-                    d.error(
-                        &n.origin,
-                        format!("horizon = {h} must be after base_year = {b} and at most 200 years later"),
-                    );
-                }
-            }
+        if let (Some(b), Some(h)) = (base_year, horizon)
+            && (h <= b || h - b > 200)
+            && let Some(n) = top.get("horizon")
+        {
+            d.error(
+                &n.origin,
+                format!("horizon = {h} must be after base_year = {b} and at most 200 years later"),
+            );
         }
         let years_ok = matches!((base_year, horizon), (Some(b), Some(h)) if h > b && h - b <= 200);
 
@@ -298,10 +297,10 @@ impl Builder<'_> {
         if let Some(m) = &migration {
             let wmax = m.weight.iter().cloned().fold(0.0, f64::max);
             for r in &regions {
-                if let Some(rate) = &r.region.migration_rate {
-                    if rate.support().0 * wmax / 1000.0 <= -1.0 {
-                        d.error(&r.origin, format!("region '{}': its migration_rate (down to {}) times the largest age weight ({wmax}) would remove everyone of some age in a year", r.region.id, rate.support().0));
-                    }
+                if let Some(rate) = &r.region.migration_rate
+                    && rate.support().0 * wmax / 1000.0 <= -1.0
+                {
+                    d.error(&r.origin, format!("region '{}': its migration_rate (down to {}) times the largest age weight ({wmax}) would remove everyone of some age in a year", r.region.id, rate.support().0));
                 }
             }
         }
@@ -386,11 +385,11 @@ impl Builder<'_> {
             Some(n) => {
                 if let Some(mut c) = TableReader::new(n, "capacity", d) {
                     stock_year = c.int_in("stock_year", base_year.map(i64::from), 1900, 2400, d).map(|v| v as i32);
-                    if let (Some(sy), Some(b), Some(h)) = (stock_year, base_year, horizon) {
-                        if sy < b || sy > h {
-                            let o = c.get("stock_year").map(|n| &n.origin).unwrap_or(c.origin);
-                            d.error(o, format!("capacity.stock_year = {sy} must lie in base_year..=horizon ({b}..={h})"));
-                        }
+                    if let (Some(sy), Some(b), Some(h)) = (stock_year, base_year, horizon)
+                        && (sy < b || sy > h)
+                    {
+                        let o = c.get("stock_year").map(|n| &n.origin).unwrap_or(c.origin);
+                        d.error(o, format!("capacity.stock_year = {sy} must lie in base_year..=horizon ({b}..={h})"));
                     }
                     for (i, node) in c.tables("stock", d).into_iter().enumerate() {
                         let path = format!("capacity.stock[{i}]");
@@ -409,11 +408,11 @@ impl Builder<'_> {
                             (false, false) => Some(NursingStock::Beds(Dist::Fixed(0.0))),
                         };
                         let community = t.dist("community", Some(Dist::Fixed(0.0)), 0.0, MAX_BEDS, d);
-                        if let (Some(inst), Some(NursingStock::Beds(n))) = (&inst, &nursing) {
-                            if n.support().1 > inst.support().0 {
-                                let o = t.get("nursing").map(|n| &n.origin).unwrap_or(t.origin);
-                                d.error(o, format!("{path}: nursing beds (up to {}) can exceed institutional beds (from {}): nursing-type beds are part of institutional beds", n.support().1, inst.support().0));
-                            }
+                        if let (Some(inst), Some(NursingStock::Beds(n))) = (&inst, &nursing)
+                            && n.support().1 > inst.support().0
+                        {
+                            let o = t.get("nursing").map(|n| &n.origin).unwrap_or(t.origin);
+                            d.error(o, format!("{path}: nursing beds (up to {}) can exceed institutional beds (from {}): nursing-type beds are part of institutional beds", n.support().1, inst.support().0));
                         }
                         let key = entity_key(&format!("stock:{i}"));
                         t.finish(d);
@@ -428,18 +427,18 @@ impl Builder<'_> {
                             stock_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
                         }
                     }
-                    if let Some(dn) = c.get("defaults") {
-                        if let Some(mut dt) = TableReader::new(dn, "capacity.defaults", d) {
-                            for (k, kind) in ItemKind::ALL.iter().enumerate() {
-                                if let Some(n) = dt.get(kind) {
-                                    if let Some(mut kt) = TableReader::new(n, format!("capacity.defaults.{kind}"), d) {
-                                        defaults[k] = item_delivery(&mut kt, &defaults[k], d);
-                                        kt.finish(d);
-                                    }
-                                }
+                    if let Some(dn) = c.get("defaults")
+                        && let Some(mut dt) = TableReader::new(dn, "capacity.defaults", d)
+                    {
+                        for (k, kind) in ItemKind::ALL.iter().enumerate() {
+                            if let Some(n) = dt.get(kind)
+                                && let Some(mut kt) = TableReader::new(n, format!("capacity.defaults.{kind}"), d)
+                            {
+                                defaults[k] = item_delivery(&mut kt, &defaults[k], d);
+                                kt.finish(d);
                             }
-                            dt.finish(d);
                         }
+                        dt.finish(d);
                     }
                     c.finish(d);
                 }
@@ -465,11 +464,11 @@ impl Builder<'_> {
             let kind = t.choice("kind", None, &ItemKind::ALL, d).and_then(ItemKind::from_name);
             let members = targets_of(&mut t, d);
             let year = t.int_in("year", None, 1900, 2400, d).map(|v| v as i32);
-            if let (Some(y), Some(sy), Some(h)) = (year, stock_year, horizon) {
-                if y < sy || y > h {
-                    let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
-                    d.error(o, format!("{path}.year = {y} must lie in capacity.stock_year..=horizon ({sy}..={h}): earlier items are already in the observed stock"));
-                }
+            if let (Some(y), Some(sy), Some(h)) = (year, stock_year, horizon)
+                && (y < sy || y > h)
+            {
+                let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
+                d.error(o, format!("{path}.year = {y} must lie in capacity.stock_year..=horizon ({sy}..={h}): earlier items are already in the observed stock"));
             }
             let size = match (t.has("beds"), t.has("budget_yuan")) {
                 (true, false) => t.dist("beds", None, 0.0, MAX_BEDS, d).map(ItemSize::Beds),
@@ -587,10 +586,10 @@ impl Builder<'_> {
                 continue;
             };
             let id = t.str_req("id", d).map(|(s, _)| s.to_string());
-            if let Some(id) = &id {
-                if targets.iter().any(|x: &Target| &x.id == id) {
-                    d.error(t.origin, format!("duplicate target id '{id}'"));
-                }
+            if let Some(id) = &id
+                && targets.iter().any(|x: &Target| &x.id == id)
+            {
+                d.error(t.origin, format!("duplicate target id '{id}'"));
             }
             let metric = t.choice("metric", None, &TargetMetric::ALL, d).map(|m| match m {
                 "beds_per_1000_elderly" => TargetMetric::BedsPer1000,
@@ -623,11 +622,11 @@ impl Builder<'_> {
             };
             let threshold = t.f64_in("threshold", None, lo, hi, d);
             let year = t.int_in("year", None, 1900, 2400, d).map(|v| v as i32);
-            if let (Some(y), Some(b), Some(h)) = (year, base_year, horizon) {
-                if y < b || y > h {
-                    let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
-                    d.error(o, format!("{path}.year = {y} is outside the projection {b}..={h}"));
-                }
+            if let (Some(y), Some(b), Some(h)) = (year, base_year, horizon)
+                && (y < b || y > h)
+            {
+                let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
+                d.error(o, format!("{path}.year = {y} is outside the projection {b}..={h}"));
             }
             let units = self.target_units(&mut t, &regions, &groups, d);
             t.finish(d);
@@ -673,7 +672,7 @@ impl Builder<'_> {
         })
     }
 
-    fn groups<'n>(&mut self, nodes: &[&'n Node], d: &mut Diags) -> (Vec<GroupDraft>, Vec<Option<(&'n str, &'n Origin)>>) {
+    fn groups<'n>(&mut self, nodes: &[&'n Node], d: &mut Diags) -> (Vec<GroupDraft>, ParentRefs<'n>) {
         let mut out: Vec<GroupDraft> = Vec::new();
         let mut parents = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
@@ -842,16 +841,16 @@ impl Builder<'_> {
             );
             return None;
         };
-        if let Some(b) = base_year {
-            if (base.start - b).abs() > 10 {
-                d.error(
-                    origin,
-                    format!(
-                        "mortality.base_period {}-{} is more than 10 years from base_year {b}",
-                        base.start, base.end
-                    ),
-                );
-            }
+        if let Some(b) = base_year
+            && (base.start - b).abs() > 10
+        {
+            d.error(
+                origin,
+                format!(
+                    "mortality.base_period {}-{} is more than 10 years from base_year {b}",
+                    base.start, base.end
+                ),
+            );
         }
         let fit: Vec<&MxPeriod> = periods.iter().filter(|p| p.start >= fit_from && p.end <= fit_to).collect();
         if fit.len() < 3 {
@@ -1126,16 +1125,16 @@ fn kind_from_index(k: usize) -> ItemKind {
 /// Delivery fields of an item or of a kind's defaults.
 fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut Diags) -> ItemDefaults {
     let delay = t.dist("delay", Some(def.delay.clone()), 0.0, 50.0, d);
-    if let Some(n) = t.get("delay") {
-        if let Some(dist) = &delay {
-            let whole = match dist {
-                Dist::Fixed(v) => v.fract() == 0.0,
-                Dist::Discrete { values, .. } => values.iter().all(|v| v.fract() == 0.0),
-                _ => false,
-            };
-            if !whole {
-                d.error(&n.origin, "delay must be whole years: a number or a discrete table such as { dist = \"discrete\", values = [0, 1, 2], probs = [0.6, 0.3, 0.1] }");
-            }
+    if let Some(n) = t.get("delay")
+        && let Some(dist) = &delay
+    {
+        let whole = match dist {
+            Dist::Fixed(v) => v.fract() == 0.0,
+            Dist::Discrete { values, .. } => values.iter().all(|v| v.fract() == 0.0),
+            _ => false,
+        };
+        if !whole {
+            d.error(&n.origin, "delay must be whole years: a number or a discrete table such as { dist = \"discrete\", values = [0, 1, 2], probs = [0.6, 0.3, 0.1] }");
         }
     }
     let cancel = t.f64_in("cancel_probability", Some(def.cancel_probability), 0.0, 1.0, d);
@@ -1184,6 +1183,9 @@ fn bands_to_ages(bands: &[f64], values: &[f64], origin: &Origin, path: &str, d: 
     }
     Some(out)
 }
+
+/// The `parent` written by each group, with where it was written.
+type ParentRefs<'n> = Vec<Option<(&'n str, &'n Origin)>>;
 
 struct GroupDraft {
     origin: Origin,

@@ -185,10 +185,10 @@ fn parse_toml_float(s: &str) -> f64 {
 pub fn parse_override_value(text: &str, origin: &Origin) -> Node {
     let wrapped = format!("v = {text}");
     let index_free = |_: usize| origin.clone();
-    if let Ok(doc) = toml::de::DeTable::parse(&wrapped) {
-        if let Some((_, v)) = doc.get_ref().iter().next() {
-            return convert(v, &index_free);
-        }
+    if let Ok(doc) = toml::de::DeTable::parse(&wrapped)
+        && let Some((_, v)) = doc.get_ref().iter().next()
+    {
+        return convert(v, &index_free);
     }
     Node {
         value: Value::Str(text.to_string()),
@@ -316,10 +316,10 @@ fn split_path(path: &str) -> Vec<String> {
 fn element_id(n: &Node) -> Option<&str> {
     if let Value::Table(entries) = &n.value {
         for key in ["id", "region", "group"] {
-            if let Some((_, _, v)) = entries.iter().find(|(k, _, _)| k == key) {
-                if let Value::Str(s) = &v.value {
-                    return Some(s);
-                }
+            if let Some((_, _, v)) = entries.iter().find(|(k, _, _)| k == key)
+                && let Value::Str(s) = &v.value
+            {
+                return Some(s);
             }
         }
     }
