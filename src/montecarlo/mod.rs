@@ -211,7 +211,7 @@ impl Default for RunOptions<'_> {
     fn default() -> Self {
         RunOptions {
             block_draws: 64,
-            chunk_bytes: 256 << 20,
+            chunk_bytes: 512 << 20,
             keep_draws: false,
             confidence: 0.9,
             progress: None,

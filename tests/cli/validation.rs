@@ -202,6 +202,63 @@ fn validation_report_holds_its_tolerances() {
         ok: (ratio - 1.0).abs() <= 0.10,
     });
 
+    // 4. Back-test: 2010 to 2020.
+    let bt = scenario::load(&repo().join("scenarios/backtest-2010.toml"), &[format!("draws={DRAWS}")]).unwrap();
+    let btr = montecarlo::run(&bt, &RunOptions::default()).unwrap();
+    let btg = btr.units.iter().find(|u| u.unit == Unit::Group(0)).unwrap();
+    let bt_years = btr.years.len();
+    let bt_median = |m: Metric| btg.stats[m.index() * bt_years + bt_years - 1].unwrap().quantiles[3];
+    let census: HashMap<String, HashMap<String, String>> =
+        rows("census2020_province_age5_sex.csv")
+            .into_iter()
+            .fold(HashMap::new(), |mut acc, r| {
+                if r["region_code"] == "000000" {
+                    acc.insert(format!("{}-{}", r["sex"], r["age_start"]), r);
+                }
+                acc
+            });
+    let census_from = |age: usize| -> f64 {
+        census
+            .values()
+            .filter(|r| r["age_start"].parse::<usize>().unwrap() >= age)
+            .map(|r| num(r, "population"))
+            .sum()
+    };
+    let _ = writeln!(
+        doc,
+        "## 4. Back-test: 2010 to 2020\n\n\
+         `scenarios/backtest-2010.toml` starts from WPP's 2010 estimate (mid-2010, taken as end-2010) with the 2005-2010 \
+         death rates and a Lee-Carter model fitted on 1980-2010 only (drift male {:.3}, female {:.3}), and projects to 2020 \
+         with no migration. The 2020 census (1 November) is the observation; WPP's mid-2020 estimate is shown too. The \
+         base is about half a year behind the census date and WPP's 2010 estimate is itself adjusted (it is not the 2010 \
+         census), so small differences either way are expected.\n\n\
+         Tolerance: within 5% of the census for 60+, 65+ and 80+, within 3% for the total.\n\n\
+         | age | bedsim 2020 (million) | census 2020 | bedsim / census | WPP mid-2020 |\n|---|---|---|---|---|",
+        bt.mortality.fitted.drift[0], bt.mortality.fitted.drift[1]
+    );
+    for (label, m, age, col, tol) in [
+        ("all ages", Metric::PopulationTotal, 0, "pop_total_thousands", 0.03),
+        ("60+", Metric::Elderly, 60, "pop_60_plus_thousands", 0.05),
+        ("65+", Metric::Aged65Plus, 65, "pop_65_plus_thousands", 0.05),
+        ("80+", Metric::Aged80Plus, 80, "pop_80_plus_thousands", 0.05),
+    ] {
+        let ours = bt_median(m);
+        let obs = census_from(age);
+        let ratio = ours / obs;
+        let _ = writeln!(
+            doc,
+            "| {label} | {:.2} | {:.2} | {ratio:.3} | {:.2} |",
+            ours / 1e6,
+            obs / 1e6,
+            num(&wpp[&2020], col) / 1e3
+        );
+        checks.push(Check {
+            what: format!("back-test {label} 2020: {ratio:.3} of the census within 1 ± {tol}"),
+            ok: (ratio - 1.0).abs() <= tol,
+        });
+    }
+    let _ = writeln!(doc);
+
     let _ = writeln!(doc, "## Checks\n");
     for c in &checks {
         let _ = writeln!(doc, "- {} {}", if c.ok { "pass:" } else { "FAIL:" }, c.what);
