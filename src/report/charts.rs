@@ -81,6 +81,29 @@ fn err(path: &Path) -> impl Fn(String) -> ChartError + '_ {
     }
 }
 
+/// Draws into an RGB buffer and writes it as a PNG. The encoder uses the Sub filter and fast
+/// deflate: charts are flat colours, which that compresses well, and plotters' own encoder
+/// (adaptive filtering, default compression) took half of the drawing time.
+fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> Result<(), String>) -> Result<(), ChartError> {
+    let e = err(path);
+    let mut buf = vec![255u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
+        draw(&root).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    let file = std::fs::File::create(path).map_err(|x| e(x.to_string()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), size.0, size.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::NonAdaptive);
+    let mut writer = encoder.write_header().map_err(|x| e(x.to_string()))?;
+    writer.write_image_data(&buf).map_err(|x| e(x.to_string()))?;
+    writer.finish().map_err(|x| e(x.to_string()))
+}
+
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 fn font(size: u32) -> TextStyle<'static> {
@@ -89,7 +112,7 @@ fn font(size: u32) -> TextStyle<'static> {
 
 /// Draws a title and subtitle and returns the area below them.
 fn titled<'a>(root: &Area<'a>, title: &str, subtitle: &str) -> Result<Area<'a>, String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    // The buffer starts white (see `render`), so the background needs no fill.
     let (top, rest) = root.split_vertically(100);
     top.draw(&Text::new(title.to_string(), (40, 14), font(40)))
         .map_err(|e| e.to_string())?;
@@ -165,115 +188,115 @@ pub fn fan_chart(
     base_note: &str,
 ) -> Result<(), ChartError> {
     register_fonts();
-    let e = err(path);
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    let area = titled(&root, title, subtitle).map_err(&e)?;
-    let xr = year_range(series);
-    let thresholds: Vec<f64> = targets.iter().map(|t| t.threshold).collect();
-    let yr = value_range(
-        series
-            .iter()
-            .flat_map(|s| [s.q[0], s.q[6]].into_iter().collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-            .iter(),
-        &thresholds,
-        true,
-    );
-    let mut chart = ChartBuilder::on(&area)
-        .margin_left(30)
-        .margin_right(60)
-        .margin_bottom(20)
-        .x_label_area_size(80)
-        .y_label_area_size(130)
-        .build_cartesian_2d(xr.clone(), yr.clone())
-        .map_err(|x| e(x.to_string()))?;
-    let n_years = (xr.end - xr.start + 1) as usize;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .x_labels(n_years.min(17))
-        .x_label_formatter(&|y| format!("{y}"))
-        .y_label_formatter(&|v| if percent { format!("{:.0}%", 100.0 * v) } else { format!("{v:.0}") })
-        .x_desc("Year (value at the end of the year)")
-        .y_desc(y_desc)
-        .label_style(font(24))
-        .axis_desc_style(font(26))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    let band = |lo: usize, hi: usize| -> Vec<(i32, f64)> {
-        series
-            .iter()
-            .map(|s| (s.year, s.q[lo]))
-            .chain(series.iter().rev().map(|s| (s.year, s.q[hi])))
-            .collect()
-    };
-    chart
-        .draw_series(std::iter::once(Polygon::new(band(0, 6), BAND90.filled())))
-        .map_err(|x| e(x.to_string()))?
-        .label("90% interval")
-        .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND90.filled()));
-    chart
-        .draw_series(std::iter::once(Polygon::new(band(2, 4), BAND50.filled())))
-        .map_err(|x| e(x.to_string()))?
-        .label("50% interval")
-        .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND50.filled()));
-    chart
-        .draw_series(LineSeries::new(series.iter().map(|s| (s.year, s.q[3])), DARK_BLUE.stroke_width(4)))
-        .map_err(|x| e(x.to_string()))?
-        .label("median")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 34, y)], DARK_BLUE.stroke_width(4)));
-    if let Some(first) = series.first() {
+    render(path, (WIDTH, HEIGHT), |root| {
+        let area = titled(root, title, subtitle)?;
+        let xr = year_range(series);
+        let thresholds: Vec<f64> = targets.iter().map(|t| t.threshold).collect();
+        let yr = value_range(
+            series
+                .iter()
+                .flat_map(|s| [s.q[0], s.q[6]].into_iter().collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .iter(),
+            &thresholds,
+            true,
+        );
+        let mut chart = ChartBuilder::on(&area)
+            .margin_left(30)
+            .margin_right(60)
+            .margin_bottom(20)
+            .x_label_area_size(80)
+            .y_label_area_size(130)
+            .build_cartesian_2d(xr.clone(), yr.clone())
+            .map_err(|x| x.to_string())?;
+        let n_years = (xr.end - xr.start + 1) as usize;
         chart
-            .draw_series(std::iter::once(Circle::new((first.year, first.q[3]), 9, BLACK.filled())))
-            .map_err(|x| e(x.to_string()))?
-            .label(format!(
-                "{}: {}{base_note}",
-                first.year,
-                if percent {
-                    format!("{:.1}%", 100.0 * first.q[3])
-                } else {
-                    format!("{:.1}", first.q[3])
-                }
-            ))
-            .legend(|(x, y)| Circle::new((x + 17, y), 8, BLACK.filled()));
-    }
-    for (i, t) in targets.iter().enumerate() {
-        let colour = if i % 2 == 0 { VERMILLION } else { PURPLE };
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .x_labels(n_years.min(17))
+            .x_label_formatter(&|y| format!("{y}"))
+            .y_label_formatter(&|v| if percent { format!("{:.0}%", 100.0 * v) } else { format!("{v:.0}") })
+            .x_desc("Year (value at the end of the year)")
+            .y_desc(y_desc)
+            .label_style(font(24))
+            .axis_desc_style(font(26))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        let band = |lo: usize, hi: usize| -> Vec<(i32, f64)> {
+            series
+                .iter()
+                .map(|s| (s.year, s.q[lo]))
+                .chain(series.iter().rev().map(|s| (s.year, s.q[hi])))
+                .collect()
+        };
         chart
-            .draw_series(DashedLineSeries::new(
-                vec![(xr.start, t.threshold), (xr.end, t.threshold)],
-                14,
-                8,
-                colour.stroke_width(3),
-            ))
-            .map_err(|x| e(x.to_string()))?
-            .label(t.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 34, y)], colour.stroke_width(3)));
+            .draw_series(std::iter::once(Polygon::new(band(0, 6), BAND90.filled())))
+            .map_err(|x| x.to_string())?
+            .label("90% interval")
+            .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND90.filled()));
         chart
-            .draw_series(DashedLineSeries::new(
-                vec![(t.year, yr.start), (t.year, yr.end)],
-                6,
-                6,
-                GREY.stroke_width(2),
-            ))
-            .map_err(|x| e(x.to_string()))?;
+            .draw_series(std::iter::once(Polygon::new(band(2, 4), BAND50.filled())))
+            .map_err(|x| x.to_string())?
+            .label("50% interval")
+            .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND50.filled()));
         chart
-            .draw_series(std::iter::once(Circle::new((t.year, t.threshold), 8, colour.filled())))
-            .map_err(|x| e(x.to_string()))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(16)
-        .legend_area_size(44)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(font(22))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+            .draw_series(LineSeries::new(series.iter().map(|s| (s.year, s.q[3])), DARK_BLUE.stroke_width(4)))
+            .map_err(|x| x.to_string())?
+            .label("median")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 34, y)], DARK_BLUE.stroke_width(4)));
+        if let Some(first) = series.first() {
+            chart
+                .draw_series(std::iter::once(Circle::new((first.year, first.q[3]), 9, BLACK.filled())))
+                .map_err(|x| x.to_string())?
+                .label(format!(
+                    "{}: {}{base_note}",
+                    first.year,
+                    if percent {
+                        format!("{:.1}%", 100.0 * first.q[3])
+                    } else {
+                        format!("{:.1}", first.q[3])
+                    }
+                ))
+                .legend(|(x, y)| Circle::new((x + 17, y), 8, BLACK.filled()));
+        }
+        for (i, t) in targets.iter().enumerate() {
+            let colour = if i % 2 == 0 { VERMILLION } else { PURPLE };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(xr.start, t.threshold), (xr.end, t.threshold)],
+                    14,
+                    8,
+                    colour.stroke_width(3),
+                ))
+                .map_err(|x| x.to_string())?
+                .label(t.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 34, y)], colour.stroke_width(3)));
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(t.year, yr.start), (t.year, yr.end)],
+                    6,
+                    6,
+                    GREY.stroke_width(2),
+                ))
+                .map_err(|x| x.to_string())?;
+            chart
+                .draw_series(std::iter::once(Circle::new((t.year, t.threshold), 8, colour.filled())))
+                .map_err(|x| x.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .margin(16)
+            .legend_area_size(44)
+            .background_style(WHITE.mix(0.9))
+            .border_style(GREY)
+            .label_font(font(22))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        Ok(())
+    })
 }
 
 /// One line with its band on a supply-and-demand panel.
@@ -365,13 +388,13 @@ fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>]) -> Re
 /// When the PNG cannot be drawn or written.
 pub fn supply_demand(path: &Path, title: &str, subtitle: &str, left: &[Line<'_>], right: &[Line<'_>]) -> Result<(), ChartError> {
     register_fonts();
-    let e = err(path);
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    let area = titled(&root, title, subtitle).map_err(&e)?;
-    let (l, r) = area.split_horizontally(WIDTH / 2);
-    panel(&l, "Elderly population", "persons", left).map_err(&e)?;
-    panel(&r, "Care demand and bed supply", "beds", right).map_err(&e)?;
-    root.present().map_err(|x| e(x.to_string()))
+    render(path, (WIDTH, HEIGHT), |root| {
+        let area = titled(root, title, subtitle)?;
+        let (l, r) = area.split_horizontally(WIDTH / 2);
+        panel(&l, "Elderly population", "persons", left)?;
+        panel(&r, "Care demand and bed supply", "beds", right)?;
+        Ok(())
+    })
 }
 
 /// Population pyramid: base year (outlined) against the horizon (median, filled), males left and
@@ -389,76 +412,76 @@ pub fn pyramid(
     labels: &[String],
 ) -> Result<(), ChartError> {
     register_fonts();
-    let e = err(path);
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    let area = titled(&root, title, subtitle).map_err(&e)?;
-    let max = cells.iter().map(|c| c.p95.max(c.p50)).fold(1.0, f64::max) * 1.08;
-    let groups = labels.len() as i32;
-    let mut chart = ChartBuilder::on(&area)
-        .margin(20)
-        .margin_right(60)
-        .x_label_area_size(70)
-        .y_label_area_size(110)
-        .build_cartesian_2d(-max..max, (0..groups).into_segmented())
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .y_labels(groups as usize)
-        .y_label_formatter(&|g| match g {
-            SegmentValue::CenterOf(g) => labels.get(*g as usize).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .x_label_formatter(&|v| thousands(v.abs()))
-        .x_desc("persons (males left, females right)")
-        .y_desc("age")
-        .label_style(font(20))
-        .axis_desc_style(font(24))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    let bar = |c: &PyramidCell, v: f64| {
-        let x = if c.female { v } else { -v };
-        [
-            (0.0, SegmentValue::Exact(c.group as i32)),
-            (x, SegmentValue::Exact(c.group as i32 + 1)),
-        ]
-    };
-    for female in [false, true] {
-        let colour = if female { ORANGE } else { BLUE };
+    render(path, (WIDTH, HEIGHT), |root| {
+        let area = titled(root, title, subtitle)?;
+        let max = cells.iter().map(|c| c.p95.max(c.p50)).fold(1.0, f64::max) * 1.08;
+        let groups = labels.len() as i32;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(20)
+            .margin_right(60)
+            .x_label_area_size(70)
+            .y_label_area_size(110)
+            .build_cartesian_2d(-max..max, (0..groups).into_segmented())
+            .map_err(|x| x.to_string())?;
         chart
-            .draw_series(cells.iter().filter(|c| c.year == horizon && c.female == female).map(|c| {
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(groups as usize)
+            .y_label_formatter(&|g| match g {
+                SegmentValue::CenterOf(g) => labels.get(*g as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_formatter(&|v| thousands(v.abs()))
+            .x_desc("persons (males left, females right)")
+            .y_desc("age")
+            .label_style(font(20))
+            .axis_desc_style(font(24))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        let bar = |c: &PyramidCell, v: f64| {
+            let x = if c.female { v } else { -v };
+            [
+                (0.0, SegmentValue::Exact(c.group as i32)),
+                (x, SegmentValue::Exact(c.group as i32 + 1)),
+            ]
+        };
+        for female in [false, true] {
+            let colour = if female { ORANGE } else { BLUE };
+            chart
+                .draw_series(cells.iter().filter(|c| c.year == horizon && c.female == female).map(|c| {
+                    let [a, b] = bar(c, c.p50);
+                    let mut r = Rectangle::new([a, b], colour.mix(0.75).filled());
+                    r.set_margin(1, 1, 0, 0);
+                    r
+                }))
+                .map_err(|x| x.to_string())?
+                .label(format!("{} {horizon} (median)", if female { "females" } else { "males" }))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], colour.mix(0.75).filled()));
+        }
+        chart
+            .draw_series(cells.iter().filter(|c| c.year == base_year).map(|c| {
                 let [a, b] = bar(c, c.p50);
-                let mut r = Rectangle::new([a, b], colour.mix(0.75).filled());
+                let mut r = Rectangle::new([a, b], BLACK.stroke_width(2));
                 r.set_margin(1, 1, 0, 0);
                 r
             }))
-            .map_err(|x| e(x.to_string()))?
-            .label(format!("{} {horizon} (median)", if female { "females" } else { "males" }))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], colour.mix(0.75).filled()));
-    }
-    chart
-        .draw_series(cells.iter().filter(|c| c.year == base_year).map(|c| {
-            let [a, b] = bar(c, c.p50);
-            let mut r = Rectangle::new([a, b], BLACK.stroke_width(2));
-            r.set_margin(1, 1, 0, 0);
-            r
-        }))
-        .map_err(|x| e(x.to_string()))?
-        .label(format!("{base_year} (census)"))
-        .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BLACK.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .margin(16)
-        .legend_area_size(44)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(font(22))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+            .map_err(|x| x.to_string())?
+            .label(format!("{base_year} (census)"))
+            .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BLACK.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .margin(16)
+            .legend_area_size(44)
+            .background_style(WHITE.mix(0.9))
+            .border_style(GREY)
+            .label_font(font(22))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        Ok(())
+    })
 }
 
 /// One bar of a target overview.
@@ -476,88 +499,88 @@ pub struct ProbabilityBar {
 /// When the PNG cannot be drawn or written.
 pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[ProbabilityBar]) -> Result<(), ChartError> {
     register_fonts();
-    let e = err(path);
     let mut bars = bars.to_vec();
     bars.sort_by(|a, b| a.probability.total_cmp(&b.probability).then_with(|| a.label.cmp(&b.label)));
     let n = bars.len().max(1) as i32;
     let height = (260 + 34 * n as u32).max(HEIGHT);
-    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
-    let area = titled(&root, title, subtitle).map_err(&e)?;
-    // Most at risk on top: bar k (ascending probability) sits in row n - 1 - k.
-    let row = |k: usize| n - 1 - k as i32;
-    let label_of = |v: &SegmentValue<i32>| match v {
-        SegmentValue::CenterOf(r) => bars
-            .get((n - 1 - r) as usize)
-            .map(|b| {
-                if b.is_group {
-                    format!("{} (group)", b.label)
+    render(path, (WIDTH, height), |root| {
+        let area = titled(root, title, subtitle)?;
+        // Most at risk on top: bar k (ascending probability) sits in row n - 1 - k.
+        let row = |k: usize| n - 1 - k as i32;
+        let label_of = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(r) => bars
+                .get((n - 1 - r) as usize)
+                .map(|b| {
+                    if b.is_group {
+                        format!("{} (group)", b.label)
+                    } else {
+                        b.label.clone()
+                    }
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let mut chart = ChartBuilder::on(&area)
+            .margin(20)
+            .margin_right(40)
+            .x_label_area_size(70)
+            .y_label_area_size(360)
+            .build_cartesian_2d(0.0..1.08, (0..n).into_segmented())
+            .map_err(|x| x.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(n as usize)
+            .y_label_formatter(&label_of)
+            .x_labels(12)
+            .x_label_formatter(&|p| {
+                if *p <= 1.0 + 1e-9 {
+                    format!("{:.0}%", 100.0 * p)
                 } else {
-                    b.label.clone()
+                    String::new()
                 }
             })
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let mut chart = ChartBuilder::on(&area)
-        .margin(20)
-        .margin_right(40)
-        .x_label_area_size(70)
-        .y_label_area_size(360)
-        .build_cartesian_2d(0.0..1.08, (0..n).into_segmented())
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .y_labels(n as usize)
-        .y_label_formatter(&label_of)
-        .x_labels(12)
-        .x_label_formatter(&|p| {
-            if *p <= 1.0 + 1e-9 {
-                format!("{:.0}%", 100.0 * p)
-            } else {
-                String::new()
-            }
-        })
-        .x_desc("probability of meeting the target")
-        .label_style(font(22))
-        .axis_desc_style(font(24))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .draw_series(bars.iter().enumerate().map(|(k, b)| {
-            let colour = if b.is_group { DARK_BLUE } else { BLUE };
-            let mut r = Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(row(k))),
-                    (b.probability.max(0.002), SegmentValue::Exact(row(k) + 1)),
-                ],
-                colour.filled(),
-            );
-            r.set_margin(4, 4, 0, 0);
-            r
-        }))
-        .map_err(|x| e(x.to_string()))?;
-    let anchor = Pos::new(HPos::Left, VPos::Center);
-    chart
-        .draw_series(bars.iter().enumerate().map(|(k, b)| {
-            Text::new(
-                format!("{:.0}%", 100.0 * b.probability),
-                (b.probability + 0.008, SegmentValue::CenterOf(row(k))),
-                font(20).pos(anchor),
-            )
-        }))
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(0.9, SegmentValue::Exact(0)), (0.9, SegmentValue::Last)],
-            10,
-            6,
-            VERMILLION.stroke_width(2),
-        ))
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+            .x_desc("probability of meeting the target")
+            .label_style(font(22))
+            .axis_desc_style(font(24))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(k, b)| {
+                let colour = if b.is_group { DARK_BLUE } else { BLUE };
+                let mut r = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(row(k))),
+                        (b.probability.max(0.002), SegmentValue::Exact(row(k) + 1)),
+                    ],
+                    colour.filled(),
+                );
+                r.set_margin(4, 4, 0, 0);
+                r
+            }))
+            .map_err(|x| x.to_string())?;
+        let anchor = Pos::new(HPos::Left, VPos::Center);
+        chart
+            .draw_series(bars.iter().enumerate().map(|(k, b)| {
+                Text::new(
+                    format!("{:.0}%", 100.0 * b.probability),
+                    (b.probability + 0.008, SegmentValue::CenterOf(row(k))),
+                    font(20).pos(anchor),
+                )
+            }))
+            .map_err(|x| x.to_string())?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.9, SegmentValue::Exact(0)), (0.9, SegmentValue::Last)],
+                10,
+                6,
+                VERMILLION.stroke_width(2),
+            ))
+            .map_err(|x| x.to_string())?;
+        Ok(())
+    })
 }
 
 /// One input of a tornado chart: the outcome with the input at its low and at its high value.
@@ -576,69 +599,69 @@ pub struct TornadoBar {
 /// When the PNG cannot be drawn or written.
 pub fn tornado(path: &Path, title: &str, subtitle: &str, outcome: &str, central: f64, bars: &[TornadoBar]) -> Result<(), ChartError> {
     register_fonts();
-    let e = err(path);
     let mut bars = bars.to_vec();
     bars.sort_by(|a, b| (a.high - a.low).abs().total_cmp(&(b.high - b.low).abs()));
     let n = bars.len().max(1) as i32;
     let height = (260 + 48 * n as u32).max(HEIGHT);
-    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
-    let area = titled(&root, title, subtitle).map_err(&e)?;
-    let values: Vec<f64> = bars.iter().flat_map(|b| [b.low, b.high]).collect();
-    let xr = value_range(values.iter(), &[central], false);
-    let mut chart = ChartBuilder::on(&area)
-        .margin(20)
-        .margin_right(60)
-        .x_label_area_size(70)
-        .y_label_area_size(380)
-        .build_cartesian_2d(xr, (0..n).into_segmented())
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .y_labels(n as usize)
-        .y_label_formatter(&|i| match i {
-            SegmentValue::CenterOf(i) => bars.get(*i as usize).map(|b| b.label.clone()).unwrap_or_default(),
-            _ => String::new(),
-        })
-        .x_desc(outcome)
-        .label_style(font(22))
-        .axis_desc_style(font(24))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    for (low, colour, label) in [(true, SKY, "input at its low value"), (false, ORANGE, "input at its high value")] {
+    render(path, (WIDTH, height), |root| {
+        let area = titled(root, title, subtitle)?;
+        let values: Vec<f64> = bars.iter().flat_map(|b| [b.low, b.high]).collect();
+        let xr = value_range(values.iter(), &[central], false);
+        let mut chart = ChartBuilder::on(&area)
+            .margin(20)
+            .margin_right(60)
+            .x_label_area_size(70)
+            .y_label_area_size(380)
+            .build_cartesian_2d(xr, (0..n).into_segmented())
+            .map_err(|x| x.to_string())?;
         chart
-            .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                let v = if low { b.low } else { b.high };
-                let mut r = Rectangle::new(
-                    [(central, SegmentValue::Exact(i as i32)), (v, SegmentValue::Exact(i as i32 + 1))],
-                    colour.filled(),
-                );
-                r.set_margin(6, 6, 0, 0);
-                r
-            }))
-            .map_err(|x| e(x.to_string()))?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], colour.filled()));
-    }
-    chart
-        .draw_series(LineSeries::new(
-            vec![(central, SegmentValue::Exact(0)), (central, SegmentValue::Last)],
-            BLACK.stroke_width(2),
-        ))
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .margin(16)
-        .legend_area_size(44)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(font(22))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(n as usize)
+            .y_label_formatter(&|i| match i {
+                SegmentValue::CenterOf(i) => bars.get(*i as usize).map(|b| b.label.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_desc(outcome)
+            .label_style(font(22))
+            .axis_desc_style(font(24))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        for (low, colour, label) in [(true, SKY, "input at its low value"), (false, ORANGE, "input at its high value")] {
+            chart
+                .draw_series(bars.iter().enumerate().map(|(i, b)| {
+                    let v = if low { b.low } else { b.high };
+                    let mut r = Rectangle::new(
+                        [(central, SegmentValue::Exact(i as i32)), (v, SegmentValue::Exact(i as i32 + 1))],
+                        colour.filled(),
+                    );
+                    r.set_margin(6, 6, 0, 0);
+                    r
+                }))
+                .map_err(|x| x.to_string())?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], colour.filled()));
+        }
+        chart
+            .draw_series(LineSeries::new(
+                vec![(central, SegmentValue::Exact(0)), (central, SegmentValue::Last)],
+                BLACK.stroke_width(2),
+            ))
+            .map_err(|x| x.to_string())?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .margin(16)
+            .legend_area_size(44)
+            .background_style(WHITE.mix(0.9))
+            .border_style(GREY)
+            .label_font(font(22))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        Ok(())
+    })
 }
 
 /// A file name for a unit or target id: letters, digits, `-`, `_` and `.` are kept.
