@@ -50,7 +50,7 @@ fn run_without_arguments_writes_results_for_the_default_scenario() {
     for key in [
         "\"program\": \"bedsim\"",
         "\"seed\": 20211231",
-        "\"draws\": 2000",
+        "\"draws\": 10000",
         "\"sha256\"",
         "\"command_line\"",
         "\"duration_seconds\"",
