@@ -176,4 +176,45 @@ mod tests {
         assert!((after - (before - f.deaths + f.births + f.net_migration)).abs() < 1e-6 * before);
         assert!(pop.iter().flatten().all(|v| *v >= 0.0));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+        /// Any population, any death probabilities, fertility and net migration rates (>= -1 per
+        /// person): the balancing equation holds and no count goes negative.
+        #[test]
+        fn balancing_and_non_negativity_hold_for_any_inputs(
+            pop_m in proptest::collection::vec(0.0f64..1e6, N_AGES),
+            pop_f in proptest::collection::vec(0.0f64..1e6, N_AGES),
+            q_scale in 0.0f64..1.0,
+            tfr in 0.0f64..8.0,
+            mig_rate in -1.0f64..2.0,
+            young_mig in -1.0f64..0.5,
+        ) {
+            let mut pop = [[0.0; N_AGES]; 2];
+            pop[0].copy_from_slice(&pop_m);
+            pop[1].copy_from_slice(&pop_f);
+            let mut q = [[0.0; N_AGES]; 2];
+            for x in 0..N_AGES {
+                let v = (q_scale * (0.001 + x as f64 / 100.0)).min(1.0);
+                q[0][x] = v;
+                q[1][x] = v * 0.9;
+            }
+            let mut shape = [0.0; N_AGES];
+            for v in &mut shape[15..50] {
+                *v = 1.0 / 35.0;
+            }
+            let mut mig = [[mig_rate; N_AGES]; 2];
+            for x in 15..35 {
+                mig[0][x] = young_mig;
+                mig[1][x] = young_mig;
+            }
+            let before = total(&pop);
+            let f = step(&mut pop, &q, FertilityRates { tfr, shape: &shape, male_share: 0.52 }, &mig);
+            let after = total(&pop);
+            proptest::prop_assert!((after - (before - f.deaths + f.births + f.net_migration)).abs() <= 1e-9 * before.max(1.0));
+            proptest::prop_assert!(pop.iter().flatten().all(|v| *v >= 0.0));
+            proptest::prop_assert!(f.deaths >= 0.0 && f.births >= 0.0);
+        }
+    }
 }
