@@ -24,6 +24,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Check(args) => check(args),
         Command::Scenarios => list_scenarios(),
         Command::Chart(args) => chart(args),
+        Command::Sweep(args) => crate::sweep::sweep(args),
+        Command::Plan(args) => crate::sweep::plan(args),
     }
 }
 
@@ -65,7 +67,7 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-fn print_load_error(e: &LoadError) {
+pub fn print_load_error(e: &LoadError) {
     let mut err = std::io::stderr().lock();
     for d in &e.0 {
         let _ = writeln!(err, "{d}");

@@ -23,6 +23,89 @@ pub enum Command {
     Scenarios,
     /// Redraw the charts of a results folder from its saved tables (no simulation).
     Chart(ChartArgs),
+    /// Run a scenario at many values of its inputs (one at a time, grid, Latin hypercube, Sobol').
+    Sweep(SweepArgs),
+    /// What must be added to meet each target with a chosen probability, and by when.
+    Plan(PlanArgs),
+}
+
+/// Sweep design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// One at a time: each input over its range with the others at their middle (tornado chart).
+    Oat,
+    /// Full grid of --steps values per input.
+    Grid,
+    /// Latin hypercube of --samples points.
+    Lhs,
+    /// Saltelli sampling with --samples base points; first-order and total Sobol' indices.
+    Sobol,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// An input to vary, by dotted path, over LOW..HIGH (repeatable), e.g. --vary care.trend.mean=-0.03..0
+    #[arg(long, value_name = "PATH=LOW..HIGH")]
+    pub vary: Vec<String>,
+    /// Sweep design.
+    #[arg(long, value_enum, default_value_t = Method::Oat)]
+    pub method: Method,
+    /// Values per input for oat and grid.
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    /// Points for lhs; base samples for sobol (points = samples x (inputs + 2)).
+    #[arg(long, default_value_t = 64)]
+    pub samples: usize,
+    /// Monte Carlo draws per point (overrides the scenario's `draws`).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Master seed, for the draws and the design (overrides the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads per point.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Results folder (default: results/<scenario>-sweep-<method>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override a scenario value before sweeping (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Probability with which the "needed" column meets each target.
+    #[arg(long, default_value_t = 0.9)]
+    pub confidence: f64,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Replace the output folder even if it is not a bedsim results folder.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Probability with which each target should be met.
+    #[arg(long, default_value_t = 0.9)]
+    pub confidence: f64,
+    /// Monte Carlo draws (overrides the scenario's `draws`).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Override a scenario value (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Results folder (default: results/<scenario>-plan).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Replace the output folder even if it is not a bedsim results folder.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

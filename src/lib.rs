@@ -22,3 +22,4 @@ pub mod dist;
 pub mod montecarlo;
 pub mod report;
 pub mod scenario;
+pub mod sensitivity;

@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod sweep;
 
 use clap::Parser;
 

@@ -56,6 +56,8 @@ pub enum Purpose {
     Registered = 9,
     /// Caregiver stock, training and attrition of an entry.
     Caregivers = 10,
+    /// Points of a sensitivity design (Latin hypercube, Saltelli) and Sobol' bootstrap.
+    Sweep = 11,
 }
 
 /// Builds the stream for `(seed, purpose, draw, entity)`.

@@ -9,6 +9,8 @@
 pub mod chartdata;
 pub mod charts;
 pub mod manifest;
+pub mod plan;
+pub mod sweep;
 pub mod tables;
 
 use std::fmt::Write as _;

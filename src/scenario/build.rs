@@ -32,6 +32,37 @@ pub const MAX_DRAWS: i64 = 10_000_000;
 /// # Errors
 /// Every problem of the file, its overrides and its data files.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, LoadError> {
+    read(path, overrides)?.build()
+}
+
+/// A scenario file read into its tree (with overrides applied), not yet checked. Sweeps change
+/// values of the tree and build a scenario for each point.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub root: Node,
+    /// Folder that data paths are relative to.
+    pub dir: std::path::PathBuf,
+    /// The scenario file and its hash.
+    pub file: InputFile,
+}
+
+impl Source {
+    /// Checks the tree and loads its data files.
+    ///
+    /// # Errors
+    /// Every problem of the tree and its data files.
+    pub fn build(&self) -> Result<Scenario, LoadError> {
+        let mut scenario = build(&self.root, &self.dir)?;
+        scenario.inputs.insert(0, self.file.clone());
+        Ok(scenario)
+    }
+}
+
+/// Reads a scenario file into a [`Source`] and applies `PATH=VALUE` overrides.
+///
+/// # Errors
+/// An unreadable or non-UTF-8 file, TOML syntax errors, bad overrides.
+pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
     let shown = path.display().to_string();
     let at_file = |msg: String| {
         LoadError(vec![Diagnostic {
@@ -89,16 +120,14 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, LoadError> {
     if !diags.is_empty() {
         return Err(LoadError(diags.list));
     }
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut scenario = build(&root, &dir)?;
-    scenario.inputs.insert(
-        0,
-        InputFile {
+    Ok(Source {
+        root,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        file: InputFile {
             path: shown,
             sha256: data::sha256_hex(&bytes),
         },
-    );
-    Ok(scenario)
+    })
 }
 
 /// Checks a scenario tree; data paths are relative to `dir`.
@@ -665,6 +694,7 @@ impl Builder<'_> {
                 stock,
                 caregivers,
                 seasonal,
+                default_delays: defaults.iter().map(|d| d.delay.clone()).collect(),
             },
             plan,
             targets,

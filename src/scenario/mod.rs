@@ -14,7 +14,7 @@ pub mod tree;
 use crate::demography::{N_AGES, Population};
 use crate::dist::Dist;
 
-pub use build::{LoadError, build, load};
+pub use build::{LoadError, Source, build, load, read};
 pub use tree::{Diagnostic, Origin};
 
 /// A checked scenario.
@@ -189,6 +189,8 @@ pub struct Capacity {
     pub stock: Vec<StockEntry>,
     pub caregivers: Vec<CaregiverEntry>,
     pub seasonal: Vec<SeasonalEntry>,
+    /// Delivery delay of a new item of each kind (indexed by `ItemKind as usize`), for `plan`.
+    pub default_delays: Vec<Dist>,
 }
 
 /// Certified caregivers of a region or group: a stock at the stock year, then training and

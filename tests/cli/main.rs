@@ -5,6 +5,7 @@ mod bad_input;
 mod charts;
 mod engine;
 mod run;
+mod sweep;
 mod validation;
 
 use std::path::{Path, PathBuf};

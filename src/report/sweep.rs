@@ -1,0 +1,119 @@
+//! Sweep tables: one row per point x unit x target (`sweep.csv`, `sweep.parquet`) and the
+//! Sobol' indices (`sobol.csv`).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::tables::{write_csv, write_parquet};
+
+/// One row of a sweep table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRow {
+    pub point: usize,
+    /// The values of the varied parameters at this point, in `--vary` order.
+    pub values: Vec<f64>,
+    pub unit: String,
+    pub name: String,
+    pub target: String,
+    pub year: i32,
+    pub probability: Option<f64>,
+    /// p05, p50, p95 of the target's metric.
+    pub metric: [Option<f64>; 3],
+    pub needed: Option<f64>,
+}
+
+/// One Sobol' index row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SobolRow {
+    pub unit: String,
+    pub target: String,
+    pub output: String,
+    pub parameter: String,
+    pub first: f64,
+    pub first_ci: (f64, f64),
+    pub total: f64,
+    pub total_ci: (f64, f64),
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// The sweep table.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn sweep_frame(parameters: &[String], rows: &[SweepRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let mut cols = vec![Column::new("point".into(), rows.iter().map(|r| r.point as u32).collect::<Vec<_>>())];
+    for (i, p) in parameters.iter().enumerate() {
+        cols.push(Column::new(p.as_str().into(), rows.iter().map(|r| r.values[i]).collect::<Vec<_>>()));
+    }
+    cols.push(Column::new(
+        "region".into(),
+        rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new("name".into(), rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "target".into(),
+        rows.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(),
+    ));
+    cols.push(Column::new("year".into(), rows.iter().map(|r| r.year).collect::<Vec<_>>()));
+    cols.push(Column::new(
+        "probability_met".into(),
+        rows.iter().map(|r| r.probability).collect::<Vec<_>>(),
+    ));
+    for (i, q) in ["metric_p05", "metric_p50", "metric_p95"].into_iter().enumerate() {
+        cols.push(Column::new(q.into(), rows.iter().map(|r| r.metric[i]).collect::<Vec<_>>()));
+    }
+    cols.push(Column::new(
+        "needed_at_confidence".into(),
+        rows.iter().map(|r| r.needed).collect::<Vec<_>>(),
+    ));
+    DataFrame::new(n, cols)
+}
+
+/// The Sobol' table.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn sobol_frame(rows: &[SobolRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let f = |g: &dyn Fn(&SobolRow) -> f64| rows.iter().map(|r| finite(g(r))).collect::<Vec<_>>();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("region".into(), rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>()),
+            Column::new("target".into(), rows.iter().map(|r| r.target.as_str()).collect::<Vec<_>>()),
+            Column::new("output".into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<_>>()),
+            Column::new("parameter".into(), rows.iter().map(|r| r.parameter.as_str()).collect::<Vec<_>>()),
+            Column::new("first_order".into(), f(&|r| r.first)),
+            Column::new("first_order_low95".into(), f(&|r| r.first_ci.0)),
+            Column::new("first_order_high95".into(), f(&|r| r.first_ci.1)),
+            Column::new("total".into(), f(&|r| r.total)),
+            Column::new("total_low95".into(), f(&|r| r.total_ci.0)),
+            Column::new("total_high95".into(), f(&|r| r.total_ci.1)),
+        ],
+    )
+}
+
+/// Writes the sweep tables into `dir`.
+///
+/// # Errors
+/// Any write failure.
+pub fn write(dir: &Path, parameters: &[String], rows: &[SweepRow], sobol: Option<&[SobolRow]>) -> Result<(), super::ReportError> {
+    let table = |path: &Path| {
+        let p = path.display().to_string();
+        move |source| super::ReportError::Table { path: p, source }
+    };
+    let p = dir.join("sweep.csv");
+    write_csv(&mut sweep_frame(parameters, rows).map_err(table(&p))?, &p).map_err(table(&p))?;
+    let p = dir.join("sweep.parquet");
+    write_parquet(&mut sweep_frame(parameters, rows).map_err(table(&p))?, &p).map_err(table(&p))?;
+    if let Some(sobol) = sobol {
+        let p = dir.join("sobol.csv");
+        write_csv(&mut sobol_frame(sobol).map_err(table(&p))?, &p).map_err(table(&p))?;
+    }
+    Ok(())
+}

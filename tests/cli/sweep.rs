@@ -1,0 +1,244 @@
+//! `bedsim sweep` and `bedsim plan` on real files.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{bedsim, small_scenario, write};
+
+fn read_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
+        .collect()
+}
+
+fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
+    write(dir, "s.toml", &small_scenario());
+    let mut all = vec!["sweep", "s.toml", "--draws", "100"];
+    all.extend_from_slice(args);
+    bedsim(dir).args(&all).output().unwrap()
+}
+
+#[test]
+fn sweep_points_share_their_random_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sweep(
+        dir.path(),
+        &[
+            "--vary",
+            "plan.new-home.beds=0..3000",
+            "--method",
+            "grid",
+            "--steps",
+            "4",
+            "--out",
+            "g",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = read_rows(&dir.path().join("g/sweep.csv"));
+    assert_eq!(rows.len(), 4 * 3 * 2, "4 points x 3 units x 2 targets");
+    // The item is in 620821 only: 620802 sees the same draws at every point, so identical rows.
+    let other: Vec<Vec<String>> = rows
+        .iter()
+        .filter(|r| r["region"] == "620802")
+        .map(|r| {
+            ["target", "probability_met", "metric_p05", "metric_p50", "metric_p95"]
+                .iter()
+                .map(|k| r[*k].clone())
+                .collect()
+        })
+        .collect();
+    assert_eq!(other.len(), 8);
+    for k in 1..4 {
+        assert_eq!(
+            other[0..2],
+            other[2 * k..2 * k + 2],
+            "point {k} changed a region the parameter does not touch"
+        );
+    }
+    let touched: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["region"] == "620821" && r["target"] == "beds-2025")
+        .map(|r| r["metric_p50"].parse().unwrap())
+        .collect();
+    assert!(
+        touched.windows(2).all(|w| w[1] > w[0]),
+        "more beds must raise beds per 1,000: {touched:?}"
+    );
+}
+
+#[test]
+fn one_at_a_time_sweep_draws_tornado_charts_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--vary",
+        "plan.new-home.beds=0..3000",
+        "--vary",
+        "care.level.sdlog=0.1..0.3",
+        "--method",
+        "oat",
+        "--steps",
+        "2",
+    ];
+    let mut a = args.to_vec();
+    a.extend(["--out", "a"]);
+    let o = sweep(dir.path(), &a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("plan.new-home.beds (0..3000)"));
+    assert!(dir.path().join("a/charts/tornado_beds-2025_city.png").is_file());
+    let mut b = args.to_vec();
+    b.extend(["--out", "b"]);
+    assert!(sweep(dir.path(), &b).status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("a/sweep.csv")).unwrap(),
+        std::fs::read(dir.path().join("b/sweep.csv")).unwrap()
+    );
+}
+
+#[test]
+fn sobol_sweep_writes_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sweep(
+        dir.path(),
+        &[
+            "--vary",
+            "plan.new-home.beds=0..3000",
+            "--vary",
+            "capacity.stock.0.institutional=4000..8000",
+            "--method",
+            "sobol",
+            "--samples",
+            "16",
+            "--out",
+            "s",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_rows(&dir.path().join("s/sweep.csv")).len(), 16 * 4 * 3 * 2);
+    let sobol = read_rows(&dir.path().join("s/sobol.csv"));
+    assert!(!sobol.is_empty());
+    // Stock size moves the city's beds per 1,000 far more than one 300-bed home does.
+    let total = |p: &str| -> f64 {
+        sobol
+            .iter()
+            .find(|r| r["region"] == "city" && r["target"] == "beds-2025" && r["output"] == "metric_p50" && r["parameter"] == p)
+            .unwrap()["total"]
+            .parse()
+            .unwrap()
+    };
+    assert!(total("capacity.stock.0.institutional") > total("plan.new-home.beds"));
+}
+
+#[test]
+fn interrupted_sweep_resumes_from_the_points_already_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", &small_scenario());
+    let args = [
+        "sweep",
+        "s.toml",
+        "--draws",
+        "200",
+        "--vary",
+        "plan.new-home.beds=0..3000",
+        "--method",
+        "grid",
+        "--steps",
+        "60",
+    ];
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bedsim"))
+        .current_dir(dir.path())
+        .args(args)
+        .args(["--out", "r"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let some points finish, then kill it hard.
+    let partial = dir.path().join(".r.partial");
+    for _ in 0..200 {
+        std::thread::sleep(Duration::from_millis(25));
+        if std::fs::read_dir(&partial).map(|d| d.count() > 3).unwrap_or(false) {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!dir.path().join("r").exists(), "a killed sweep must not leave results");
+    let o = bedsim(dir.path()).args(args).args(["--out", "r"]).output().unwrap();
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let resumed: usize = stderr
+        .split(" resumed)")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(resumed > 0 && resumed < 60, "{stderr}");
+    assert!(!partial.exists(), "the partial folder is removed once the sweep is complete");
+    let clean = bedsim(dir.path()).args(args).args(["--out", "clean"]).output().unwrap();
+    assert!(clean.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("r/sweep.csv")).unwrap(),
+        std::fs::read(dir.path().join("clean/sweep.csv")).unwrap()
+    );
+}
+
+#[test]
+fn sweep_rejects_bad_ranges_and_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    for (vary, msg) in [
+        ("plan.new-home.beds=5..", "expected PATH=LOW..HIGH"),
+        ("plan.nope.beds=0..1", "no value at this path"),
+        ("target.nursing-2025.threshold=0.5..1.5", "must be a share in [0, 1]"),
+    ] {
+        let o = sweep(dir.path(), &["--vary", vary]);
+        assert_eq!(o.status.code(), Some(2), "{vary}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(msg),
+            "{vary}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn plan_answer_added_as_beds_meets_the_target_with_the_requested_probability() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", &small_scenario());
+    let harder = ["--set", "target.beds-2025.threshold=60"];
+    let o = bedsim(dir.path())
+        .args(["plan", "s.toml", "--confidence", "0.8", "--out", "p"])
+        .args(harder)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("beds-2025 崆峒区 (620802) 2025"), "{stdout}");
+    let rows = read_rows(&dir.path().join("p/plan.csv"));
+    let row = rows.iter().find(|r| r["target"] == "beds-2025" && r["region"] == "620802").unwrap();
+    let needed: f64 = row["needed"].parse().unwrap();
+    // New items have delays of up to 3 years at 80%: start by 2025 - 2 = 2023 at the latest.
+    assert_eq!(row["latest_start_year"], "2023");
+    let more = format!(
+        "{}\n[[capacity.stock]]\nregion = \"620802\"\ninstitutional = 0\ncommunity = {needed}\n",
+        small_scenario()
+    );
+    write(dir.path(), "s2.toml", &more);
+    let o = bedsim(dir.path())
+        .args(["run", "s2.toml", "--out", "r", "--no-charts"])
+        .args(harder)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let p: f64 = read_rows(&dir.path().join("r/targets.csv"))
+        .into_iter()
+        .find(|r| r["target"] == "beds-2025" && r["region"] == "620802")
+        .unwrap()["probability_met"]
+        .parse()
+        .unwrap();
+    // Exact by construction on the same draws (the needed beds are a quantile of the shortfall).
+    assert!(p >= 0.8, "{p}");
+}
