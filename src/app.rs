@@ -8,7 +8,7 @@ use bedsim::montecarlo::{self, RunOptions};
 use bedsim::report::{self, Staging, manifest::Manifest, manifest::Stages};
 use bedsim::scenario::{self, LoadError, Scenario};
 
-use crate::cli::{ChartArgs, CheckArgs, Cli, Command, RunArgs};
+use crate::cli::{ChartArgs, CheckArgs, Cli, Command, Format, RunArgs};
 
 /// Exit code of a run that failed (I/O, interrupted).
 pub const EXIT_FAILED: i32 = 1;
@@ -26,6 +26,18 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Chart(args) => chart(args),
         Command::Sweep(args) => crate::sweep::sweep(args),
         Command::Plan(args) => crate::sweep::plan(args),
+        Command::Merge(args) => crate::sweep::merge(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "bedsim", &mut std::io::stdout());
+            0
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            // A closed pipe (bedsim man | head) is not a failure.
+            let _ = clap_mangen::Man::new(cmd).render(&mut std::io::stdout());
+            0
+        }
     }
 }
 
@@ -67,6 +79,22 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
+/// Reports an invalid input on stderr and, with `--format json`, as a JSON document on stdout.
+pub fn report_invalid(e: &LoadError, format: Format) {
+    print_load_error(e);
+    if format == Format::Json {
+        report::json::print(&report::json::failure("invalid input", &e.0));
+    }
+}
+
+/// Reports a failure that is not an input problem.
+pub fn report_failure(message: &str, format: Format) {
+    eprintln!("error: {message}");
+    if format == Format::Json {
+        report::json::print(&report::json::failure(message, &[]));
+    }
+}
+
 pub fn print_load_error(e: &LoadError) {
     let mut err = std::io::stderr().lock();
     for d in &e.0 {
@@ -94,16 +122,34 @@ fn check(args: CheckArgs) -> i32 {
                 "mortality: Lee-Carter fitted on {}-{}: drift per year male {:.3} (se {:.3}), female {:.3} (se {:.3}); base-period e0 male {:.1}, female {:.1}",
                 f.periods.0, f.periods.1, f.drift[0], f.drift_se[0], f.drift[1], f.drift_se[1], f.base_e0[0], f.base_e0[1]
             );
+            let mut warnings = Vec::new();
             for name in s.regions.iter().map(|r| &r.name).chain(s.groups.iter().map(|g| &g.name)) {
                 let missing = report::charts::missing_glyphs(name);
                 if !missing.is_empty() {
-                    eprintln!("warning: the chart font has no glyph for {missing:?} in the name '{name}'; charts will show boxes there");
+                    let w = format!("the chart font has no glyph for {missing:?} in the name '{name}'; charts will show boxes there");
+                    eprintln!("warning: {w}");
+                    warnings.push(w);
                 }
+            }
+            if args.format == Format::Json {
+                report::json::print(&serde_json::json!({
+                    "ok": true,
+                    "scenario": args.scenario.display().to_string(),
+                    "name": s.name,
+                    "regions": s.regions.len(),
+                    "groups": s.groups.len(),
+                    "plan_items": s.plan.len(),
+                    "targets": s.targets.len(),
+                    "draws": s.draws,
+                    "base_year": s.base_year,
+                    "horizon": s.horizon,
+                    "warnings": warnings,
+                }));
             }
             0
         }
         Err(e) => {
-            print_load_error(&e);
+            report_invalid(&e, args.format);
             EXIT_INVALID
         }
     }
@@ -145,11 +191,14 @@ fn run(args: RunArgs) -> i32 {
     let started = SystemTime::now();
     let clock = Instant::now();
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        eprintln!("error: --confidence must be strictly between 0 and 1, got {}", args.confidence);
+        report_failure(
+            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
+            args.format,
+        );
         return EXIT_INVALID;
     }
     if args.threads == Some(0) {
-        eprintln!("error: --threads must be at least 1");
+        report_failure("--threads must be at least 1", args.format);
         return EXIT_INVALID;
     }
     let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
@@ -164,14 +213,14 @@ fn run(args: RunArgs) -> i32 {
     let s = match scenario::load(&path, &overrides) {
         Ok(s) => s,
         Err(e) => {
-            print_load_error(&e);
+            report_invalid(&e, args.format);
             return EXIT_INVALID;
         }
     };
     stages.check = clock.elapsed().as_secs_f64();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
     if let Err(e) = report::check_destination(&out, args.force) {
-        eprintln!("error: {e}");
+        report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
     let threads = args
@@ -180,7 +229,7 @@ fn run(args: RunArgs) -> i32 {
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: cannot start {threads} threads: {e}");
+            report_failure(&format!("cannot start {threads} threads: {e}"), args.format);
             return EXIT_FAILED;
         }
     };
@@ -190,7 +239,7 @@ fn run(args: RunArgs) -> i32 {
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_failure(&e.to_string(), args.format);
             return EXIT_FAILED;
         }
     };
@@ -198,11 +247,26 @@ fn run(args: RunArgs) -> i32 {
     let stages = match written {
         Ok(st) => st,
         Err(e) => {
-            eprintln!("error: could not write results: {e}; nothing was changed in {}", out.display());
+            report_failure(
+                &format!("could not write results: {e}; nothing was changed in {}", out.display()),
+                args.format,
+            );
             return EXIT_FAILED;
         }
     };
-    if !args.quiet {
+    if args.format == Format::Json {
+        report::json::print(&serde_json::json!({
+            "ok": true,
+            "scenario": s.name,
+            "scenario_path": path.display().to_string(),
+            "out": out.display().to_string(),
+            "draws": s.draws,
+            "seed": s.seed,
+            "threads": threads,
+            "confidence": args.confidence,
+            "targets": report::json::targets(&s, &result),
+        }));
+    } else if !args.quiet {
         let table = report::target_table_text(&s, &result, args.confidence);
         if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
             return 0; // closed pipe

@@ -27,6 +27,41 @@ pub enum Command {
     Sweep(SweepArgs),
     /// What must be added to meet each target with a chosen probability, and by when.
     Plan(PlanArgs),
+    /// Combine the shards of a sweep (run with --shard K/N) into the single-machine result.
+    Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. bedsim man > bedsim.1
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard folders written by `bedsim sweep --shard K/N`, in any order.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Results folder (default: results/<scenario>-sweep-<method>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Replace the output folder even if it is not a bedsim results folder.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// A short readable table.
+    #[default]
+    Text,
+    /// One JSON document (schema in docs/json.md); human text goes to stderr.
+    Json,
 }
 
 /// Sweep design.
@@ -82,6 +117,12 @@ pub struct SweepArgs {
     /// Replace the output folder even if it is not a bedsim results folder.
     #[arg(long)]
     pub force: bool,
+    /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +147,9 @@ pub struct PlanArgs {
     /// Replace the output folder even if it is not a bedsim results folder.
     #[arg(long)]
     pub force: bool,
+    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +192,9 @@ pub struct RunArgs {
     /// Do not draw the PNG charts (they are drawn under <results>/charts/ by default).
     #[arg(long)]
     pub no_charts: bool,
+    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -157,4 +204,7 @@ pub struct CheckArgs {
     /// Override a scenario value by its dotted path before checking.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
+    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

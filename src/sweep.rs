@@ -19,8 +19,8 @@ use bedsim::scenario::tree::{Node, Origin, Value, get_path, set_path};
 use bedsim::scenario::{self, LoadError, Scenario, Source, Unit};
 use bedsim::sensitivity;
 
-use crate::app::{EXIT_FAILED, EXIT_INVALID, print_load_error};
-use crate::cli::{Method, PlanArgs, SweepArgs};
+use crate::app::{EXIT_FAILED, EXIT_INVALID, report_failure, report_invalid};
+use crate::cli::{Format, MergeArgs, Method, PlanArgs, SweepArgs};
 
 /// A varied input: its dotted path and range.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,19 +166,27 @@ fn decode_point(text: &str) -> Option<Vec<SweepRow>> {
         .collect()
 }
 
-pub fn sweep(args: SweepArgs) -> i32 {
-    let started = Instant::now();
+/// Everything a sweep needs before running its points.
+struct Prepared {
+    source: Source,
+    params: Vec<Param>,
+    points: Vec<Vec<f64>>,
+    base: Scenario,
+    method_name: String,
+    overrides: Vec<String>,
+    /// Describes the sweep exactly: equal specs give equal results (resume, shards).
+    spec: String,
+}
+
+fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
     if args.vary.is_empty() {
-        eprintln!("error: give at least one --vary PATH=LOW..HIGH");
-        return EXIT_INVALID;
+        report_failure("give at least one --vary PATH=LOW..HIGH", args.format);
+        return Err(EXIT_INVALID);
     }
-    let params: Vec<Param> = match args.vary.iter().map(|v| parse_vary(v)).collect() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
+    let params: Vec<Param> = args.vary.iter().map(|v| parse_vary(v)).collect::<Result<_, _>>().map_err(|e| {
+        report_failure(&e.to_string(), args.format);
+        EXIT_INVALID
+    })?;
     let mut overrides = args.set.clone();
     if let Some(d) = args.draws {
         overrides.push(format!("draws={d}"));
@@ -186,21 +194,25 @@ pub fn sweep(args: SweepArgs) -> i32 {
     if let Some(s) = args.seed {
         overrides.push(format!("seed={s}"));
     }
-    let source = match scenario::read(&args.scenario, &overrides) {
-        Ok(s) => s,
-        Err(e) => {
-            print_load_error(&e);
-            return EXIT_INVALID;
-        }
-    };
+    let source = scenario::read(&args.scenario, &overrides).map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
     for p in &params {
         if get_path(&source.root, &p.path).is_none() {
             eprintln!(
                 "error: --vary {}: the scenario has no value at this path (a path names an existing value, e.g. plan.<id>.beds or care.level.sdlog)",
                 p.path
             );
-            return EXIT_INVALID;
+            return Err(EXIT_INVALID);
         }
+    }
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        report_failure(
+            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
+            args.format,
+        );
+        return Err(EXIT_INVALID);
     }
     let k = params.len();
     let mut rng = bedsim::montecarlo::streams::stream(args.seed.unwrap_or(1), bedsim::montecarlo::streams::Purpose::Sweep, 0, 0);
@@ -220,38 +232,71 @@ pub fn sweep(args: SweepArgs) -> i32 {
         params.iter().map(|p| p.high).collect(),
     ] {
         if let Err(e) = build_point(&source, &params, &corner) {
-            print_load_error(&e);
-            return EXIT_INVALID;
+            report_invalid(&e, args.format);
+            return Err(EXIT_INVALID);
         }
     }
-    let base = match source.build() {
+    let base = source.build().map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
+    let method_name = format!("{:?}", args.method).to_lowercase();
+    let spec = format!(
+        "bedsim sweep\nscenario {}\nset {:?}\nvary {:?}\nmethod {method_name} steps {} samples {}\nconfidence {}\n",
+        source.file.sha256, overrides, args.vary, args.steps, args.samples, args.confidence
+    );
+    Ok(Prepared {
+        source,
+        params,
+        points,
+        base,
+        method_name,
+        overrides,
+        spec,
+    })
+}
+
+/// Parses `K/N` (1-based shard K of N).
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard '{text}': expected K/N with 1 <= K <= N, for example --shard 3/8");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+pub fn sweep(args: SweepArgs) -> i32 {
+    let started = Instant::now();
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
-            print_load_error(&e);
+            report_failure(&e.to_string(), args.format);
             return EXIT_INVALID;
         }
     };
-    let method_name = format!("{:?}", args.method).to_lowercase();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{method_name}", base.name)));
+    let prep = match prepare(&args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let default_name = match shard {
+        None => format!("{}-sweep-{}", prep.base.name, prep.method_name),
+        Some((k, n)) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
     if let Err(e) = report::check_destination(&out, args.force) {
-        eprintln!("error: {e}");
+        report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
-    let spec = format!(
-        "bedsim sweep\nscenario {} {}\nset {:?}\nvary {:?}\nmethod {method_name} steps {} samples {}\nconfidence {}\n",
-        source.file.path, source.file.sha256, overrides, args.vary, args.steps, args.samples, args.confidence
-    );
     let partial = out.with_file_name(format!(
         ".{}.partial",
         out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
     ));
-    if std::fs::read_to_string(partial.join("spec.txt")).ok().as_deref() != Some(spec.as_str()) {
+    if std::fs::read_to_string(partial.join("spec.txt")).ok().as_deref() != Some(prep.spec.as_str()) {
         let _ = std::fs::remove_dir_all(&partial);
-        if let Err(e) = std::fs::create_dir_all(&partial).and_then(|_| std::fs::write(partial.join("spec.txt"), &spec)) {
-            eprintln!("error: cannot create {}: {e}", partial.display());
+        if let Err(e) = std::fs::create_dir_all(&partial).and_then(|_| std::fs::write(partial.join("spec.txt"), &prep.spec)) {
+            report_failure(&format!("cannot create {}: {e}", partial.display()), args.format);
             return EXIT_FAILED;
         }
     }
@@ -261,12 +306,16 @@ pub fn sweep(args: SweepArgs) -> i32 {
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_failure(&e.to_string(), args.format);
             return EXIT_FAILED;
         }
     };
+    // A shard owns every N-th point: a deterministic share whatever the order of the shards.
+    let mine: Vec<usize> = (0..prep.points.len())
+        .filter(|i| shard.is_none_or(|(k, n)| i % n == k - 1))
+        .collect();
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(points.len() as u64)
+        indicatif::ProgressBar::new(mine.len() as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -276,19 +325,20 @@ pub fn sweep(args: SweepArgs) -> i32 {
     );
     let mut rows: Vec<SweepRow> = Vec::new();
     let mut resumed = 0;
-    for (i, values) in points.iter().enumerate() {
-        let cache = partial.join(format!("point-{i:06}.tsv"));
+    for &i in &mine {
+        let values = &prep.points[i];
+        let cache = partial.join(point_file(i));
         if let Some(r) = std::fs::read_to_string(&cache).ok().and_then(|t| decode_point(&t)) {
             rows.extend(r);
             resumed += 1;
             bar.inc(1);
             continue;
         }
-        let s = match build_point(&source, &params, values) {
+        let s = match build_point(&prep.source, &prep.params, values) {
             Ok(s) => s,
             Err(e) => {
                 bar.finish_and_clear();
-                print_load_error(&e);
+                report_invalid(&e, args.format);
                 return EXIT_INVALID;
             }
         };
@@ -299,7 +349,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
         let result = match pool.install(|| montecarlo::run(&s, &options)) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                report_failure(&e.to_string(), args.format);
                 return EXIT_FAILED;
             }
         };
@@ -315,13 +365,112 @@ pub fn sweep(args: SweepArgs) -> i32 {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let names: Vec<String> = params.iter().map(|p| p.path.clone()).collect();
-    let sobol = (args.method == Method::Sobol).then(|| sobol_rows(&rows, &params, args.samples, args.seed.unwrap_or(1)));
+    let code = match shard {
+        None => finish(&prep, &args, &rows, &out),
+        Some((k, n)) => write_shard(&prep, &args, k, n, &rows, &mine, &out),
+    };
+    if code == 0 {
+        let _ = std::fs::remove_dir_all(&partial);
+        if args.format == Format::Json {
+            let files: Vec<String> = std::fs::read_dir(&out)
+                .map(|d| {
+                    d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut files = files;
+            files.sort();
+            bedsim::report::json::print(&serde_json::json!({
+                "ok": true,
+                "scenario": prep.base.name,
+                "out": out.display().to_string(),
+                "method": prep.method_name,
+                "parameters": prep.params.iter().map(|p| serde_json::json!({"path": p.path, "low": p.low, "high": p.high})).collect::<Vec<_>>(),
+                "points": prep.points.len(),
+                "points_run": mine.len() - resumed,
+                "points_resumed": resumed,
+                "shard": shard.map(|(k, n)| serde_json::json!({"k": k, "n": n})),
+                "draws": prep.base.draws,
+                "seed": prep.base.seed,
+                "files": files,
+            }));
+        }
+        if !args.quiet {
+            eprintln!(
+                "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s",
+                mine.len(),
+                prep.base.draws,
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    } else {
+        eprintln!("finished points are kept in {} for a rerun", partial.display());
+    }
+    code
+}
+
+fn point_file(i: usize) -> String {
+    format!("point-{i:06}.tsv")
+}
+
+/// Writes a shard: its points and what is needed to merge them.
+fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[SweepRow], mine: &[usize], out: &Path) -> i32 {
+    let written = (|| -> Result<(), report::ReportError> {
+        let staging = Staging::new(out)?;
+        let points = staging.dir.join("points");
+        std::fs::create_dir_all(&points).map_err(|source| report::ReportError::Io {
+            path: points.display().to_string(),
+            source,
+        })?;
+        for &i in mine {
+            let own: Vec<SweepRow> = rows.iter().filter(|r| r.point == i).cloned().collect();
+            report::write_text(&points.join(point_file(i)), &encode_point(&own))?;
+        }
+        let shard = serde_json::json!({
+            "program": "bedsim",
+            "kind": "sweep-shard",
+            "version": env!("CARGO_PKG_VERSION"),
+            "spec": prep.spec,
+            "shard": k,
+            "shards": n,
+            "points_total": prep.points.len(),
+            "arguments": {
+                "scenario": args.scenario.display().to_string(),
+                "vary": args.vary,
+                "method": prep.method_name,
+                "steps": args.steps,
+                "samples": args.samples,
+                "draws": args.draws,
+                "seed": args.seed,
+                "set": args.set,
+                "confidence": args.confidence,
+            },
+        });
+        report::write_text(
+            &staging.dir.join("manifest.json"),
+            &serde_json::to_string_pretty(&shard).unwrap_or_default(),
+        )?;
+        staging.commit()
+    })();
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            report_failure(&format!("could not write the shard: {e}"), args.format);
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Writes the results of a complete sweep (all points) into `out`.
+fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i32 {
+    let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
+    let sobol = (args.method == Method::Sobol).then(|| sobol_rows(rows, &prep.params, args.samples, args.seed.unwrap_or(1)));
     let written = (|| -> Result<usize, report::ReportError> {
-        let staging = Staging::new(&out)?;
-        report::sweep::write(&staging.dir, &names, &rows, sobol.as_deref())?;
+        let staging = Staging::new(out)?;
+        report::sweep::write(&staging.dir, &names, rows, sobol.as_deref())?;
         let n_charts = if args.method == Method::Oat {
-            tornado_charts(&base, &params, args.steps, &rows, &staging.dir.join("charts"))?
+            tornado_charts(&prep.base, &prep.params, args.steps, rows, &staging.dir.join("charts"))?
         } else {
             0
         };
@@ -329,17 +478,17 @@ pub fn sweep(args: SweepArgs) -> i32 {
             "program": "bedsim",
             "kind": "sweep",
             "version": env!("CARGO_PKG_VERSION"),
-            "scenario": base.name,
-            "scenario_path": source.file.path,
-            "scenario_sha256": source.file.sha256,
-            "overrides": overrides,
+            "scenario": prep.base.name,
+            "scenario_path": prep.source.file.path,
+            "scenario_sha256": prep.source.file.sha256,
+            "overrides": prep.overrides,
             "vary": args.vary,
-            "method": method_name,
+            "method": prep.method_name,
             "steps": args.steps,
             "samples": args.samples,
-            "points": points.len(),
-            "draws": base.draws,
-            "seed": base.seed,
+            "points": prep.points.len(),
+            "draws": prep.base.draws,
+            "seed": prep.base.seed,
             "confidence": args.confidence,
             "command_line": std::env::args().collect::<Vec<_>>(),
         });
@@ -352,32 +501,140 @@ pub fn sweep(args: SweepArgs) -> i32 {
     })();
     match written {
         Ok(n_charts) => {
-            let _ = std::fs::remove_dir_all(&partial);
-            if !args.quiet {
-                print_summary(&base, &params, &rows, args.method, args.steps);
-                eprintln!(
-                    "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s{}",
-                    points.len(),
-                    base.draws,
-                    out.display(),
-                    started.elapsed().as_secs_f64(),
-                    if n_charts > 0 {
-                        format!("; {n_charts} tornado charts")
-                    } else {
-                        String::new()
-                    }
-                );
+            if !args.quiet && args.format == Format::Text {
+                print_summary(&prep.base, &prep.params, rows, args.method, args.steps);
+                if n_charts > 0 {
+                    eprintln!("{n_charts} tornado charts in {}/charts/", out.display());
+                }
             }
             0
         }
         Err(e) => {
-            eprintln!(
-                "error: could not write the sweep results: {e}; finished points are kept in {}",
-                partial.display()
-            );
+            report_failure(&format!("could not write the sweep results: {e}"), args.format);
             EXIT_FAILED
         }
     }
+}
+
+/// `bedsim merge`: combines the shards of one sweep into exactly the single-machine result.
+pub fn merge(args: MergeArgs) -> i32 {
+    let mut shards: Vec<(serde_json::Value, PathBuf)> = Vec::new();
+    for dir in &args.shards {
+        let m = std::fs::read_to_string(dir.join("manifest.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        match m {
+            Some(m) if m["kind"] == "sweep-shard" => shards.push((m, dir.clone())),
+            _ => {
+                eprintln!(
+                    "error: {} is not a bedsim sweep shard (no manifest.json of kind sweep-shard)",
+                    dir.display()
+                );
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let Some((first, _)) = shards.first() else {
+        eprintln!("error: give the shard folders to merge");
+        return EXIT_INVALID;
+    };
+    let (spec, n, total) = (
+        first["spec"].clone(),
+        first["shards"].as_u64().unwrap_or(0) as usize,
+        first["points_total"].as_u64().unwrap_or(0) as usize,
+    );
+    let mut seen = vec![false; n];
+    for (m, dir) in &shards {
+        if m["spec"] != spec || m["shards"] != first["shards"] {
+            eprintln!(
+                "error: {} belongs to another sweep (different scenario, inputs or shard count)",
+                dir.display()
+            );
+            return EXIT_INVALID;
+        }
+        let k = m["shard"].as_u64().unwrap_or(0) as usize;
+        if k == 0 || k > n || seen[k - 1] {
+            eprintln!("error: {}: shard {k} of {n} is missing or given twice", dir.display());
+            return EXIT_INVALID;
+        }
+        seen[k - 1] = true;
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        eprintln!("error: shard {} of {n} is missing", missing + 1);
+        return EXIT_INVALID;
+    }
+    let a = &first["arguments"];
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|x| x.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let method = match a["method"].as_str() {
+        Some("grid") => Method::Grid,
+        Some("lhs") => Method::Lhs,
+        Some("sobol") => Method::Sobol,
+        _ => Method::Oat,
+    };
+    let sweep_args = SweepArgs {
+        scenario: PathBuf::from(a["scenario"].as_str().unwrap_or_default()),
+        vary: strings(&a["vary"]),
+        method,
+        steps: a["steps"].as_u64().unwrap_or(3) as usize,
+        samples: a["samples"].as_u64().unwrap_or(64) as usize,
+        draws: a["draws"].as_u64(),
+        seed: a["seed"].as_u64(),
+        threads: None,
+        out: None,
+        set: strings(&a["set"]),
+        confidence: a["confidence"].as_f64().unwrap_or(0.9),
+        quiet: args.quiet,
+        force: args.force,
+        shard: None,
+        format: Format::Text,
+    };
+    let prep = match prepare(&sweep_args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if serde_json::Value::String(prep.spec.clone()) != spec || prep.points.len() != total {
+        eprintln!(
+            "error: the scenario or its data changed since the shards were run ({})",
+            sweep_args.scenario.display()
+        );
+        return EXIT_INVALID;
+    }
+    // Shards may be given in any order: shard K owns the points i with i % N == K - 1.
+    let mut owners: Vec<&Path> = vec![Path::new(""); n];
+    for (m, dir) in &shards {
+        owners[m["shard"].as_u64().unwrap_or(1) as usize - 1] = dir;
+    }
+    let mut rows = Vec::new();
+    for i in 0..total {
+        let owner = owners[i % n];
+        match std::fs::read_to_string(owner.join("points").join(point_file(i)))
+            .ok()
+            .and_then(|t| decode_point(&t))
+        {
+            Some(r) => rows.extend(r),
+            None => {
+                eprintln!("error: {}: point {i} is missing or unreadable", owner.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name, prep.method_name)));
+    if let Err(e) = report::check_destination(&out, args.force) {
+        eprintln!("error: {e}");
+        return EXIT_INVALID;
+    }
+    let code = finish(&prep, &sweep_args, &rows, &out);
+    if code == 0 && !args.quiet {
+        eprintln!("{n} shards, {total} points merged into {}/", out.display());
+    }
+    code
 }
 
 /// Units that get tornado charts and summary lines: the groups, or the regions if there are none.
@@ -512,13 +769,16 @@ pub fn plan(args: PlanArgs) -> i32 {
         overrides.push(format!("draws={d}"));
     }
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        eprintln!("error: --confidence must be strictly between 0 and 1, got {}", args.confidence);
+        report_failure(
+            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
+            args.format,
+        );
         return EXIT_INVALID;
     }
     let s = match scenario::load(&args.scenario, &overrides) {
         Ok(s) => s,
         Err(e) => {
-            print_load_error(&e);
+            report_invalid(&e, args.format);
             return EXIT_INVALID;
         }
     };
@@ -529,7 +789,7 @@ pub fn plan(args: PlanArgs) -> i32 {
     let r = match montecarlo::run(&s, &options) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_failure(&e.to_string(), args.format);
             return EXIT_FAILED;
         }
     };
@@ -539,7 +799,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name)));
     if let Err(e) = report::check_destination(&out, args.force) {
-        eprintln!("error: {e}");
+        report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
     let written = (|| -> Result<(), report::ReportError> {
@@ -563,13 +823,25 @@ pub fn plan(args: PlanArgs) -> i32 {
         staging.commit()
     })();
     if let Err(e) = written {
-        eprintln!("error: could not write {}: {e}", out.display());
+        report_failure(&format!("could not write {}: {e}", out.display()), args.format);
         return EXIT_FAILED;
     }
-    if !args.quiet {
+    if args.format == Format::Json {
+        bedsim::report::json::print(&serde_json::json!({
+            "ok": true,
+            "scenario": s.name,
+            "out": out.display().to_string(),
+            "draws": s.draws,
+            "seed": s.seed,
+            "confidence": args.confidence,
+            "rows": bedsim::report::json::plan(&rows),
+        }));
+    } else if !args.quiet {
         let _ = std::io::stdout()
             .lock()
             .write_all(bedsim::report::plan::text(&rows, args.confidence).as_bytes());
+    }
+    if !args.quiet {
         eprintln!("plan written to {}/plan.csv", out.display());
     }
     0

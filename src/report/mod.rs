@@ -8,6 +8,7 @@
 
 pub mod chartdata;
 pub mod charts;
+pub mod json;
 pub mod manifest;
 pub mod plan;
 pub mod sweep;

@@ -28,6 +28,9 @@ pub struct PlanRow {
     /// For nursing-share targets: conversions of general beds instead, and their latest start.
     pub conversions: Option<f64>,
     pub conversions_latest_start: Option<i32>,
+    /// The latest start lies before the first year plan items can be placed (the stock year):
+    /// with the scenario's delays, new building cannot close the gap in time with this confidence.
+    pub too_late: bool,
 }
 
 /// The plan rows of a run (targets that are upper bounds get no addition).
@@ -68,6 +71,7 @@ pub fn rows(s: &Scenario, r: &RunResult, confidence: f64) -> Vec<PlanRow> {
                 } else {
                     None
                 },
+                too_late: needs && start.is_some_and(|y| y < s.capacity.stock_year),
             }
         })
         .collect()
@@ -126,6 +130,13 @@ pub fn text(rows: &[PlanRow], confidence: f64) -> String {
     for r in rows {
         let p = r.probability.map(|p| format!("{:.1}%", 100.0 * p)).unwrap_or_else(|| "n/a".into());
         let need = match (r.needed, r.latest_start) {
+            (Some(n), Some(y)) if n > 0.0 && r.too_late => {
+                format!(
+                    "add {:.0} {} (would have had to start by {y}: too late with the scenario's delays)",
+                    n.ceil(),
+                    r.unit_of_need
+                )
+            }
             (Some(n), Some(y)) if n > 0.0 => format!("add {:.0} {} (start by {y})", n.ceil(), r.unit_of_need),
             (Some(_), _) => "already met".to_string(),
             _ => "-".to_string(),

@@ -242,3 +242,154 @@ fn plan_answer_added_as_beds_meets_the_target_with_the_requested_probability() {
     // Exact by construction on the same draws (the needed beds are a quantile of the shortfall).
     assert!(p >= 0.8, "{p}");
 }
+
+#[test]
+fn shards_run_in_separate_processes_merge_to_the_single_machine_result() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", &small_scenario());
+    let base = [
+        "sweep",
+        "s.toml",
+        "--draws",
+        "80",
+        "--vary",
+        "plan.new-home.beds=0..3000",
+        "--vary",
+        "care.level.sdlog=0.1..0.3",
+        "--method",
+        "sobol",
+        "--samples",
+        "6",
+    ];
+    let whole = bedsim(dir.path()).args(base).args(["--out", "whole"]).output().unwrap();
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    // Three shards at once, as a job array would run them.
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("bedsim"))
+                .current_dir(dir.path())
+                .args(base)
+                .args(["--shard", &format!("{k}/3"), "--out", &format!("shard{k}"), "--quiet"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let m = bedsim(dir.path())
+        .args(["merge", "shard3", "shard1", "shard2", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    for f in ["sweep.csv", "sobol.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("whole").join(f)).unwrap(),
+            std::fs::read(dir.path().join("merged").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let missing = bedsim(dir.path())
+        .args(["merge", "shard1", "shard2", "--out", "bad"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("shard 3 of 3 is missing"));
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn format_json_prints_one_document_on_stdout_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", &small_scenario());
+    let c = bedsim(dir.path()).args(["check", "s.toml", "--format", "json"]).output().unwrap();
+    assert!(c.status.success());
+    assert_eq!(json(&c)["regions"], 2);
+    let bad = bedsim(dir.path())
+        .args(["check", "s.toml", "--format", "json", "--set", "draws=-5"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let v = json(&bad);
+    assert_eq!(v["ok"], false);
+    assert!(v["problems"][0]["message"].as_str().unwrap().contains("draws"));
+    let r = bedsim(dir.path())
+        .args(["run", "s.toml", "--format", "json", "--draws", "50", "--out", "r", "--no-charts"])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let v = json(&r);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["targets"].as_array().unwrap().len(), 6);
+    assert!(v["targets"][0]["probability_met"].is_number());
+    let p = bedsim(dir.path())
+        .args(["plan", "s.toml", "--format", "json", "--draws", "50", "--out", "p"])
+        .output()
+        .unwrap();
+    assert!(p.status.success());
+    assert_eq!(json(&p)["rows"].as_array().unwrap().len(), 6);
+    let s = bedsim(dir.path())
+        .args([
+            "sweep",
+            "s.toml",
+            "--format",
+            "json",
+            "--draws",
+            "50",
+            "--vary",
+            "plan.new-home.beds=0..100",
+            "--method",
+            "grid",
+            "--steps",
+            "2",
+            "--out",
+            "sw",
+        ])
+        .output()
+        .unwrap();
+    assert!(s.status.success());
+    let v = json(&s);
+    assert_eq!(v["points"], 2);
+    assert!(v["files"].as_array().unwrap().iter().any(|f| f == "sweep.parquet"));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = bedsim(dir.path()).args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("sweep") && text.contains("--vary"),
+            "{shell} completions lack the sweep command"
+        );
+    }
+    let man = bedsim(dir.path()).arg("man").output().unwrap();
+    assert!(man.status.success());
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH bedsim 1"));
+}
+
+#[test]
+fn the_documented_example_script_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = super::repo().join("examples/sweep_and_plot.sh");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(assert_cmd::cargo::cargo_bin("bedsim"))
+        .arg(dir.path().join("ex"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.path().join("ex/probability.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 6);
+}
