@@ -77,13 +77,17 @@ pub enum Method {
     Sobol,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
     /// An input to vary, by dotted path, over LOW..HIGH (repeatable), e.g. --vary care.trend.mean=-0.03..0
     #[arg(long, value_name = "PATH=LOW..HIGH")]
     pub vary: Vec<String>,
+    /// A sweep file (TOML) listing inputs to vary, for long sweeps: `vary = ["PATH=LOW..HIGH", ...]`
+    /// or `[[vary]]` tables with `path`, `low` and `high`; added to any --vary.
+    #[arg(long, value_name = "FILE")]
+    pub vary_file: Option<PathBuf>,
     /// Sweep design.
     #[arg(long, value_enum, default_value_t = Method::Oat)]
     pub method: Method,

@@ -174,11 +174,85 @@ struct Prepared {
     base: Scenario,
     method_name: String,
     overrides: Vec<String>,
+    /// Every varied input as `PATH=LOW..HIGH`, from --vary and the sweep file.
+    vary: Vec<String>,
     /// Describes the sweep exactly: equal specs give equal results (resume, shards).
     spec: String,
 }
 
+/// Reads the inputs listed in a sweep file, as `PATH=LOW..HIGH` texts.
+fn read_vary_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the sweep file: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, col) = e
+            .span()
+            .map(|sp| {
+                let idx = bedsim::scenario::tree::LineIndex::new(&text);
+                idx.position(sp.start)
+            })
+            .unwrap_or((1, 1));
+        format!("{}:{line}:{col}: {}", path.display(), e.message())
+    })?;
+    let mut out = Vec::new();
+    for key in table.keys() {
+        if key != "vary" {
+            return Err(format!(
+                "{}: unknown field '{key}' (a sweep file holds `vary` only)",
+                path.display()
+            ));
+        }
+    }
+    match table.get("vary") {
+        Some(toml::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    toml::Value::String(s) => out.push(s.clone()),
+                    toml::Value::Table(t) => {
+                        let num = |k: &str| {
+                            t.get(k).and_then(|v| {
+                                v.as_float()
+                                    .or_else(|| v.as_integer().map(|i| i as f64))
+                                    .map(|x| (x, v.is_integer()))
+                            })
+                        };
+                        match (t.get("path").and_then(|v| v.as_str()), num("low"), num("high")) {
+                            (Some(p), Some((lo, lo_int)), Some((hi, hi_int))) => {
+                                let f = |x: f64, int: bool| if int { format!("{}", x as i64) } else { format!("{x:?}") };
+                                out.push(format!("{p}={}..{}", f(lo, lo_int), f(hi, hi_int)));
+                            }
+                            _ => return Err(format!("{}: vary[{i}] needs path, low and high", path.display())),
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{}: vary[{i}] must be \"PATH=LOW..HIGH\" or a table with path, low, high",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        _ => return Err(format!("{}: expected `vary = [...]` or [[vary]] tables", path.display())),
+    }
+    Ok(out)
+}
+
 fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
+    let mut vary = args.vary.clone();
+    if let Some(file) = &args.vary_file {
+        match read_vary_file(file) {
+            Ok(v) => vary.extend(v),
+            Err(e) => {
+                report_failure(&e, args.format);
+                return Err(EXIT_INVALID);
+            }
+        }
+    }
+    let args = &SweepArgs {
+        vary,
+        vary_file: None,
+        ..args.clone()
+    };
     if args.vary.is_empty() {
         report_failure("give at least one --vary PATH=LOW..HIGH", args.format);
         return Err(EXIT_INVALID);
@@ -252,6 +326,7 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         base,
         method_name,
         overrides,
+        vary: args.vary.clone(),
         spec,
     })
 }
@@ -437,7 +512,7 @@ fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[Sw
             "points_total": prep.points.len(),
             "arguments": {
                 "scenario": args.scenario.display().to_string(),
-                "vary": args.vary,
+                "vary": prep.vary,
                 "method": prep.method_name,
                 "steps": args.steps,
                 "samples": args.samples,
@@ -482,7 +557,7 @@ fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i
             "scenario_path": prep.source.file.path,
             "scenario_sha256": prep.source.file.sha256,
             "overrides": prep.overrides,
-            "vary": args.vary,
+            "vary": prep.vary,
             "method": prep.method_name,
             "steps": args.steps,
             "samples": args.samples,
@@ -586,6 +661,7 @@ pub fn merge(args: MergeArgs) -> i32 {
         threads: None,
         out: None,
         set: strings(&a["set"]),
+        vary_file: None,
         confidence: a["confidence"].as_f64().unwrap_or(0.9),
         quiet: args.quiet,
         force: args.force,

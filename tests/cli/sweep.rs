@@ -393,3 +393,44 @@ fn the_documented_example_script_runs() {
     let svg = std::fs::read_to_string(dir.path().join("ex/probability.svg")).unwrap();
     assert_eq!(svg.matches("<circle").count(), 6);
 }
+
+#[test]
+fn a_sweep_file_lists_inputs_like_vary() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sweep.toml",
+        "[[vary]]\npath = \"plan.new-home.beds\"\nlow = 0\nhigh = 3000\n",
+    );
+    let a = sweep(
+        dir.path(),
+        &["--vary-file", "sweep.toml", "--method", "grid", "--steps", "2", "--out", "a"],
+    );
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = sweep(
+        dir.path(),
+        &[
+            "--vary",
+            "plan.new-home.beds=0..3000",
+            "--method",
+            "grid",
+            "--steps",
+            "2",
+            "--out",
+            "b",
+        ],
+    );
+    assert!(b.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("a/sweep.csv")).unwrap(),
+        std::fs::read(dir.path().join("b/sweep.csv")).unwrap()
+    );
+    write(
+        dir.path(),
+        "bad.toml",
+        "[[vary]]\npath = \"plan.new-home.beds\"\nlow = 0\nhihg = 3000\n",
+    );
+    let c = sweep(dir.path(), &["--vary-file", "bad.toml", "--out", "c"]);
+    assert_eq!(c.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&c.stderr).contains("vary[0] needs path, low and high"));
+}
