@@ -106,6 +106,15 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Reads a CSV result into rows of column -> value.
+pub fn read_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
+        .collect()
+}
+
 /// The bedsim binary, run in `dir`.
 pub fn bedsim(dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("bedsim").unwrap();

@@ -3,16 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{bedsim, small_scenario, write};
-
-/// Reads a CSV result into rows of column -> value.
-fn read_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    r.records()
-        .map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
-        .collect()
-}
+use super::{bedsim, read_rows, small_scenario, write};
 
 fn run_small(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let p = dir.join("s.toml");

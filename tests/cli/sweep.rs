@@ -1,18 +1,9 @@
 //! `bedsim sweep` and `bedsim plan` on real files.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{bedsim, small_scenario, write};
-
-fn read_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    r.records()
-        .map(|rec| header.iter().cloned().zip(rec.unwrap().iter().map(str::to_string)).collect())
-        .collect()
-}
+use super::{bedsim, read_rows, small_scenario, write};
 
 fn sweep(dir: &Path, args: &[&str]) -> std::process::Output {
     write(dir, "s.toml", &small_scenario());
