@@ -218,6 +218,9 @@ fn run(args: RunArgs) -> i32 {
         }
     };
     stages.check = clock.elapsed().as_secs_f64();
+    if let Some(shard) = &args.shard {
+        return crate::sweep::run_shard(&s, &args, shard, &path, &overrides);
+    }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
     if let Err(e) = report::check_destination(&out, args.force) {
         report_failure(&e.to_string(), args.format);
@@ -243,7 +246,24 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let written = pool.install(|| write_results(&s, &result, &args, &path, &overrides, threads, started, &clock, &out, stages));
+    let write_options = WriteOptions {
+        confidence: args.confidence,
+        no_charts: args.no_charts,
+    };
+    let written = pool.install(|| {
+        write_results(
+            &s,
+            &result,
+            &write_options,
+            &path,
+            &overrides,
+            threads,
+            started,
+            &clock,
+            &out,
+            stages,
+        )
+    });
     let stages = match written {
         Ok(st) => st,
         Err(e) => {
@@ -312,11 +332,17 @@ fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, monte
     r
 }
 
+/// What `write_results` needs of the command line.
+pub struct WriteOptions {
+    pub confidence: f64,
+    pub no_charts: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
-fn write_results(
+pub fn write_results(
     s: &Scenario,
     r: &montecarlo::RunResult,
-    args: &RunArgs,
+    args: &WriteOptions,
     path: &Path,
     overrides: &[String],
     threads: usize,

@@ -196,6 +196,9 @@ pub struct RunArgs {
     /// Do not draw the PNG charts (they are drawn under <results>/charts/ by default).
     #[arg(long)]
     pub no_charts: bool,
+    /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

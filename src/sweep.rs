@@ -332,7 +332,7 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
 }
 
 /// Parses `K/N` (1-based shard K of N).
-fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let bad = || format!("--shard '{text}': expected K/N with 1 <= K <= N, for example --shard 3/8");
     let (k, n) = text.split_once('/').ok_or_else(bad)?;
     let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
@@ -591,7 +591,169 @@ fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i
     }
 }
 
-/// `bedsim merge`: combines the shards of one sweep into exactly the single-machine result.
+/// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.
+pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, shard: &str, path: &Path, overrides: &[String]) -> i32 {
+    let (k, n) = match parse_shard(shard) {
+        Ok(x) => x,
+        Err(e) => {
+            report_failure(&e, args.format);
+            return EXIT_INVALID;
+        }
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-shard-{k}-of-{n}", s.name)));
+    if let Err(e) = report::check_destination(&out, args.force) {
+        report_failure(&e.to_string(), args.format);
+        return EXIT_INVALID;
+    }
+    let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e.to_string(), args.format);
+            return EXIT_FAILED;
+        }
+    };
+    let options = RunOptions {
+        confidence: args.confidence,
+        ..RunOptions::default()
+    };
+    let part = match pool.install(|| montecarlo::run_regions(s, &options, &regions)) {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e.to_string(), args.format);
+            return EXIT_FAILED;
+        }
+    };
+    let written = (|| -> Result<(), report::ReportError> {
+        let staging = Staging::new(&out)?;
+        report::shard::write_run_part(&staging.dir, &part)?;
+        let manifest = serde_json::json!({
+            "program": "bedsim",
+            "kind": "run-shard",
+            "version": env!("CARGO_PKG_VERSION"),
+            "spec": run_spec(s, overrides, args.confidence),
+            "shard": k,
+            "shards": n,
+            "scenario_path": path.display().to_string(),
+            "overrides": overrides,
+            "confidence": args.confidence,
+            "regions": regions.iter().map(|&r| s.regions[r].id.clone()).collect::<Vec<_>>(),
+        });
+        report::write_text(
+            &staging.dir.join("manifest.json"),
+            &serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+        )?;
+        staging.commit()
+    })();
+    match written {
+        Ok(()) => {
+            if !args.quiet {
+                eprintln!("shard {k} of {n}: {} regions written to {}/", regions.len(), out.display());
+            }
+            0
+        }
+        Err(e) => {
+            report_failure(&format!("could not write the shard: {e}"), args.format);
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Identifies a run exactly: the scenario and its data (hashes), the overrides, the confidence.
+fn run_spec(s: &Scenario, overrides: &[String], confidence: f64) -> String {
+    let inputs: Vec<String> = s.inputs.iter().map(|i| i.sha256.clone()).collect();
+    format!("bedsim run\ninputs {inputs:?}\nset {overrides:?}\nconfidence {confidence}\n")
+}
+
+/// Merges the shards of a run (`bedsim run --shard`).
+fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
+    let first = &shards[0].0;
+    let n = first["shards"].as_u64().unwrap_or(0) as usize;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|x| x.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let path = PathBuf::from(first["scenario_path"].as_str().unwrap_or_default());
+    let overrides = strings(&first["overrides"]);
+    let confidence = first["confidence"].as_f64().unwrap_or(0.9);
+    let s = match scenario::load(&path, &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            report_invalid(&e, Format::Text);
+            return EXIT_INVALID;
+        }
+    };
+    if first["spec"].as_str() != Some(run_spec(&s, &overrides, confidence).as_str()) {
+        eprintln!(
+            "error: the scenario or its data changed since the shards were run ({})",
+            path.display()
+        );
+        return EXIT_INVALID;
+    }
+    let mut parts = Vec::new();
+    for (_, dir) in shards {
+        match report::shard::read_run_part(dir, s.groups.len(), montecarlo::rows_per_unit(s.n_years()) * s.draws) {
+            Ok(p) => parts.push(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let covered: usize = parts.iter().map(|p| p.units.len()).sum();
+    if covered != s.regions.len() {
+        eprintln!("error: the shards hold {covered} regions, the scenario has {}", s.regions.len());
+        return EXIT_INVALID;
+    }
+    let started = std::time::SystemTime::now();
+    let clock = Instant::now();
+    let options = RunOptions {
+        confidence,
+        ..RunOptions::default()
+    };
+    let result = montecarlo::finish_run(&s, &options, parts);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
+    if let Err(e) = report::check_destination(&out, args.force) {
+        eprintln!("error: {e}");
+        return EXIT_INVALID;
+    }
+    let write_options = crate::app::WriteOptions {
+        confidence,
+        no_charts: false,
+    };
+    match crate::app::write_results(
+        &s,
+        &result,
+        &write_options,
+        &path,
+        &overrides,
+        1,
+        started,
+        &clock,
+        &out,
+        Default::default(),
+    ) {
+        Ok(_) => {
+            if !args.quiet {
+                eprintln!("{n} run shards merged into {}/", out.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: could not write results: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// `bedsim merge`: combines the shards of one sweep or run into exactly the single-machine result.
 pub fn merge(args: MergeArgs) -> i32 {
     let mut shards: Vec<(serde_json::Value, PathBuf)> = Vec::new();
     for dir in &args.shards {
@@ -599,10 +761,10 @@ pub fn merge(args: MergeArgs) -> i32 {
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
         match m {
-            Some(m) if m["kind"] == "sweep-shard" => shards.push((m, dir.clone())),
+            Some(m) if m["kind"] == "sweep-shard" || m["kind"] == "run-shard" => shards.push((m, dir.clone())),
             _ => {
                 eprintln!(
-                    "error: {} is not a bedsim sweep shard (no manifest.json of kind sweep-shard)",
+                    "error: {} is not a bedsim shard (no manifest.json of kind sweep-shard or run-shard)",
                     dir.display()
                 );
                 return EXIT_INVALID;
@@ -637,6 +799,13 @@ pub fn merge(args: MergeArgs) -> i32 {
     if let Some(missing) = seen.iter().position(|s| !s) {
         eprintln!("error: shard {} of {n} is missing", missing + 1);
         return EXIT_INVALID;
+    }
+    if shards.iter().any(|(m, _)| m["kind"] != first["kind"]) {
+        eprintln!("error: the folders mix run and sweep shards");
+        return EXIT_INVALID;
+    }
+    if first["kind"] == "run-shard" {
+        return merge_run(&shards, &args);
     }
     let a = &first["arguments"];
     let strings = |v: &serde_json::Value| -> Vec<String> {

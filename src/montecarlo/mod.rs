@@ -227,7 +227,7 @@ pub struct Cancelled;
 
 /// Per-draw values of one unit: `values[row * draws + draw]`, rows as in [`rows_per_unit`]
 /// (metric `m` in year `y` is row `m * n_years + y`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnitDraws {
     pub unit: Unit,
     pub values: Vec<f64>,
@@ -446,6 +446,25 @@ fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut
     }
 }
 
+/// Fixed-point scale of group sums: 2^20 units per person or bed (a resolution of about 1e-6).
+/// Sums of integers are exact whatever their order, so group figures do not depend on the order
+/// in which regions are added, and a run split by region merges to exactly the single-machine
+/// result. The largest count (China's population, 1.4e9) times the scale is 1.5e15, far inside
+/// i64.
+pub const GROUP_SCALE: f64 = 1_048_576.0;
+
+/// The part of a run that a set of regions produces: their summaries (and kept draws) and their
+/// fixed-point contribution to every group's per-draw sums (`group_sums[g][row * draws + d]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartialRun {
+    pub units: Vec<UnitSummary>,
+    /// Written separately in binary by shards (see `report::shard`).
+    #[serde(skip)]
+    pub group_sums: Vec<Vec<i64>>,
+    #[serde(skip)]
+    pub kept: Vec<UnitDraws>,
+}
+
 /// Runs the scenario.
 ///
 /// Uses the current rayon thread pool; results are identical for any pool size and any
@@ -454,9 +473,19 @@ fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut
 /// # Errors
 /// [`Cancelled`] when `options.cancelled` says so.
 pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelled> {
+    let all: Vec<usize> = (0..s.regions.len()).collect();
+    let part = run_regions(s, options, &all)?;
+    Ok(finish_run(s, options, vec![part]))
+}
+
+/// Runs the given regions (in increasing order) and returns their part of the run.
+///
+/// # Errors
+/// [`Cancelled`] when `options.cancelled` says so.
+pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) -> Result<PartialRun, Cancelled> {
     let n_years = s.n_years();
     let draws = s.draws;
-    let n_regions = s.regions.len();
+    let n_regions = regions.len();
     let block = options.block_draws.max(1);
     let n_blocks = draws.div_ceil(block);
     let rows = rows_per_unit(n_years);
@@ -464,13 +493,12 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
     let chunk = (options.chunk_bytes / (per_region * 8).max(1)).clamp(1, n_regions.max(1));
     let done = std::sync::atomic::AtomicU64::new(0);
 
-    let mut group_acc: Vec<Vec<f64>> = s.groups.iter().map(|_| vec![0.0; per_region]).collect();
-    let mut units: Vec<UnitSummary> = Vec::with_capacity(n_regions + s.groups.len());
+    let mut group_acc: Vec<Vec<i64>> = s.groups.iter().map(|_| vec![0; per_region]).collect();
+    let mut units: Vec<UnitSummary> = Vec::with_capacity(n_regions);
     let mut kept: Vec<UnitDraws> = Vec::new();
-    let years: Vec<i32> = s.years().collect();
 
-    for chunk_start in (0..n_regions).step_by(chunk) {
-        let chunk_regions: Vec<usize> = (chunk_start..(chunk_start + chunk).min(n_regions)).collect();
+    for chunk_regions in regions.chunks(chunk) {
+        let chunk_regions: Vec<usize> = chunk_regions.to_vec();
         let nr = chunk_regions.len();
         // Each task: values [region][metric][year][draw in block].
         let blocks: Vec<Vec<f64>> = (0..n_blocks)
@@ -518,8 +546,8 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
             })
             .collect();
         drop(blocks);
-        // Group sums of counts and pyramid cells, in scenario order of regions. Ratio rows are
-        // recomputed from the sums below.
+        // Group sums of counts and pyramid cells, in fixed point (see GROUP_SCALE). Ratio rows
+        // are recomputed from the sums when the run is finished.
         let counts = N_ADDITIVE * n_years * draws;
         let pyramid = N_METRICS * n_years * draws;
         for (ri, &r) in chunk_regions.iter().enumerate() {
@@ -527,10 +555,10 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
                 if group.members.binary_search(&r).is_ok() {
                     let acc = &mut group_acc[g];
                     for (a, v) in acc[..counts].iter_mut().zip(&series[ri][..counts]) {
-                        *a += v;
+                        *a += (v * GROUP_SCALE).round() as i64;
                     }
                     for (a, v) in acc[pyramid..].iter_mut().zip(&series[ri][pyramid..]) {
-                        *a += v;
+                        *a += (v * GROUP_SCALE).round() as i64;
                     }
                 }
             }
@@ -548,7 +576,35 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
             }));
         }
     }
-    // Group ratios from the sums, then group summaries.
+    Ok(PartialRun {
+        units,
+        group_sums: group_acc,
+        kept,
+    })
+}
+
+/// Finishes a run from the parts of all its regions (each region in exactly one part): adds the
+/// groups' fixed-point sums, computes group ratios and summaries, and collects target results.
+pub fn finish_run(s: &Scenario, options: &RunOptions<'_>, parts: Vec<PartialRun>) -> RunResult {
+    let n_years = s.n_years();
+    let draws = s.draws;
+    let per_region = rows_per_unit(n_years) * draws;
+    let mut sums: Vec<Vec<i64>> = s.groups.iter().map(|_| vec![0; per_region]).collect();
+    let mut units: Vec<UnitSummary> = Vec::new();
+    let mut kept: Vec<UnitDraws> = Vec::new();
+    for part in parts {
+        for (acc, add) in sums.iter_mut().zip(&part.group_sums) {
+            for (a, b) in acc.iter_mut().zip(add) {
+                *a += b;
+            }
+        }
+        units.extend(part.units);
+        kept.extend(part.kept);
+    }
+    units.sort_by_key(|u| u.unit);
+    kept.sort_by_key(|u| u.unit);
+    let mut group_acc: Vec<Vec<f64>> = sums.iter().map(|v| v.iter().map(|x| *x as f64 / GROUP_SCALE).collect()).collect();
+    drop(sums);
     for acc in &mut group_acc {
         for yi in 0..n_years {
             for d in 0..draws {
@@ -575,12 +631,13 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
             values,
         }));
     }
+    let years: Vec<i32> = s.years().collect();
     let targets = summary::collect_targets(s, &units);
-    Ok(RunResult {
+    RunResult {
         years,
         draws,
         units,
         targets,
         kept: options.keep_draws.then_some(kept),
-    })
+    }
 }

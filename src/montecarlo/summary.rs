@@ -12,14 +12,14 @@ use crate::scenario::{Scenario, TargetMetric, Unit};
 pub const QUANTILES: [f64; 7] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95];
 
 /// Mean and quantiles of one unit-year-metric.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SummaryStats {
     pub mean: f64,
     pub quantiles: [f64; 7],
 }
 
 /// The result of one target for one unit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TargetResult {
     /// Index into `Scenario::targets`.
     pub target: usize,
@@ -39,7 +39,7 @@ pub struct TargetResult {
 
 /// Summary of one unit: `stats[metric * n_years + year]`, its pyramid cells (as
 /// [`super::pyramid_row`] minus the metric rows) and its target results.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnitSummary {
     pub unit: Unit,
     pub stats: Vec<Option<SummaryStats>>,

@@ -11,6 +11,7 @@ pub mod charts;
 pub mod json;
 pub mod manifest;
 pub mod plan;
+pub mod shard;
 pub mod sweep;
 pub mod tables;
 

@@ -341,7 +341,7 @@ impl Op {
 }
 
 /// A region or a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     Region(usize),
     Group(usize),

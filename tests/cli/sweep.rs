@@ -425,3 +425,55 @@ fn a_sweep_file_lists_inputs_like_vary() {
     assert_eq!(c.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&c.stderr).contains("vary[0] needs path, low and high"));
 }
+
+#[test]
+fn run_shards_merge_to_the_single_machine_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = small_scenario();
+    // A third region so that shards hold different numbers of regions.
+    text = text.replace(
+        "[mortality]",
+        "[[region]]\nid = \"620822\"\nname = \"灵台县\"\ngroup = \"city\"\n\n[mortality]",
+    );
+    write(dir.path(), "s.toml", &text);
+    let whole = bedsim(dir.path())
+        .args(["run", "s.toml", "--out", "whole", "--no-charts", "--draws", "150"])
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let children: Vec<_> = (1..=2)
+        .map(|k| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("bedsim"))
+                .current_dir(dir.path())
+                .args([
+                    "run",
+                    "s.toml",
+                    "--draws",
+                    "150",
+                    "--shard",
+                    &format!("{k}/2"),
+                    "--out",
+                    &format!("part{k}"),
+                    "--quiet",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let m = bedsim(dir.path())
+        .args(["merge", "part2", "part1", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    for f in ["summary.csv", "targets.csv", "pyramid.csv", "units.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("whole").join(f)).unwrap(),
+            std::fs::read(dir.path().join("merged").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    assert!(dir.path().join("merged/charts/beds_per_1000/city.png").is_file());
+}

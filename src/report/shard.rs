@@ -1,0 +1,61 @@
+//! The partial result of a run shard: its regions' summaries (`partial.json`, floats written
+//! exactly) and their fixed-point contribution to every group (`groups.bin`, little-endian i64).
+
+use std::path::Path;
+
+use super::ReportError;
+use crate::montecarlo::PartialRun;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes a run shard's part into `dir`.
+///
+/// # Errors
+/// I/O failures.
+pub fn write_run_part(dir: &Path, part: &PartialRun) -> Result<(), ReportError> {
+    let p = dir.join("partial.json");
+    let text = serde_json::to_string(part).map_err(|e| io(&p)(std::io::Error::other(e)))?;
+    std::fs::write(&p, text).map_err(io(&p))?;
+    let p = dir.join("groups.bin");
+    let mut bytes = Vec::with_capacity(part.group_sums.iter().map(Vec::len).sum::<usize>() * 8);
+    for g in &part.group_sums {
+        for v in g {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(&p, bytes).map_err(io(&p))
+}
+
+/// Reads a run shard's part; `groups` and `per_group` give the expected size of the sums.
+///
+/// # Errors
+/// Missing, unreadable or truncated files.
+pub fn read_run_part(dir: &Path, groups: usize, per_group: usize) -> Result<PartialRun, ReportError> {
+    let p = dir.join("partial.json");
+    let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+    let mut part: PartialRun = serde_json::from_str(&text).map_err(|e| io(&p)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let p = dir.join("groups.bin");
+    let bytes = std::fs::read(&p).map_err(io(&p))?;
+    if bytes.len() != groups * per_group * 8 {
+        return Err(io(&p)(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} bytes where {} groups x {per_group} sums need {}",
+                bytes.len(),
+                groups,
+                groups * per_group * 8
+            ),
+        )));
+    }
+    let values: Vec<i64> = bytes
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect();
+    part.group_sums = values.chunks(per_group.max(1)).take(groups).map(<[i64]>::to_vec).collect();
+    Ok(part)
+}
