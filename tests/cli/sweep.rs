@@ -208,6 +208,17 @@ fn plan_answer_added_as_beds_meets_the_target_with_the_requested_probability() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("beds-2025 崆峒区 (620802) 2025"), "{stdout}");
+    let again = bedsim(dir.path())
+        .args(["plan", "s.toml", "--confidence", "0.8", "--out", "p2"])
+        .args(harder)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("p/plan.csv")).unwrap(),
+        std::fs::read(dir.path().join("p2/plan.csv")).unwrap(),
+        "plan is not reproducible"
+    );
     let rows = read_rows(&dir.path().join("p/plan.csv"));
     let row = rows.iter().find(|r| r["target"] == "beds-2025" && r["region"] == "620802").unwrap();
     let needed: f64 = row["needed"].parse().unwrap();
