@@ -15,6 +15,24 @@ pub const EXIT_FAILED: i32 = 1;
 /// Exit code of bad usage or invalid input.
 pub const EXIT_INVALID: i32 = 2;
 
+/// Set by Ctrl-C (SIGINT), SIGTERM or SIGHUP; the run stops at the next block of draws, writes
+/// nothing and leaves earlier results as they were. A second signal exits at once.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Installs the signal handler (once).
+pub fn catch_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(EXIT_FAILED);
+        }
+    });
+}
+
+/// Whether a stop was asked for.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The scenario used when `run` is given none.
 pub const DEFAULT_SCENARIO: &str = "hainan.toml";
 
@@ -241,8 +259,13 @@ fn run(args: RunArgs) -> i32 {
     stages.simulate = sim_clock.elapsed().as_secs_f64();
     let result = match result {
         Ok(r) => r,
-        Err(e) => {
-            report_failure(&e.to_string(), args.format);
+        Err(_) => {
+            let kept = if report::is_results_dir(&out) {
+                format!("{} keeps its previous results", out.display())
+            } else {
+                "no results were written".to_string()
+            };
+            report_failure(&format!("interrupted: {kept}"), args.format);
             return EXIT_FAILED;
         }
     };
@@ -325,6 +348,7 @@ fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, monte
         keep_draws: args.keep_draws,
         confidence: args.confidence,
         progress: Some(&progress),
+        cancelled: Some(&interrupted),
         ..RunOptions::default()
     };
     let r = montecarlo::run(s, &options);
@@ -376,6 +400,10 @@ pub fn write_results(
         report::charts::draw_all(&data, &staging.dir.join("charts"))?;
         stages.charts = t.elapsed().as_secs_f64();
         report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    }
+    if interrupted() {
+        // Dropping the staging folder removes it: the previous results stay as they were.
+        return Err(report::ReportError::Interrupted);
     }
     staging.commit()?;
     Ok(stages)

@@ -9,6 +9,7 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
+    app::catch_interrupts();
     let code = app::dispatch(cli);
     std::process::exit(code);
 }

@@ -401,6 +401,18 @@ pub fn sweep(args: SweepArgs) -> i32 {
     let mut rows: Vec<SweepRow> = Vec::new();
     let mut resumed = 0;
     for &i in &mine {
+        if crate::app::interrupted() {
+            bar.finish_and_clear();
+            report_failure(
+                &format!(
+                    "interrupted: {} finished points are kept in {} and a rerun resumes from them",
+                    rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len(),
+                    partial.display()
+                ),
+                args.format,
+            );
+            return EXIT_FAILED;
+        }
         let values = &prep.points[i];
         let cache = partial.join(point_file(i));
         if let Some(r) = std::fs::read_to_string(&cache).ok().and_then(|t| decode_point(&t)) {
@@ -419,6 +431,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
         };
         let options = RunOptions {
             confidence: args.confidence,
+            cancelled: Some(&crate::app::interrupted),
             ..RunOptions::default()
         };
         let result = match pool.install(|| montecarlo::run(&s, &options)) {

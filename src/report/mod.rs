@@ -32,6 +32,8 @@ pub enum ReportError {
     NotResults { path: String },
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
+    #[error("interrupted before the results were complete; nothing was replaced")]
+    Interrupted,
 }
 
 /// Draws the charts of the results in `results` into `results/charts`, replacing that folder

@@ -225,3 +225,62 @@ fn set_overrides_are_applied_and_recorded() {
     let manifest = std::fs::read_to_string(dir.path().join("o/manifest.json")).unwrap();
     assert!(manifest.contains("target.beds-2025.threshold=20") && manifest.contains("\"draws\": 50"));
 }
+
+/// Starts a long run over an earlier complete one, sends `signal` after it has started, and
+/// checks the earlier results are intact and nothing half-written is left. Returns the seconds
+/// from the signal to the exit and the run's stderr.
+fn interrupt_run(signal: &str) -> (f64, String, std::process::ExitStatus) {
+    let dir = tempfile::tempdir().unwrap();
+    run_small(dir.path(), "res", &["--no-charts"]);
+    let before = std::fs::read(dir.path().join("res/summary.csv")).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bedsim"))
+        .current_dir(dir.path())
+        .args(["run", "s.toml", "--out", "res", "--draws", "100000", "--no-charts"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let sent = std::time::Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let elapsed = sent.elapsed().as_secs_f64();
+    assert_eq!(
+        std::fs::read(dir.path().join("res/summary.csv")).unwrap(),
+        before,
+        "earlier results changed"
+    );
+    assert!(!dir.path().join("res/draws.parquet").exists());
+    if signal != "-KILL" {
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "staging folder left behind");
+    }
+    (elapsed, String::from_utf8_lossy(&out.stderr).to_string(), out.status)
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_the_run_and_keep_the_previous_results() {
+    for signal in ["-INT", "-TERM"] {
+        let (secs, stderr, status) = interrupt_run(signal);
+        assert_eq!(status.code(), Some(1), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted: res keeps its previous results"), "{signal}: {stderr}");
+        // The requirement is one second; the bound here is loose because test machines are shared.
+        assert!(secs < 5.0, "{signal}: took {secs:.2} s to stop");
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_results_whole() {
+    let (_, _, status) = interrupt_run("-KILL");
+    assert_eq!(status.code(), None);
+}
