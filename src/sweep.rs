@@ -535,10 +535,7 @@ fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[Sw
                 "confidence": args.confidence,
             },
         });
-        report::write_text(
-            &staging.dir.join("manifest.json"),
-            &serde_json::to_string_pretty(&shard).unwrap_or_default(),
-        )?;
+        report::write_json(&staging.dir.join("manifest.json"), &shard)?;
         staging.commit()
     })();
     match written {
@@ -580,10 +577,7 @@ fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i
             "confidence": args.confidence,
             "command_line": std::env::args().collect::<Vec<_>>(),
         });
-        report::write_text(
-            &staging.dir.join("manifest.json"),
-            &serde_json::to_string_pretty(&manifest).unwrap_or_default(),
-        )?;
+        report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()?;
         Ok(n_charts)
     })();
@@ -658,10 +652,7 @@ pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, shard: &str, path: &P
             "confidence": args.confidence,
             "regions": regions.iter().map(|&r| s.regions[r].id.clone()).collect::<Vec<_>>(),
         });
-        report::write_text(
-            &staging.dir.join("manifest.json"),
-            &serde_json::to_string_pretty(&manifest).unwrap_or_default(),
-        )?;
+        report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
     })();
     match written {
@@ -1074,10 +1065,7 @@ pub fn plan(args: PlanArgs) -> i32 {
             "seed": s.seed,
             "confidence": args.confidence,
         });
-        report::write_text(
-            &staging.dir.join("manifest.json"),
-            &serde_json::to_string_pretty(&manifest).unwrap_or_default(),
-        )?;
+        report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
     })();
     if let Err(e) = written {

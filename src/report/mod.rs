@@ -173,6 +173,14 @@ pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path) ->
     Ok(())
 }
 
+/// Writes a JSON document (a manifest) to `path`, pretty-printed.
+///
+/// # Errors
+/// I/O errors.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError> {
+    write_text(path, &serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
 /// Writes `text` to `path`.
 ///
 /// # Errors
