@@ -289,6 +289,24 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         return Err(EXIT_INVALID);
     }
     let k = params.len();
+    // A design size that cannot be run is refused before anything starts.
+    const MAX_POINTS: usize = 1_000_000;
+    let points_wanted = match args.method {
+        Method::Oat => Some(1 + k * args.steps.max(2)),
+        Method::Grid => args.steps.max(2).checked_pow(k as u32),
+        Method::Lhs => Some(args.samples),
+        Method::Sobol => args.samples.checked_mul(k + 2),
+    };
+    if !(2..=10_000).contains(&args.steps) || args.samples < 2 || points_wanted.is_none_or(|n| n > MAX_POINTS) {
+        report_failure(
+            &format!(
+                "--steps must be 2..=10000, --samples at least 2, and the design at most {MAX_POINTS} points (steps {}, samples {}, {k} inputs)",
+                args.steps, args.samples
+            ),
+            args.format,
+        );
+        return Err(EXIT_INVALID);
+    }
     let mut rng = bedsim::montecarlo::streams::stream(args.seed.unwrap_or(1), bedsim::montecarlo::streams::Purpose::Sweep, 0, 0);
     let design: Vec<Vec<f64>> = match args.method {
         Method::Oat => sensitivity::one_at_a_time(k, args.steps),

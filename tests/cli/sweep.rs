@@ -180,6 +180,26 @@ fn interrupted_sweep_resumes_from_the_points_already_written() {
 #[test]
 fn sweep_rejects_bad_ranges_and_paths() {
     let dir = tempfile::tempdir().unwrap();
+    let huge = sweep(
+        dir.path(),
+        &[
+            "--vary",
+            "plan.new-home.beds=0..1",
+            "--vary",
+            "care.level.sdlog=0.1..0.2",
+            "--method",
+            "grid",
+            "--steps",
+            "5000",
+        ],
+    );
+    assert_eq!(huge.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&huge.stderr).contains("at most 1000000 points"));
+    let none = sweep(
+        dir.path(),
+        &["--vary", "plan.new-home.beds=0..1", "--method", "sobol", "--samples", "0"],
+    );
+    assert_eq!(none.status.code(), Some(2));
     for (vary, msg) in [
         ("plan.new-home.beds=5..", "expected PATH=LOW..HIGH"),
         ("plan.nope.beds=0..1", "no value at this path"),
