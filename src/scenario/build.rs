@@ -530,6 +530,12 @@ impl Builder<'_> {
                 }
             }
             let delivery = kind.map(|k| item_delivery(&mut t, &defaults[k as usize], d));
+            if kind.is_none() {
+                // The kind is wrong (already reported): its delivery fields are still known ones.
+                for key in ["delay", "cancel_probability", "delivered_share", "nursing_share", "phasing"] {
+                    t.has(key);
+                }
+            }
             t.finish(d);
             if let (Some(id), Some(kind), Some(members), Some(year), Some(size), Some(del)) = (id, kind, members, year, size, delivery) {
                 let idx = plan.len();

@@ -43,11 +43,14 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate within a small edit distance, if any.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    // Two edits are allowed even for short words, so a swapped pair ("nwe") still finds "new",
+    // but never a candidate that shares nothing with the word.
+    let len = word.chars().count();
+    let limit = (len / 3).clamp(2, 3);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < len)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
 }

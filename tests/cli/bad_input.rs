@@ -261,3 +261,194 @@ fn rejects_missing_scenario_file_and_bad_set_paths() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--set draws=abc: draws must be an integer"));
 }
+
+/// More hostile inputs, each: exit 2, `file:line:column`, nothing written.
+#[test]
+fn rejects_a_catalogue_of_hostile_scenario_values() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // (replace, with, marker line, message)
+        ("draws = 200", "draws = 1e300", "draws =", "outside the allowed range"),
+        (
+            "draws = 200",
+            "draws = 99999999999999999999999",
+            "draws =",
+            "outside the allowed range",
+        ),
+        ("horizon = 2030", "horizon = 1850", "horizon =", "outside the allowed range"),
+        ("base_year = 2020", "base_year = 2020.5", "base_year =", "must be an integer"),
+        ("threshold = 35", "threshold = \"三十五\"", "三十五", "must be a number"),
+        (
+            "threshold = 0.55",
+            "threshold = -0.1",
+            "threshold = -0.1",
+            "must be a share in [0, 1]",
+        ),
+        (
+            "uptake_full = 0.15",
+            "uptake_full = { dist = \"beta\", alpha = 2 }",
+            "uptake_full",
+            "beta is missing",
+        ),
+        (
+            "uptake_full = 0.15",
+            "uptake_full = { dist = \"gamma\", shape = 2 }",
+            "uptake_full",
+            "is not one of fixed, normal",
+        ),
+        (
+            "uptake_full = 0.15",
+            "uptake_full = { dist = \"uniform\", low = 0.5, high = 0.2 }",
+            "uptake_full",
+            "must be below high",
+        ),
+        (
+            "uptake_full = 0.15",
+            "uptake_full = { dist = \"normal\", mean = 0.1, sd = 0.05 }",
+            "uptake_full",
+            "truncate it with low/high",
+        ),
+        (
+            "group = \"city\"\n\n[[region]]",
+            "group = \"cty\"\n\n[[region]]",
+            "group = \"cty\"",
+            "unknown group 'cty' (did you mean 'city'?)",
+        ),
+        ("kind = \"new\"", "kind = \"nwe\"", "kind = \"nwe\"", "did you mean 'new'"),
+        (
+            "year = 2022\nbeds = 300",
+            "year = 2019\nbeds = 300",
+            "year = 2019",
+            "already in the observed stock",
+        ),
+        ("beds = 300", "beds = -300", "beds = -300", "must be in [0,"),
+        (
+            "beds = 300",
+            "beds = 300\nbudget_yuan = 1e6",
+            "[[plan]]",
+            "gives both beds and budget_yuan",
+        ),
+        (
+            "nursing_share = 0.8",
+            "nursing_share = 0.8\nphasing = [0.5, 0.6]",
+            "phasing",
+            "must sum to 1",
+        ),
+        (
+            "metric = \"nursing_share\"",
+            "metric = \"nursing_share\"\ndenominator = \"registered\"",
+            "denominator",
+            "applies only to beds_per_1000_elderly",
+        ),
+        (
+            "stock_year = 2020",
+            "stock_year = 2031",
+            "stock_year",
+            "must lie in base_year..=horizon",
+        ),
+        ("fit_to = 2020", "fit_to = 1985", "[mortality]", "at least 3 periods"),
+        ("base_period = 2015", "base_period = 2016", "[mortality]", "not a period start"),
+        (
+            "rate_per_1000 = { dist = \"normal\", mean = -3, sd = 2 }",
+            "rate_per_1000 = { dist = \"normal\", mean = -3000, sd = 2 }",
+            "rate_per_1000",
+            "beyond the plausible range",
+        ),
+        ("name = \"small\"", "name = \"../escape\"", "name =", "must be non-empty ASCII"),
+        (
+            "[[target]]\nid = \"beds-2025\"",
+            "[[target]]\nid = \"beds-2025\"\nunits = [\"nowhere\"]",
+            "nowhere",
+            "unknown region or group 'nowhere'",
+        ),
+        ("id = \"nursing-2025\"", "id = \"beds-2025\"", "", "duplicate target id 'beds-2025'"),
+    ];
+    // Every case is tried, and all failures are reported together.
+    let mut failures = Vec::new();
+    for (from, to, marker, msg) in cases {
+        let text = replace(&small_scenario(), from, to);
+        let outcome = std::panic::catch_unwind(|| {
+            if marker.is_empty() {
+                // The duplicate target: its [[target]] header line.
+                let line = text.lines().enumerate().filter(|(_, l)| *l == "[[target]]").nth(1).unwrap().0 + 1;
+                expect_invalid_at(&text, line, msg);
+            } else {
+                expect_invalid(&text, marker, msg);
+            }
+        });
+        if let Err(e) = outcome {
+            failures.push(format!("{to}: {}", e.downcast_ref::<String>().cloned().unwrap_or_default()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn rejects_hostile_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("data/census2020_target_regions_age5_sex.csv");
+    let original = std::fs::read_to_string(&data).unwrap();
+    let with_file = |name: &str, bytes: &[u8]| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        small_scenario().replace(&data.display().to_string(), &p.display().to_string())
+    };
+    let check = |text: &str, needle: &str| {
+        let s = write(dir.path(), "s.toml", text);
+        let o = bedsim(dir.path()).args(["check", s.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+        err
+    };
+    // An empty file, a header only, a BOM (accepted), non-UTF-8 bytes, Chinese text in a count.
+    check(&with_file("empty.csv", b""), "the file is empty");
+    check(
+        &with_file("header.csv", b"region_code,sex,age_start,age_end,population\n"),
+        "has a header but no data rows",
+    );
+    let bom = [b"\xEF\xBB\xBF".as_slice(), original.as_bytes()].concat();
+    let s = write(dir.path(), "s.toml", &with_file("bom.csv", &bom));
+    assert!(
+        bedsim(dir.path())
+            .args(["check", s.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "a UTF-8 BOM must be accepted"
+    );
+    let line = original
+        .lines()
+        .position(|l| l.starts_with("620802,") && l.contains(",male,0,"))
+        .unwrap();
+    let lines: Vec<String> = original.lines().map(str::to_string).collect();
+    let last = lines[line].rfind(',').unwrap();
+    let prev = lines[line][..last].rfind(',').unwrap();
+    let chinese = format!("{},三千{}", &lines[line][..prev], &lines[line][last..]);
+    let mut l2 = lines.clone();
+    l2[line] = chinese;
+    let err = check(
+        &with_file("zh.csv", (l2.join("\n") + "\n").as_bytes()),
+        "'三千' is not a finite number",
+    );
+    assert!(err.contains(&format!("zh.csv:{}:", line + 1)), "{err}");
+    let mut bad_utf8 = lines.join("\n").into_bytes();
+    let at = bad_utf8.windows(6).position(|w| w == b"620821").unwrap();
+    bad_utf8.splice(at..at, [0xff, 0xfe]);
+    check(&with_file("latin.csv", &bad_utf8), "is not valid UTF-8");
+    // A data file of several gigabytes (sparse, so the test writes almost nothing) is refused by
+    // its size before anything is read.
+    let big = dir.path().join("big.csv");
+    std::fs::File::create(&big).unwrap().set_len(3 << 30).unwrap();
+    let text = small_scenario().replace(&data.display().to_string(), &big.display().to_string());
+    check(&text, "over the limit");
+    // A data path that is a folder.
+    let text = small_scenario().replace(&data.display().to_string(), &dir.path().display().to_string());
+    check(&text, "is a directory");
+}
