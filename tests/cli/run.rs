@@ -284,3 +284,68 @@ fn a_killed_run_leaves_the_previous_results_whole() {
     let (_, _, status) = interrupt_run("-KILL");
     assert_eq!(status.code(), None);
 }
+
+/// Numerical edge cases run to completion and never write NaN or infinity.
+#[test]
+fn edge_cases_run_and_tables_hold_no_nan_or_infinity() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = super::repo().join("data/census2020_target_regions_age5_sex.csv");
+    let original = std::fs::read_to_string(&data).unwrap();
+    // Region 620802's counts replaced: none at all, one woman aged 60-64, or 25 million in every
+    // age group and sex (1.1 billion people).
+    let with_counts = |name: &str, f: &dyn Fn(&str, &str) -> String| -> String {
+        let mut out = String::new();
+        for (i, line) in original.lines().enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            if i > 0 && fields[0] == "620802" {
+                let v = f(fields[6], fields[8]);
+                out.push_str(&[&fields[..10], &[v.as_str()], &fields[11..]].concat().join(","));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        let p = dir.path().join(name);
+        std::fs::write(&p, out).unwrap();
+        small_scenario().replace(&data.display().to_string(), &p.display().to_string())
+    };
+    let cases = [
+        ("empty", with_counts("empty.csv", &|_, _| "0".into())),
+        (
+            "one",
+            with_counts("one.csv", &|sex, age| {
+                if sex == "female" && age == "60" { "1".into() } else { "0".into() }
+            }),
+        ),
+        ("billions", with_counts("big.csv", &|_, _| "25000000".into())),
+        ("one-draw", small_scenario().replace("draws = 200", "draws = 1")),
+        ("century", small_scenario().replace("horizon = 2030", "horizon = 2120")),
+    ];
+    for (name, text) in cases {
+        write(dir.path(), &format!("{name}.toml"), &text);
+        let o = bedsim(dir.path())
+            .args(["run", &format!("{name}.toml"), "--out", name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        for f in ["summary.csv", "targets.csv", "pyramid.csv"] {
+            let t = std::fs::read_to_string(dir.path().join(name).join(f)).unwrap().to_lowercase();
+            assert!(
+                !t.contains("nan") && !t.contains(",inf") && !t.contains("-inf"),
+                "{name}/{f} holds NaN or infinity"
+            );
+        }
+    }
+    // No elderly: beds per 1,000 elderly is undefined, so empty, and the group still has a value.
+    let rows = read_rows(&dir.path().join("empty/summary.csv"));
+    let r = rows
+        .iter()
+        .find(|r| r["region"] == "620802" && r["year"] == "2025" && r["metric"] == "beds_per_1000_elderly")
+        .unwrap();
+    assert_eq!(r["p50"], "");
+    let g = rows
+        .iter()
+        .find(|r| r["region"] == "city" && r["year"] == "2025" && r["metric"] == "beds_per_1000_elderly")
+        .unwrap();
+    assert!(g["p50"].parse::<f64>().unwrap() > 0.0);
+}
