@@ -28,6 +28,15 @@ pub fn catch_interrupts() {
     });
 }
 
+/// What an interrupted run says about the results folder.
+fn interrupted_message(out: &Path) -> String {
+    if report::is_results_dir(out) {
+        format!("interrupted: {} keeps its previous results", out.display())
+    } else {
+        "interrupted: no results were written".to_string()
+    }
+}
+
 /// Whether a stop was asked for.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
@@ -260,12 +269,7 @@ fn run(args: RunArgs) -> i32 {
     let result = match result {
         Ok(r) => r,
         Err(_) => {
-            let kept = if report::is_results_dir(&out) {
-                format!("{} keeps its previous results", out.display())
-            } else {
-                "no results were written".to_string()
-            };
-            report_failure(&format!("interrupted: {kept}"), args.format);
+            report_failure(&interrupted_message(&out), args.format);
             return EXIT_FAILED;
         }
     };
@@ -289,6 +293,10 @@ fn run(args: RunArgs) -> i32 {
     });
     let stages = match written {
         Ok(st) => st,
+        Err(report::ReportError::Interrupted) => {
+            report_failure(&interrupted_message(&out), args.format);
+            return EXIT_FAILED;
+        }
         Err(e) => {
             report_failure(
                 &format!("could not write results: {e}; nothing was changed in {}", out.display()),
@@ -297,6 +305,7 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
+
     if args.format == Format::Json {
         report::json::print(&serde_json::json!({
             "ok": true,
