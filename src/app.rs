@@ -28,6 +28,21 @@ pub fn catch_interrupts() {
     });
 }
 
+/// The worker pool for `--threads` (all cores by default), with its size.
+///
+/// # Errors
+/// When the threads cannot be started.
+pub fn thread_pool(threads: Option<usize>) -> Result<(usize, rayon::ThreadPool), String> {
+    let n = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map(|p| (n, p))
+        .map_err(|e| format!("cannot start {n} threads: {e}"))
+}
+
 /// What an interrupted run says about the results folder.
 fn interrupted_message(out: &Path) -> String {
     if report::is_results_dir(out) {
@@ -253,13 +268,10 @@ fn run(args: RunArgs) -> i32 {
         report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+    let (threads, pool) = match thread_pool(args.threads) {
         Ok(p) => p,
         Err(e) => {
-            report_failure(&format!("cannot start {threads} threads: {e}"), args.format);
+            report_failure(&e, args.format);
             return EXIT_FAILED;
         }
     };

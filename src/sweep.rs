@@ -393,13 +393,10 @@ pub fn sweep(args: SweepArgs) -> i32 {
             return EXIT_FAILED;
         }
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
+    let (_, pool) = match crate::app::thread_pool(args.threads) {
         Ok(p) => p,
         Err(e) => {
-            report_failure(&e.to_string(), args.format);
+            report_failure(&e, args.format);
             return EXIT_FAILED;
         }
     };
@@ -634,13 +631,10 @@ pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, shard: &str, path: &P
         return EXIT_INVALID;
     }
     let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
+    let (_, pool) = match crate::app::thread_pool(args.threads) {
         Ok(p) => p,
         Err(e) => {
-            report_failure(&e.to_string(), args.format);
+            report_failure(&e, args.format);
             return EXIT_FAILED;
         }
     };

@@ -160,6 +160,27 @@ pub fn thousands(v: f64) -> String {
     if neg { format!("-{out}") } else { out }
 }
 
+/// Draws the legend of a chart in the common style: a white, slightly transparent box with a
+/// grey border at `position`; `margin`, `size` (of the symbol area) and `font_size` in pixels.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
+    size: u32,
+    font_size: u32,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(margin)
+        .legend_area_size(size)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font(font(font_size))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// A target line drawn on a fan chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetMark {
@@ -285,16 +306,7 @@ pub fn fan_chart(
                 .draw_series(std::iter::once(Circle::new((t.year, t.threshold), 8, colour.filled())))
                 .map_err(|x| x.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(16)
-            .legend_area_size(44)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font(font(22))
-            .draw()
-            .map_err(|x| x.to_string())?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, 16, 44, 22)?;
         Ok(())
     })
 }
@@ -368,16 +380,7 @@ fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>]) -> Re
             }
         });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(12)
-        .legend_area_size(40)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font(font(21))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 12, 40, 21)?;
     Ok(())
 }
 
@@ -470,16 +473,7 @@ pub fn pyramid(
             .map_err(|x| x.to_string())?
             .label(format!("{base_year} (census)"))
             .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(16)
-            .legend_area_size(44)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font(font(22))
-            .draw()
-            .map_err(|x| x.to_string())?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 16, 44, 22)?;
         Ok(())
     })
 }
@@ -650,16 +644,7 @@ pub fn tornado(path: &Path, title: &str, subtitle: &str, outcome: &str, central:
                 BLACK.stroke_width(2),
             ))
             .map_err(|x| x.to_string())?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .margin(16)
-            .legend_area_size(44)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font(font(22))
-            .draw()
-            .map_err(|x| x.to_string())?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight, 16, 44, 22)?;
         Ok(())
     })
 }
