@@ -1,43 +1,116 @@
 //! Engine benchmarks (criterion), seeded and in units a user understands.
 //!
-//! `cargo bench --bench engine` runs them all. Throughput is reported in elements per second,
-//! where an element is one region-draw-year (one region projected one year in one draw,
-//! including care demand, capacity and the summary of the run).
+//! `cargo bench --bench engine` runs them all; `cargo bench --bench engine -- GROUP` one group.
+//! Throughput is in elements per second, where an element is one region-draw-year (one region
+//! projected one year in one draw), or one draw of one series for the summary group.
+//!
+//! | group | what |
+//! |---|---|
+//! | `step` | the one-year cohort-component step of one region: the `f32` kernel (16 draws at once) and the plain `f64` reference (one draw) |
+//! | `region_10000_draws` | one county (Haikou's Xiuying district) of the national scenario, 10,000 draws x 16 years, summaries included |
+//! | `counties_100` | the first 100 counties of the national scenario (Beijing, Tianjin, Hebei), 1,000 draws, on 1 and 2 threads |
+//! | `summary` | the summary stage alone: exact quantiles of one series of 10,000 draws, and one unit-year (21 metrics) |
+//!
+//! The full national run is timed by a command, not here (it takes a minute): see
+//! `docs/performance.md`.
 
 use std::hint::black_box;
 use std::path::Path;
 
+use bedsim::capacity::EntryCache;
 use bedsim::demography::N_AGES;
 use bedsim::demography::projection::{FertilityRates, step};
-use bedsim::montecarlo::{self, RunOptions};
-use bedsim::scenario;
+use bedsim::montecarlo::kernel::{self, BlockOut, CareBlock, Constants, LANES, MortalityBlock, PassRows, RegionBlock};
+use bedsim::montecarlo::select::Selector;
+use bedsim::montecarlo::streams::{Purpose, stream};
+use bedsim::montecarlo::{self, N_STORED, RunOptions, summary};
+use bedsim::scenario::{self, Scenario, Unit};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn hainan(draws: usize) -> scenario::Scenario {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/hainan.toml");
+fn counties(draws: usize) -> Scenario {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/china-counties.toml");
     scenario::load(&p, &[format!("draws={draws}")]).expect("shipped scenario loads")
 }
 
-/// The one-year cohort-component step of one region.
+/// The national scenario restricted to its first `n` regions.
+fn slice(s: &Scenario, n: usize) -> Scenario {
+    let ids: Vec<String> = s.regions.iter().take(n).map(|r| r.id.clone()).collect();
+    s.restrict(&ids).expect("ids of the scenario")
+}
+
+/// The one-year step of one region: the kernel on 16 draws, and the f64 reference on one.
 fn one_year_step(c: &mut Criterion) {
-    let s = hainan(1);
-    let mut q = [[0.0; N_AGES]; 2];
-    for (qs, logm) in q.iter_mut().zip(&s.mortality.base_log_m) {
-        for (qx, lm) in qs.iter_mut().zip(logm) {
-            *qx = -(-lm.exp()).exp_m1();
-        }
+    let s = slice(&counties(16), 1);
+    let consts = Constants::new(&s);
+    let n_steps = s.n_years() - 1;
+    let mut mort = MortalityBlock::new(&consts, n_steps);
+    let kappa = vec![[[0.0; LANES]; 2]; n_steps];
+    mort.fill(&s, &consts, &kappa, 1.0);
+    let mut inputs = RegionBlock::new(&consts, s.n_years());
+    inputs.fill(&s, &consts, 0, 0, LANES, &mut EntryCache::new(&s, LANES));
+    let mut care = CareBlock::new(s.n_years());
+    for l in 0..LANES {
+        care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, l as u64, 0));
     }
-    let mig = [[0.001; N_AGES]; 2];
+    care.finish(&s, &consts);
+    let base: [kernel::AgeLanes; 2] = std::array::from_fn(|sex| std::array::from_fn(|x| [s.regions[0].base[sex][x] as f32; LANES]));
+    let mut next = base;
     let mut g = c.benchmark_group("step");
+    g.throughput(Throughput::Elements(LANES as u64));
+    g.bench_function("kernel_f32_16_draws", |b| {
+        b.iter(|| {
+            kernel::step(&consts, &inputs, &mort, black_box(3), black_box(&base), &mut next);
+            black_box(&next);
+        })
+    });
+    g.throughput(Throughput::Elements((LANES * n_steps) as u64));
+    g.bench_function("mortality_tables_16_draws_15_years", |b| {
+        b.iter(|| mort.fill(&s, &consts, black_box(&kappa), 1.0))
+    });
+    let mut care = CareBlock::new(s.n_years());
+    g.bench_function("care_tables_16_draws", |b| {
+        b.iter(|| {
+            care.clear();
+            for l in 0..LANES {
+                care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, l as u64, 0));
+            }
+            care.finish(&s, &consts);
+        })
+    });
+    let mut entries = EntryCache::new(&s, LANES);
+    g.bench_function("region_inputs_16_draws", |b| {
+        let mut d0 = 0;
+        b.iter(|| {
+            d0 += LANES;
+            inputs.fill(&s, &consts, 0, black_box(d0), LANES, &mut entries);
+        })
+    });
+    let rows = PassRows {
+        years: 0..s.n_years(),
+        pyramid: true,
+    };
+    let mut buf = vec![0.0f32; rows.len() * LANES];
+    let (mut pop, mut nxt) = (Box::new(base), Box::new(base));
+    g.bench_function("project_one_region_16_draws_15_years", |b| {
+        b.iter(|| {
+            // SAFETY: the buffer holds rows.len() rows of LANES values and nothing else uses it.
+            let mut out = unsafe { BlockOut::new(buf.as_mut_ptr(), LANES, rows.len(), LANES) };
+            kernel::project(&s, &consts, 0, &mut inputs, &mort, &care, &rows, &mut pop, &mut nxt, &mut out);
+            black_box(&buf);
+        })
+    });
+    let mut q = [[0.0; N_AGES]; 2];
+    bedsim::montecarlo::reference::q_schedule(&s, [0.0, 0.0], 1.0, &mut q);
+    let mig = [[0.001; N_AGES]; 2];
     g.throughput(Throughput::Elements(1));
-    g.bench_function("one_region_one_year", |b| {
+    g.bench_function("reference_f64_1_draw", |b| {
         let mut pop = s.regions[0].base;
         b.iter(|| {
             let f = step(
                 &mut pop,
                 black_box(&q),
                 FertilityRates {
-                    tfr: 1.3,
+                    tfr: 1.1,
                     shape: &s.fertility.shape,
                     male_share: s.fertility.male_share,
                 },
@@ -50,14 +123,25 @@ fn one_year_step(c: &mut Criterion) {
     g.finish();
 }
 
-/// The default scenario (Hainan, 25 county-level units, 2020-2035) with 10,000 draws, on 1 and
-/// on 2 threads: the figure quoted in the engine issue.
-fn default_scenario(c: &mut Criterion) {
-    let s = hainan(10_000);
-    let elements = (s.regions.len() * s.draws * (s.n_years() - 1)) as u64;
-    let mut g = c.benchmark_group("hainan_10000_draws");
+/// One county, 10,000 draws x 16 years, with its summaries.
+fn one_region(c: &mut Criterion) {
+    let s = slice(&counties(10_000), 1);
+    let mut g = c.benchmark_group("region_10000_draws");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(elements));
+    g.throughput(Throughput::Elements((s.draws * s.n_years()) as u64));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    g.bench_function("threads_1", |b| {
+        b.iter(|| pool.install(|| montecarlo::run(black_box(&s), &RunOptions::default()).unwrap()))
+    });
+    g.finish();
+}
+
+/// A 100-county slice of the national scenario with 1,000 draws, on 1 and 2 threads.
+fn hundred_counties(c: &mut Criterion) {
+    let s = slice(&counties(1000), 100);
+    let mut g = c.benchmark_group("counties_100");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements((s.regions.len() * s.draws * s.n_years()) as u64));
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         g.bench_function(format!("threads_{threads}"), |b| {
@@ -67,5 +151,36 @@ fn default_scenario(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, one_year_step, default_scenario);
+/// The summary stage on its own.
+fn summaries(c: &mut Criterion) {
+    let s = slice(&counties(10_000), 1);
+    let draws = 10_000;
+    // Counts of a county-like unit: smooth random series around realistic levels.
+    let mut rng = stream(1, Purpose::Sweep, 0, 0);
+    let counts: Vec<Vec<f32>> = (0..N_STORED)
+        .map(|m| {
+            let level = 1000.0 * (m + 1) as f64;
+            (0..draws)
+                .map(|_| {
+                    let u: f64 = rand::RngExt::random(&mut rng);
+                    (level * (1.0 + 0.1 * (u - 0.5))) as f32
+                })
+                .collect()
+        })
+        .collect();
+    let mut g = c.benchmark_group("summary");
+    g.throughput(Throughput::Elements(draws as u64));
+    let mut sel = Selector::default();
+    g.bench_function("quantiles_one_series_10000_draws", |b| b.iter(|| sel.stats(black_box(&counts[1]))));
+    g.throughput(Throughput::Elements((draws * montecarlo::N_METRICS) as u64));
+    let refs: [&[f32]; N_STORED] = std::array::from_fn(|m| counts[m].as_slice());
+    let targets: Vec<usize> = (0..s.targets.len()).collect();
+    let mut scratch = summary::YearScratch::default();
+    g.bench_function("unit_year_21_metrics_10000_draws", |b| {
+        b.iter(|| summary::unit_year(&s, Unit::Region(0), black_box(&refs), &targets, 0.9, false, &mut scratch))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, one_year_step, summaries, one_region, hundred_counties);
 criterion_main!(benches);

@@ -259,11 +259,37 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
+    let s = if args.only.is_empty() {
+        s
+    } else if args.shard.is_some() {
+        report_failure("--only and --shard cannot be combined", args.format);
+        return EXIT_INVALID;
+    } else {
+        match s.restrict(&args.only) {
+            Ok(s) => s,
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{}: {p}", path.display());
+                }
+                report_failure(&format!("--only: {} unknown id(s); nothing was run", problems.len()), args.format);
+                return EXIT_INVALID;
+            }
+        }
+    };
+    if args.memory == Some(0) {
+        report_failure("--memory must be at least 1 MiB", args.format);
+        return EXIT_INVALID;
+    }
     stages.check = clock.elapsed().as_secs_f64();
     if let Some(shard) = &args.shard {
         return crate::sweep::run_shard(&s, &args, shard, &path, &overrides);
     }
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
+    let default_name = if args.only.is_empty() {
+        s.name.clone()
+    } else {
+        format!("{}-only", s.name)
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
     if let Err(e) = report::check_destination(&out, args.force) {
         report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
@@ -285,9 +311,11 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
+    stages.engine = result.timing;
     let write_options = WriteOptions {
         confidence: args.confidence,
         no_charts: args.no_charts,
+        only: args.only.clone(),
     };
     let written = pool.install(|| {
         write_results(
@@ -344,6 +372,15 @@ fn run(args: RunArgs) -> i32 {
             stages.tables,
             stages.charts
         );
+        let region_draw_years = (s.regions.len() * s.draws * s.n_years()) as f64;
+        let peak = report::manifest::peak_memory_bytes()
+            .map(|b| format!("; peak memory {:.0} MiB", b as f64 / (1u64 << 20) as f64))
+            .unwrap_or_default();
+        eprintln!(
+            "{:.3e} region-draw-years simulated at {:.2} million per second{peak}",
+            region_draw_years,
+            region_draw_years / stages.simulate / 1e6
+        );
     }
     0
 }
@@ -358,7 +395,8 @@ fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, monte
     );
     let start = Instant::now();
     let visible = std::sync::atomic::AtomicBool::new(false);
-    let progress = |n: u64| {
+    let progress = |n: u64, total: u64| {
+        bar.set_length(total);
         // Only runs longer than a second show a bar.
         if show && start.elapsed().as_secs_f64() > 1.0 && !visible.swap(true, std::sync::atomic::Ordering::Relaxed) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -368,6 +406,7 @@ fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, monte
     let options = RunOptions {
         keep_draws: args.keep_draws,
         confidence: args.confidence,
+        memory_bytes: args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20)),
         progress: Some(&progress),
         cancelled: Some(&interrupted),
         ..RunOptions::default()
@@ -381,6 +420,8 @@ fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, monte
 pub struct WriteOptions {
     pub confidence: f64,
     pub no_charts: bool,
+    /// The ids of `--only`, recorded in the manifest.
+    pub only: Vec<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -403,7 +444,7 @@ pub fn write_results(
     // The manifest is written before the charts, which are drawn from the saved tables and the
     // manifest exactly as `bedsim chart` redraws them; it is rewritten with the chart time.
     let manifest = |stages: Stages| {
-        Manifest::new(
+        let mut m = Manifest::new(
             s,
             &path.display().to_string(),
             overrides,
@@ -412,7 +453,9 @@ pub fn write_results(
             started,
             clock.elapsed().as_secs_f64(),
             stages,
-        )
+        );
+        m.only = args.only.clone();
+        m
     };
     report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
     if !args.no_charts {

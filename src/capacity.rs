@@ -85,8 +85,58 @@ pub fn realise_item(s: &Scenario, item: usize, draw: u64) -> Realised {
     }
 }
 
+/// The sampled values of the stock, plan, caregiver and seasonal entries in a few draws, kept
+/// so that an entry shared by many regions (a national stock split over 3,000 counties) is
+/// sampled once per draw, not once per region. Each entry has `slots` places, one per draw of a
+/// block; a place holds the values of the draw in its stamp.
+pub struct EntryCache {
+    slots: usize,
+    stock: Vec<(u64, [f64; 3])>,
+    items: Vec<(u64, Realised)>,
+    caregivers: Vec<(u64, [f64; 3])>,
+    seasonal: Vec<(u64, [f64; 3])>,
+}
+
+const NO_REALISATION: Realised = Realised {
+    cancelled: true,
+    delay_years: 0,
+    beds: 0.0,
+    nursing_share: 0.0,
+};
+
+impl EntryCache {
+    /// A cache with `slots` places per entry.
+    pub fn new(s: &Scenario, slots: usize) -> EntryCache {
+        let slots = slots.max(1);
+        EntryCache {
+            slots,
+            stock: vec![(0, [0.0; 3]); s.capacity.stock.len() * slots],
+            items: vec![(0, NO_REALISATION); s.plan.len() * slots],
+            caregivers: vec![(0, [0.0; 3]); s.capacity.caregivers.len() * slots],
+            seasonal: vec![(0, [0.0; 3]); s.capacity.seasonal.len() * slots],
+        }
+    }
+}
+
+/// Returns the cached value for `draw`, computing it on first use. Stamps are `draw + 1`, so a
+/// fresh cache (stamps 0) holds nothing.
+fn cached<T: Copy>(slot: &mut (u64, T), draw: u64, compute: impl FnOnce() -> T) -> T {
+    if slot.0 != draw + 1 {
+        *slot = (draw + 1, compute());
+    }
+    slot.1
+}
+
 /// Fills `cap` with region `r`'s beds in every year of one draw.
 pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
+    realise_cached(s, r, draw, 0, &mut EntryCache::new(s, 1), cap);
+}
+
+/// [`realise`] with the entries' samples kept in place `slot` of `cache` for the other regions
+/// of the draw.
+pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mut EntryCache, cap: &mut CapacityPath) {
+    let slots = cache.slots;
+    let at = |e: usize| e * slots + slot;
     let region = &s.regions[r];
     let n_years = s.n_years();
     for v in [
@@ -101,21 +151,23 @@ pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
     }
     let (mut inst, mut nurs, mut comm) = (0.0, 0.0, 0.0);
     for &(e, w) in &region.stock_entries {
-        let entry = &s.capacity.stock[e];
-        let mut rng = stream(s.seed, Purpose::Stock, draw, entry.key);
-        let i = entry.institutional.sample(&mut rng);
-        let n = match &entry.nursing {
-            NursingStock::Beds(d) => d.sample(&mut rng).min(i),
-            NursingStock::Share(d) => d.sample(&mut rng) * i,
-        };
-        let c = entry.community.sample(&mut rng);
+        let [i, n, c] = cached(&mut cache.stock[at(e)], draw, || {
+            let entry = &s.capacity.stock[e];
+            let mut rng = stream(s.seed, Purpose::Stock, draw, entry.key);
+            let i = entry.institutional.sample(&mut rng);
+            let n = match &entry.nursing {
+                NursingStock::Beds(d) => d.sample(&mut rng).min(i),
+                NursingStock::Share(d) => d.sample(&mut rng) * i,
+            };
+            [i, n, entry.community.sample(&mut rng)]
+        });
         inst += w * i;
         nurs += w * n;
         comm += w * c;
     }
     for &(item, w) in &region.plan_items {
         let it = &s.plan[item];
-        let real = realise_item(s, item, draw);
+        let real = cached(&mut cache.items[at(item)], draw, || realise_item(s, item, draw));
         if real.cancelled {
             continue;
         }
@@ -143,11 +195,15 @@ pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
     let stock_index = (s.capacity.stock_year - s.base_year) as usize;
     cap.caregivers.iter_mut().for_each(|x| *x = 0.0);
     for &(e, w) in &region.caregiver_entries {
-        let entry = &s.capacity.caregivers[e];
-        let mut rng = stream(s.seed, Purpose::Caregivers, draw, entry.key);
-        let stock = entry.stock.sample(&mut rng);
-        let trained = entry.trained_per_year.sample(&mut rng);
-        let attrition = entry.attrition.sample(&mut rng);
+        let [stock, trained, attrition] = cached(&mut cache.caregivers[at(e)], draw, || {
+            let entry = &s.capacity.caregivers[e];
+            let mut rng = stream(s.seed, Purpose::Caregivers, draw, entry.key);
+            [
+                entry.stock.sample(&mut rng),
+                entry.trained_per_year.sample(&mut rng),
+                entry.attrition.sample(&mut rng),
+            ]
+        });
         // The stock stands until the stock year; each later year loses a share and gains the
         // newly certified.
         let mut c = w * stock;
@@ -160,11 +216,15 @@ pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
     }
     cap.seasonal.iter_mut().for_each(|x| *x = 0.0);
     for &(e, w) in &region.seasonal_entries {
-        let entry = &s.capacity.seasonal[e];
-        let mut rng = stream(s.seed, Purpose::Seasonal, draw, entry.key);
-        let elderly = entry.elderly.sample(&mut rng);
-        let growth = entry.growth.sample(&mut rng);
-        let uptake = entry.institutional_uptake.sample(&mut rng);
+        let [elderly, growth, uptake] = cached(&mut cache.seasonal[at(e)], draw, || {
+            let entry = &s.capacity.seasonal[e];
+            let mut rng = stream(s.seed, Purpose::Seasonal, draw, entry.key);
+            [
+                entry.elderly.sample(&mut rng),
+                entry.growth.sample(&mut rng),
+                entry.institutional_uptake.sample(&mut rng),
+            ]
+        });
         for (yi, slot) in cap.seasonal.iter_mut().enumerate() {
             *slot += w * elderly * (1.0 + growth).powi(yi as i32) * uptake;
         }

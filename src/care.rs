@@ -31,9 +31,24 @@ pub struct Need {
 /// Values by year index, sex and single age.
 pub type ByYear = Vec<[[f64; N_AGES]; 2]>;
 
-/// Prevalence per year index (0 = base year) for one draw, and the draw's uptake.
-/// Random numbers are taken in a fixed order: level, trend, then the three uptakes.
-pub fn draw_prevalence<R: Rng + ?Sized>(care: &Care, n_years: usize, rng: &mut R) -> (ByYear, ByYear, Uptake) {
+/// The care parameters of one draw: prevalence level and trend, and the uptakes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CareDraw {
+    pub level: f64,
+    pub trend: f64,
+    pub uptake: Uptake,
+}
+
+impl CareDraw {
+    /// Multiplier of the base-year prevalence in year index `t`: `level * (1 + trend)^t`.
+    pub fn factor(&self, t: usize) -> f64 {
+        self.level * (1.0 + self.trend).powi(t as i32)
+    }
+}
+
+/// Samples the care parameters of one draw, in a fixed order: level, trend, then the three
+/// uptakes.
+pub fn draw_parameters<R: Rng + ?Sized>(care: &Care, rng: &mut R) -> CareDraw {
     let level = care.level.sample(rng);
     let trend = care.trend.sample(rng);
     let uptake = Uptake {
@@ -41,20 +56,30 @@ pub fn draw_prevalence<R: Rng + ?Sized>(care: &Care, n_years: usize, rng: &mut R
         partial: care.uptake_partial.sample(rng),
         full: care.uptake_full.sample(rng),
     };
+    CareDraw { level, trend, uptake }
+}
+
+/// Partial and full prevalence of one age and sex with a multiplier, capped so that neither
+/// exceeds 1 and their sum never does.
+pub fn capped(partial: f64, full: f64, factor: f64) -> (f64, f64) {
+    let p = (partial * factor).min(1.0);
+    (p, (full * factor).min(1.0 - p))
+}
+
+/// Prevalence per year index (0 = base year) for one draw, and the draw's uptake.
+pub fn draw_prevalence<R: Rng + ?Sized>(care: &Care, n_years: usize, rng: &mut R) -> (ByYear, ByYear, Uptake) {
+    let d = draw_parameters(care, rng);
     let mut partial = vec![[[0.0; N_AGES]; 2]; n_years];
     let mut full = vec![[[0.0; N_AGES]; 2]; n_years];
     for t in 0..n_years {
-        let factor = level * (1.0 + trend).powi(t as i32);
+        let factor = d.factor(t);
         for sex in 0..2 {
             for x in care.min_age.min(N_AGES)..N_AGES {
-                let p = (care.partial[sex][x] * factor).min(1.0);
-                let f = (care.full[sex][x] * factor).min(1.0 - p);
-                partial[t][sex][x] = p;
-                full[t][sex][x] = f;
+                (partial[t][sex][x], full[t][sex][x]) = capped(care.partial[sex][x], care.full[sex][x], factor);
             }
         }
     }
-    (partial, full, uptake)
+    (partial, full, d.uptake)
 }
 
 /// Dependents and demand of a population.

@@ -196,6 +196,16 @@ pub struct RunArgs {
     /// Do not draw the PNG charts (they are drawn under <results>/charts/ by default).
     #[arg(long)]
     pub no_charts: bool,
+    /// Run only these regions and the members of these groups (ids, comma-separated), e.g.
+    /// --only 460000 for Hainan out of the national scenario. Each region's results are exactly
+    /// those of the whole scenario; groups cover the kept members. Default results folder:
+    /// results/<name>-only.
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Budget for the per-draw values held at once, in MiB (default 1024). Results do not
+    /// depend on it; a small budget makes the run slower.
+    #[arg(long, value_name = "MiB")]
+    pub memory: Option<usize>,
     /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,

@@ -43,6 +43,10 @@ pub enum Dist {
         sd: f64,
         low: f64,
         high: f64,
+        /// Standard normal CDF at the truncation bounds, computed once (sampling uses them for
+        /// every draw).
+        cdf_low: f64,
+        cdf_high: f64,
     },
     /// Lognormal: `exp(N(meanlog, sdlog))`.
     LogNormal {
@@ -150,11 +154,18 @@ impl Dist {
                 if low >= high {
                     return Err(DistError::BadRange { low, high });
                 }
-                let mass = std_normal_cdf((high - mean) / sd) - std_normal_cdf((low - mean) / sd);
-                if mass < 1e-9 {
+                let (cdf_low, cdf_high) = (std_normal_cdf((low - mean) / sd), std_normal_cdf((high - mean) / sd));
+                if cdf_high - cdf_low < 1e-9 {
                     return Err(DistError::EmptyTruncation { low, high });
                 }
-                Dist::Normal { mean, sd, low, high }
+                Dist::Normal {
+                    mean,
+                    sd,
+                    low,
+                    high,
+                    cdf_low,
+                    cdf_high,
+                }
             }
             DistSpec::LogNormal { meanlog, sdlog } => Dist::LogNormal {
                 meanlog: finite("meanlog", meanlog)?,
@@ -285,8 +296,14 @@ impl Dist {
     pub fn quantile(&self, u: f64) -> Option<f64> {
         Some(match self {
             Dist::Fixed(v) => *v,
-            Dist::Normal { mean, sd, low, high } => {
-                let (a, b) = (std_normal_cdf((low - mean) / sd), std_normal_cdf((high - mean) / sd));
+            Dist::Normal {
+                mean,
+                sd,
+                low,
+                high,
+                cdf_low: a,
+                cdf_high: b,
+            } => {
                 let p = (a + u * (b - a)).clamp(1e-300, 1.0 - 1e-16);
                 (mean + sd * std_normal_quantile(p)).clamp(*low, *high)
             }

@@ -715,7 +715,7 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
     }
     let mut parts = Vec::new();
     for (_, dir) in shards {
-        match report::shard::read_run_part(dir, s.groups.len(), montecarlo::rows_per_unit(s.n_years()) * s.draws) {
+        match report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws) {
             Ok(p) => parts.push(p),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -723,7 +723,15 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
             }
         }
     }
-    let covered: usize = parts.iter().map(|p| p.units.len()).sum();
+    let covered: usize = parts
+        .iter()
+        .map(|p| {
+            p.units
+                .iter()
+                .filter(|u| matches!(u.unit, bedsim::scenario::Unit::Region(_)))
+                .count()
+        })
+        .sum();
     if covered != s.regions.len() {
         eprintln!("error: the shards hold {covered} regions, the scenario has {}", s.regions.len());
         return EXIT_INVALID;
@@ -743,6 +751,7 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
     let write_options = crate::app::WriteOptions {
         confidence,
         no_charts: false,
+        only: Vec::new(),
     };
     match crate::app::write_results(
         &s,

@@ -1,29 +1,47 @@
 //! The Monte Carlo engine: draws, the projection of every region in every draw, group sums,
 //! summaries and target probabilities.
 //!
-//! Work is split into tasks of (a chunk of regions) x (a block of draws). Every task computes
-//! its own values from streams keyed by purpose, draw and entity, so the results do not depend
-//! on how many threads run the tasks or in which order. Draw-level quantities shared by all
-//! regions (the survival schedule of each year, the care prevalence of each year) are computed
-//! once per draw inside a task and reused for every region of the chunk.
+//! A run is organised so that its memory does not grow with regions x draws x years:
 //!
-//! Group figures are sums of their members' per-draw values, added in scenario order, and
-//! ratios are recomputed from those sums: never by adding quantiles.
+//! - Regions are taken in chunks. The per-draw values of a chunk's regions are held until they
+//!   are summarised, then the buffer is reused for the next chunk. The chunk size follows from a
+//!   memory budget ([`RunOptions::memory_bytes`]).
+//! - A chunk is simulated by tasks of one block of draws each, run in parallel. A task computes
+//!   what the regions of a draw share (the survival schedule of every year, the care
+//!   prevalence, the samples of shared stock entries and plan items) once per draw and reuses it
+//!   for every region of the chunk ([`kernel`]).
+//! - Each region is summarised one year at a time by exact selection ([`select`]), in parallel.
+//! - A group's per-draw sums are kept in fixed point while its members are being simulated:
+//!   each region is added to its own group, and a finished group is added to its parent, so
+//!   only the groups on the current path of the hierarchy are held at once. Regions are taken
+//!   in the order of the group hierarchy to keep that path short.
+//! - When even one region's values for every year would not fit the budget (very many draws),
+//!   the run is made in passes over a few years each, simulating every pass again.
+//!
+//! Every task computes its values from streams keyed by purpose, draw and entity, integer sums
+//! do not depend on their order, and each summary sees the same values, so the results do not
+//! depend on the number of threads, the block, chunk or pass sizes, or the order of work.
 //!
 //! This module knows nothing of files, tables or charts.
 
+pub mod kernel;
+pub mod reference;
+pub mod select;
 pub mod streams;
 pub mod summary;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use rand::RngExt;
 use rayon::prelude::*;
 
-use crate::capacity::{self, CapacityPath};
-use crate::care;
-use crate::demography::projection::{FertilityRates, step};
-use crate::demography::{N_AGES, aged_at_least};
+use crate::capacity::EntryCache;
+use crate::demography::N_AGES;
 use crate::dist::std_normal_quantile;
 use crate::scenario::{Drift, Scenario, TargetMetric, Unit};
+use kernel::{Constants, PassRows};
 use streams::{Purpose, StreamRng, stream};
 pub use summary::{SummaryStats, TargetResult, UnitSummary};
 
@@ -55,22 +73,19 @@ pub enum Metric {
 
 /// Number of metrics.
 pub const N_METRICS: usize = 21;
+/// Metrics `0..N_STORED` are counts: they are what a run keeps per draw and what groups sum.
+/// The rest are ratios computed per draw from those counts.
+pub const N_STORED: usize = 16;
 /// Five-year age groups of the population pyramid: 0-4, ..., 95-99, 100+.
 pub const AGE_GROUPS: usize = 21;
-/// Pyramid cells kept per unit and draw: (base year, horizon) x (male, female) x age group.
-pub const PYRAMID_ROWS: usize = 4 * AGE_GROUPS;
+/// Pyramid cells of a unit summary: (base year, horizon) x (male, female) x age group.
+pub const PYRAMID_CELLS: usize = 4 * AGE_GROUPS;
 
-/// Rows of per-draw values per unit: every metric in every year, then the pyramid cells.
-pub fn rows_per_unit(n_years: usize) -> usize {
-    N_METRICS * n_years + PYRAMID_ROWS
+/// Rows of per-draw values a unit has over a whole run: the counts of every year
+/// (`year * N_STORED + metric`), then the horizon pyramid (`sex * AGE_GROUPS + group`).
+pub fn full_rows(n_years: usize) -> usize {
+    n_years * N_STORED + 2 * AGE_GROUPS
 }
-
-/// Row of a pyramid cell: `horizon` false for the base year; `sex` 0 male, 1 female.
-pub fn pyramid_row(n_years: usize, horizon: bool, sex: usize, group: usize) -> usize {
-    N_METRICS * n_years + (usize::from(horizon) * 2 + sex) * AGE_GROUPS + group
-}
-/// Metrics `0..N_ADDITIVE` are counts that groups sum; the rest are ratios recomputed from sums.
-pub const N_ADDITIVE: usize = 16;
 
 impl Metric {
     pub const ALL: [Metric; N_METRICS] = [
@@ -157,107 +172,8 @@ pub fn target_metric(t: TargetMetric) -> Metric {
     }
 }
 
-/// Fills the ratio metrics of one unit-year from its counts. Undefined ratios (no elderly, no
-/// institutional beds) are NaN and are reported as empty.
-pub fn fill_ratios(v: &mut [f64; N_METRICS]) {
-    let elderly = v[Metric::Elderly.index()];
-    let inst = v[Metric::BedsInstitutional.index()];
-    v[Metric::BedsPer1000Elderly.index()] = if elderly > 0.0 {
-        1000.0 * v[Metric::BedsTotal.index()] / elderly
-    } else {
-        f64::NAN
-    };
-    v[Metric::NursingShare.index()] = if inst > 0.0 {
-        v[Metric::BedsNursing.index()] / inst
-    } else {
-        f64::NAN
-    };
-    let registered = v[Metric::ElderlyRegistered.index()];
-    v[Metric::BedsPer1000Registered.index()] = if registered > 0.0 {
-        1000.0 * v[Metric::BedsTotal.index()] / registered
-    } else {
-        f64::NAN
-    };
-    v[Metric::CaregiversPer10000Elderly.index()] = if elderly > 0.0 {
-        10000.0 * v[Metric::Caregivers.index()] / elderly
-    } else {
-        f64::NAN
-    };
-    v[Metric::DemandSupplyRatio.index()] = if inst > 0.0 {
-        v[Metric::DemandInstitutional.index()] / inst
-    } else {
-        f64::NAN
-    };
-}
-
-/// How a run is carried out (what it computes is all in the scenario).
-#[derive(Clone, Copy)]
-pub struct RunOptions<'a> {
-    /// Draws per task. Any value gives the same results.
-    pub block_draws: usize,
-    /// Upper bound of the memory held for per-draw values of a chunk of regions, in bytes.
-    pub chunk_bytes: usize,
-    /// Keep every draw of every unit in the result.
-    pub keep_draws: bool,
-    /// Probability with which the "needed" columns of the targets table meet the target.
-    pub confidence: f64,
-    /// Called with the number of region-draws finished so far (from any thread).
-    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
-    /// Checked between tasks; when it returns true the run stops with [`Cancelled`].
-    pub cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
-}
-
-impl Default for RunOptions<'_> {
-    fn default() -> Self {
-        RunOptions {
-            block_draws: 64,
-            chunk_bytes: 512 << 20,
-            keep_draws: false,
-            confidence: 0.9,
-            progress: None,
-            cancelled: None,
-        }
-    }
-}
-
-/// The run was interrupted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the run was interrupted")]
-pub struct Cancelled;
-
-/// Per-draw values of one unit: `values[row * draws + draw]`, rows as in [`rows_per_unit`]
-/// (metric `m` in year `y` is row `m * n_years + y`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnitDraws {
-    pub unit: Unit,
-    pub values: Vec<f64>,
-}
-
-/// Everything a run produces.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    pub years: Vec<i32>,
-    pub draws: usize,
-    /// Regions first (scenario order), then groups.
-    pub units: Vec<UnitSummary>,
-    pub targets: Vec<TargetResult>,
-    /// With `keep_draws`: every unit's per-draw values, in `units` order.
-    pub kept: Option<Vec<UnitDraws>>,
-}
-
-/// Draw-level quantities shared by all regions of a draw.
-struct DrawShared {
-    /// One-year q by schedule and projection step: `q[schedule * n_steps + step]`.
-    q: Vec<[[f64; N_AGES]; 2]>,
-    /// Care prevalence by year index (0 = base year).
-    partial: Vec<[[f64; N_AGES]; 2]>,
-    full: Vec<[[f64; N_AGES]; 2]>,
-    uptake: care::Uptake,
-    /// Lee-Carter k offsets per sex and step, before shocks (for regional shocks).
-    kappa_trend: Vec<[f64; 2]>,
-}
-
-fn kappa_shocks(s: &Scenario, rng: &mut StreamRng, n_steps: usize) -> Vec<[f64; 2]> {
+/// The Lee-Carter shocks of a draw, accumulated: `k` offsets per sex for each projection step.
+pub(crate) fn kappa_shocks(s: &Scenario, rng: &mut StreamRng, n_steps: usize) -> Vec<[f64; 2]> {
     let mut acc = [0.0; 2];
     (0..n_steps)
         .map(|_| {
@@ -271,19 +187,9 @@ fn kappa_shocks(s: &Scenario, rng: &mut StreamRng, n_steps: usize) -> Vec<[f64; 
         .collect()
 }
 
-fn q_schedule(s: &Scenario, kappa: [f64; 2], multiplier: f64, out: &mut [[f64; N_AGES]; 2]) {
-    let m = &s.mortality;
-    for sex in 0..2 {
-        for x in 0..N_AGES {
-            let mx = (m.base_log_m[sex][x] + m.b[sex][x] * kappa[sex]).exp() * multiplier;
-            out[sex][x] = -(-mx).exp_m1();
-        }
-    }
-}
-
 /// The deterministic part of Lee-Carter's k (drift times the years since the base period) per
 /// sex for each projection step of a draw.
-fn kappa_trend(s: &Scenario, draw: u64) -> Vec<[f64; 2]> {
+pub(crate) fn kappa_trend(s: &Scenario, draw: u64) -> Vec<[f64; 2]> {
     let mut rng = stream(s.seed, Purpose::MortalityDrift, draw, 0);
     let drift = match &s.mortality.drift {
         Drift::Fitted { mean, se } => {
@@ -327,148 +233,161 @@ pub fn life_expectancy_draws(s: &Scenario, year: i32) -> Vec<[f64; 2]> {
         .collect()
 }
 
-impl DrawShared {
-    fn new(s: &Scenario, draw: u64) -> DrawShared {
-        let n_steps = s.n_years() - 1;
-        let kappa_trend = kappa_trend(s, draw);
-        let mut q = Vec::new();
-        if s.mortality.national_shocks {
-            let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), n_steps);
-            q = vec![[[0.0; N_AGES]; 2]; s.mortality.multipliers.len() * n_steps];
-            for (si, &mult) in s.mortality.multipliers.iter().enumerate() {
-                for i in 0..n_steps {
-                    let k = [kappa_trend[i][0] + shocks[i][0], kappa_trend[i][1] + shocks[i][1]];
-                    q_schedule(s, k, mult, &mut q[si * n_steps + i]);
-                }
-            }
-        }
-        let mut crng = stream(s.seed, Purpose::Care, draw, 0);
-        let (partial, full, uptake) = care::draw_prevalence(&s.care, s.n_years(), &mut crng);
-        DrawShared {
-            q,
-            partial,
-            full,
-            uptake,
-            kappa_trend,
+/// How a run is carried out (what it computes is all in the scenario).
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Largest number of draws per task, at most [`kernel::LANES`] (the draws the kernel projects
+    /// together). Any value gives the same results.
+    pub block_draws: usize,
+    /// Budget, in bytes, for the per-draw values held at once: the regions of a chunk and the
+    /// group sums being built. Any value gives the same results; a smaller one means smaller
+    /// chunks and, when even one region does not fit, passes over a few years at a time.
+    pub memory_bytes: usize,
+    /// Keep every draw of every unit in the result (memory grows with units x draws x years).
+    pub keep_draws: bool,
+    /// Probability with which the "needed" columns of the targets table meet the target.
+    pub confidence: f64,
+    /// Called with (region-draws projected so far, region-draws in the whole run), from any
+    /// thread.
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// Checked between tasks; when it returns true the run stops with [`Cancelled`].
+    pub cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+/// The default memory budget for per-draw values: 1 GiB.
+pub const DEFAULT_MEMORY_BYTES: usize = 1 << 30;
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            block_draws: 16,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            keep_draws: false,
+            confidence: 0.9,
+            progress: None,
+            cancelled: None,
         }
     }
 }
 
-/// Projects one region in one draw and writes its metrics for every year into
-/// `out[(metric * n_years + year) * stride]`, and its pyramid cells into the rows after them.
-fn region_draw(s: &Scenario, r: usize, draw: u64, shared: &DrawShared, cap: &mut CapacityPath, out: &mut [f64], stride: usize) {
-    let region = &s.regions[r];
-    let n_years = s.n_years();
-    let n_steps = n_years - 1;
-    let mut pop = region.base;
-    let tfr = region
-        .tfr
-        .as_ref()
-        .unwrap_or(&s.fertility.tfr)
-        .sample(&mut stream(s.seed, Purpose::Fertility, draw, region.key));
-    let rate = region
-        .migration_rate
-        .as_ref()
-        .unwrap_or(&s.migration.rate_per_1000)
-        .sample(&mut stream(s.seed, Purpose::Migration, draw, region.key))
-        / 1000.0;
-    let mut mig = [[0.0; N_AGES]; 2];
-    for sex in 0..2 {
-        for x in 0..N_AGES {
-            mig[sex][x] = rate * s.migration.weight[x];
-        }
-    }
-    capacity::realise(s, r, draw, cap);
-    let registered_ratio = region
-        .registered_ratio
-        .sample(&mut stream(s.seed, Purpose::Registered, draw, region.key));
-    let regional_shocks = if s.mortality.national_shocks {
-        None
-    } else {
-        Some(kappa_shocks(
-            s,
-            &mut stream(s.seed, Purpose::MortalityShock, draw, region.key),
-            n_steps,
-        ))
-    };
-    let mut q_local = [[0.0; N_AGES]; 2];
-    let fert = FertilityRates {
-        tfr,
-        shape: &s.fertility.shape,
-        male_share: s.fertility.male_share,
-    };
-    for yi in 0..n_years {
-        if yi > 0 {
-            let q = match &regional_shocks {
-                None => &shared.q[region.mortality_schedule * n_steps + yi - 1],
-                Some(sh) => {
-                    let k = [
-                        shared.kappa_trend[yi - 1][0] + sh[yi - 1][0],
-                        shared.kappa_trend[yi - 1][1] + sh[yi - 1][1],
-                    ];
-                    q_schedule(s, k, s.mortality.multipliers[region.mortality_schedule], &mut q_local);
-                    &q_local
-                }
-            };
-            step(&mut pop, q, fert, &mig);
-        }
-        let mut v = [0.0; N_METRICS];
-        v[Metric::PopulationTotal.index()] = aged_at_least(&pop, 0);
-        v[Metric::Elderly.index()] = aged_at_least(&pop, s.elderly_age);
-        v[Metric::ElderlyRegistered.index()] = registered_ratio * v[Metric::Elderly.index()];
-        v[Metric::Aged65Plus.index()] = aged_at_least(&pop, 65);
-        v[Metric::Aged80Plus.index()] = aged_at_least(&pop, 80);
-        let need = care::need(&pop, &shared.partial[yi], &shared.full[yi], s.care.min_age, &shared.uptake);
-        v[Metric::DependentPartial.index()] = need.partial;
-        v[Metric::DependentFull.index()] = need.full;
-        v[Metric::SeasonalDemand.index()] = cap.seasonal[yi];
-        v[Metric::DemandInstitutional.index()] = need.demand_institutional + cap.seasonal[yi];
-        v[Metric::Caregivers.index()] = cap.caregivers[yi];
-        v[Metric::DemandNursing.index()] = need.demand_nursing;
-        let (inst, nurs, comm) = (cap.institutional[yi], cap.nursing[yi], cap.community[yi]);
-        v[Metric::BedsInstitutional.index()] = inst;
-        v[Metric::BedsNursing.index()] = nurs;
-        v[Metric::BedsCommunity.index()] = comm;
-        v[Metric::BedsTotal.index()] = inst + comm;
-        v[Metric::UnmetNursingNeed.index()] = (need.demand_nursing - nurs).max(0.0);
-        fill_ratios(&mut v);
-        for (m, val) in v.iter().enumerate() {
-            out[(m * n_years + yi) * stride] = *val;
-        }
-        if yi == 0 || yi + 1 == n_years {
-            for (sex, p) in pop.iter().enumerate() {
-                for g in 0..AGE_GROUPS {
-                    let cell: f64 = p[5 * g..(5 * g + 5).min(N_AGES)].iter().sum();
-                    out[pyramid_row(n_years, yi != 0, sex, g) * stride] = cell;
-                }
-            }
-        }
-    }
+/// The run was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the run was interrupted")]
+pub struct Cancelled;
+
+/// Per-draw values of one unit: `values[(metric * n_years + year) * draws + draw]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitDraws {
+    pub unit: Unit,
+    pub values: Vec<f64>,
 }
 
-/// Fixed-point scale of group sums: 2^20 units per person or bed (a resolution of about 1e-6).
+/// Where the time of a run went (wall seconds, summed over chunks and passes) and how it was
+/// split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct RunTiming {
+    /// Projecting the regions (population, care need, capacity).
+    pub project: f64,
+    /// Summaries and target results of the regions.
+    pub summarise_regions: f64,
+    /// Adding regions into their groups, and the groups' summaries.
+    pub groups: f64,
+    /// Passes over the years (1 unless the memory budget is small for the number of draws).
+    pub passes: usize,
+    /// Regions per chunk.
+    pub chunk_regions: usize,
+    /// Draws per task.
+    pub block_draws: usize,
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub years: Vec<i32>,
+    pub draws: usize,
+    /// Regions first (scenario order), then groups.
+    pub units: Vec<UnitSummary>,
+    pub targets: Vec<TargetResult>,
+    /// With `keep_draws`: every unit's per-draw values, in `units` order.
+    pub kept: Option<Vec<UnitDraws>>,
+    pub timing: RunTiming,
+}
+
+/// Fixed-point scale of group sums: 2^16 units per person or bed (a resolution of 1.5e-5).
 /// Sums of integers are exact whatever their order, so group figures do not depend on the order
 /// in which regions are added, and a run split by region merges to exactly the single-machine
-/// result. The largest count (China's population, 1.4e9) times the scale is 1.5e15, far inside
+/// result. The largest count (China's population, 1.4e9) times the scale is 9e13, far inside
 /// i64.
-pub const GROUP_SCALE: f64 = 1_048_576.0;
+pub const GROUP_SCALE: f64 = 65_536.0;
 
-/// The part of a run that a set of regions produces: their summaries (and kept draws) and their
-/// fixed-point contribution to every group's per-draw sums (`group_sums[g][row * draws + d]`).
+/// A count in fixed point, rounded to the nearest step (ties to even): adding 1.5 * 2^52 leaves
+/// the rounded integer in the low bits of the sum, which vectorises where `as i64` does not.
+/// Exact for |v| * GROUP_SCALE < 2^51, that is counts up to 34 billion; larger ones (no region
+/// has them) saturate there.
+#[inline(always)]
+fn to_fixed(v: f32) -> i64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    const LIMIT: f64 = 2_251_799_813_685_247.0;
+    let x = (f64::from(v) * GROUP_SCALE).clamp(-LIMIT, LIMIT);
+    ((x + MAGIC).to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64)
+}
+
+/// Writes the fixed-point values of `values` into `sums`.
+fn set_fixed(sums: &mut [i64], values: &[f32]) {
+    for (a, v) in sums.iter_mut().zip(values) {
+        *a = to_fixed(*v);
+    }
+}
+
+/// Adds the fixed-point values of `values` into `sums`.
+fn add_fixed(sums: &mut [i64], values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
+        return unsafe { add_fixed_avx2(sums, values) };
+    }
+    add_fixed_any(sums, values);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn add_fixed_avx2(sums: &mut [i64], values: &[f32]) {
+    add_fixed_any(sums, values);
+}
+
+#[inline(always)]
+fn add_fixed_any(sums: &mut [i64], values: &[f32]) {
+    for (a, v) in sums.iter_mut().zip(values) {
+        *a += to_fixed(*v);
+    }
+}
+
+#[inline(always)]
+fn from_fixed(v: i64) -> f32 {
+    (v as f64 / GROUP_SCALE) as f32
+}
+
+/// The part of a run that a set of regions produces: the summaries of its regions and of the
+/// groups all of whose members it holds, and, for the other groups it touches, the fixed-point
+/// sums of its members (`group_sums`, each `full_rows(n_years) * draws` long, `[row][draw]`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartialRun {
     pub units: Vec<UnitSummary>,
+    /// The groups whose partial sums are in `group_sums`, in the same order.
+    pub partial_groups: Vec<usize>,
     /// Written separately in binary by shards (see `report::shard`).
     #[serde(skip)]
     pub group_sums: Vec<Vec<i64>>,
     #[serde(skip)]
     pub kept: Vec<UnitDraws>,
+    #[serde(skip)]
+    pub timing: RunTiming,
 }
 
 /// Runs the scenario.
 ///
 /// Uses the current rayon thread pool; results are identical for any pool size and any
-/// `block_draws` or `chunk_bytes`.
+/// `block_draws` or `memory_bytes`.
 ///
 /// # Errors
 /// [`Cancelled`] when `options.cancelled` says so.
@@ -478,159 +397,734 @@ pub fn run(s: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, Cancelle
     Ok(finish_run(s, options, vec![part]))
 }
 
-/// Runs the given regions (in increasing order) and returns their part of the run.
+/// Position of each group in a depth-first walk of the group tree (parents before children,
+/// siblings in scenario order), and each group's depth.
+fn group_tree_order(s: &Scenario) -> (Vec<usize>, Vec<usize>) {
+    let n = s.groups.len();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut roots = Vec::new();
+    for (g, group) in s.groups.iter().enumerate() {
+        match group.parent {
+            Some(p) => children[p].push(g),
+            None => roots.push(g),
+        }
+    }
+    let (mut rank, mut depth) = (vec![0; n], vec![0; n]);
+    let mut next = 0;
+    let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|&g| (g, 0)).collect();
+    while let Some((g, d)) = stack.pop() {
+        rank[g] = next;
+        depth[g] = d;
+        next += 1;
+        stack.extend(children[g].iter().rev().map(|&c| (c, d + 1)));
+    }
+    (rank, depth)
+}
+
+/// How a set of regions is worked through: their order, the groups they touch, the passes and
+/// the chunk size.
+struct WorkPlan {
+    /// Regions in processing order (the order of the group hierarchy).
+    order: Vec<usize>,
+    /// Members of each group within the part.
+    in_part: Vec<usize>,
+    /// Position in `order` of each group's last member in the part.
+    last_pos: Vec<usize>,
+    depth: Vec<usize>,
+    passes: Vec<PassRows>,
+    chunk: usize,
+    block: usize,
+    /// Whether the mortality tables of each block are kept for the whole run (computed by the
+    /// first chunk, reused by the others) rather than computed again for every chunk.
+    keep_tables: bool,
+}
+
+impl WorkPlan {
+    fn new(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) -> WorkPlan {
+        let (rank, depth) = group_tree_order(s);
+        let mut order = regions.to_vec();
+        order.sort_by_key(|&r| (s.regions[r].group.map(|g| rank[g] + 1).unwrap_or(0), r));
+        let n_groups = s.groups.len();
+        let mut in_part = vec![0; n_groups];
+        let mut first_pos = vec![usize::MAX; n_groups];
+        let mut last_pos = vec![0; n_groups];
+        for (pos, &r) in order.iter().enumerate() {
+            let mut g = s.regions[r].group;
+            while let Some(gi) = g {
+                in_part[gi] += 1;
+                first_pos[gi] = first_pos[gi].min(pos);
+                last_pos[gi] = pos;
+                g = s.groups[gi].parent;
+            }
+        }
+        // Groups whose sums are held at once: the most group intervals covering one position.
+        let mut events: Vec<(usize, i64)> = Vec::new();
+        for g in 0..n_groups {
+            if in_part[g] > 0 {
+                events.push((first_pos[g], 1));
+                events.push((last_pos[g] + 1, -1));
+            }
+        }
+        events.sort_unstable();
+        let (mut live, mut max_live) = (0i64, 0i64);
+        for (_, e) in events {
+            live += e;
+            max_live = max_live.max(live);
+        }
+        let draws = s.draws;
+        let n_years = s.n_years();
+        let region_bytes = |years: usize| (years * N_STORED + 2 * AGE_GROUPS) * draws * 4;
+        // Group sums are i64 (twice a region's f32), one more for the group being finished.
+        let group_bytes = |years: usize| 2 * region_bytes(years) * (max_live as usize + usize::from(max_live > 0));
+        let budget = options.memory_bytes;
+        let mut years = n_years;
+        while years > 1 && group_bytes(years) + region_bytes(years) > budget {
+            years = years.div_ceil(2);
+        }
+        let passes: Vec<PassRows> = (0..n_years)
+            .step_by(years)
+            .map(|y0| PassRows {
+                years: y0..(y0 + years).min(n_years),
+                pyramid: y0 + years >= n_years,
+            })
+            .collect();
+        // Enough tasks per chunk to keep every thread busy, at most `block_draws` draws each.
+        let threads = rayon::current_num_threads().max(1);
+        let block = draws.div_ceil(4 * threads).clamp(1, options.block_draws.clamp(1, kernel::LANES));
+        // Mortality tables (13 KB per projection step and block) are kept for the run when
+        // there is more than one chunk to reuse them and they take at most a quarter of the
+        // budget.
+        let chunk_for =
+            |budget: usize| (budget.saturating_sub(group_bytes(years)) / region_bytes(years).max(1)).clamp(1, order.len().max(1));
+        let mut schedules: Vec<usize> = order.iter().map(|&r| s.regions[r].mortality_schedule).collect();
+        schedules.sort_unstable();
+        schedules.dedup();
+        let table_bytes = schedules.len() * draws.div_ceil(block) * (n_years - 1) * std::mem::size_of::<kernel::AgeLanes>() * 3;
+        let chunk = chunk_for(budget);
+        let repeated = passes.len() > 1 || order.len() > chunk;
+        let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 4;
+        let chunk = if keep_tables { chunk_for(budget - table_bytes) } else { chunk };
+        WorkPlan {
+            order,
+            in_part,
+            last_pos,
+            depth,
+            passes,
+            chunk,
+            block,
+            keep_tables,
+        }
+    }
+}
+
+/// The draws of each task: `(first draw, number of draws)`.
+fn blocks(draws: usize, block: usize) -> Vec<(usize, usize)> {
+    (0..draws).step_by(block).map(|d0| (d0, block.min(draws - d0))).collect()
+}
+
+/// A chunk's per-draw values, series by series: `[region][row][draw]`.
+struct ChunkValues<'a> {
+    buf: &'a [f32],
+    rows: usize,
+    draws: usize,
+}
+
+impl ChunkValues<'_> {
+    fn series(&self, ri: usize, row: usize) -> &[f32] {
+        let start = (ri * self.rows + row) * self.draws;
+        &self.buf[start..start + self.draws]
+    }
+}
+
+/// The chunk buffer while tasks write into it: each task owns a block of draws and writes that
+/// block of every series, through [`kernel::BlockOut`]s.
+struct ChunkWriter<'a> {
+    ptr: *mut f32,
+    regions: usize,
+    rows: usize,
+    draws: usize,
+    /// The writer borrows the buffer mutably for as long as it lives.
+    _buf: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: tasks write disjoint elements (their own draws) through the pointer, and the buffer
+// outlives them (the parallel loop that uses the writer ends before the buffer is touched again).
+unsafe impl Sync for ChunkWriter<'_> {}
+unsafe impl Send for ChunkWriter<'_> {}
+
+impl<'a> ChunkWriter<'a> {
+    fn new(buf: &'a mut [f32], regions: usize, rows: usize, draws: usize) -> ChunkWriter<'a> {
+        assert_eq!(buf.len(), regions * rows * draws);
+        ChunkWriter {
+            ptr: buf.as_mut_ptr(),
+            regions,
+            rows,
+            draws,
+            _buf: std::marker::PhantomData,
+        }
+    }
+
+    /// Draws `d0..d0 + lanes` of every row of region `ri`. Each draw must be written by one
+    /// task only.
+    fn block(&self, ri: usize, d0: usize, lanes: usize) -> kernel::BlockOut {
+        assert!(ri < self.regions && d0 + lanes <= self.draws && lanes <= kernel::LANES);
+        let start = ri * self.rows * self.draws + d0;
+        // SAFETY: for row < rows, the elements start + row * draws + (0..lanes) lie inside the
+        // buffer (ri < regions, d0 + lanes <= draws); the draws belong to the calling task only
+        // (see `run_regions`), so no other thread touches them while the block is written.
+        unsafe { kernel::BlockOut::new(self.ptr.add(start), self.draws, self.rows, lanes) }
+    }
+}
+
+/// Per-task scratch of the projection, reused from task to task.
+struct TaskScratch {
+    /// Mortality of the block's draws by schedule (only those the chunk uses are filled).
+    mort: Vec<Option<kernel::MortalityBlock>>,
+    /// Mortality of one region with its own shocks.
+    local: kernel::MortalityBlock,
+    care: kernel::CareBlock,
+    inputs: kernel::RegionBlock,
+    entries: EntryCache,
+    pop: Box<[kernel::AgeLanes; 2]>,
+    next: Box<[kernel::AgeLanes; 2]>,
+}
+
+impl TaskScratch {
+    fn new(s: &Scenario, c: &Constants) -> TaskScratch {
+        let n_years = s.n_years();
+        TaskScratch {
+            mort: s.mortality.multipliers.iter().map(|_| None).collect(),
+            local: kernel::MortalityBlock::new(c, n_years - 1),
+            care: kernel::CareBlock::new(n_years),
+            inputs: kernel::RegionBlock::new(c, n_years),
+            entries: EntryCache::new(s, kernel::LANES),
+            pop: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
+            next: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
+        }
+    }
+}
+
+/// Projects the regions of a chunk through the draws `d0..d0 + nd` (at most
+/// [`kernel::LANES`]): the draw-level tables of the block are made first, then each region is
+/// projected through the block's draws at once.
+#[allow(clippy::too_many_arguments)]
+fn project_block(
+    s: &Scenario,
+    c: &Constants,
+    chunk: &[usize],
+    schedules: &[usize],
+    rows: &PassRows,
+    d0: usize,
+    nd: usize,
+    out: &ChunkWriter<'_>,
+    kept: Option<&[OnceLock<kernel::MortalityBlock>]>,
+    t: &mut TaskScratch,
+) {
+    let n_steps = s.n_years() - 1;
+    let national = s.mortality.national_shocks;
+    // kappa[step][sex][lane]; lanes past the block repeat its first draw.
+    let mut kappa = vec![[[0.0; kernel::LANES]; 2]; n_steps];
+    let mut trends: Vec<Vec<[f64; 2]>> = Vec::with_capacity(nd);
+    t.care.clear();
+    for l in 0..nd {
+        let draw = (d0 + l) as u64;
+        let trend = kappa_trend(s, draw);
+        if national {
+            let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), n_steps);
+            set_kappa(&mut kappa, l, nd, &trend, &shocks);
+        }
+        t.care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, draw, 0));
+        trends.push(trend);
+    }
+    t.care.finish(s, c);
+    if national {
+        for &sc in schedules {
+            let fresh = || {
+                let mut m = kernel::MortalityBlock::new(c, n_steps);
+                m.fill(s, c, &kappa, s.mortality.multipliers[sc]);
+                m
+            };
+            match kept {
+                Some(k) => {
+                    k[sc].get_or_init(fresh);
+                }
+                None => t.mort[sc] = Some(fresh()),
+            }
+        }
+    }
+    for (ri, &r) in chunk.iter().enumerate() {
+        let region = &s.regions[r];
+        t.inputs.fill(s, c, r, d0, nd, &mut t.entries);
+        let mort = if national {
+            let sc = region.mortality_schedule;
+            match kept {
+                Some(k) => k[sc].get().expect("the chunk's schedules are filled"),
+                None => t.mort[sc].as_ref().expect("the chunk's schedules are filled"),
+            }
+        } else {
+            for (l, trend) in trends.iter().enumerate() {
+                let draw = (d0 + l) as u64;
+                let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, region.key), n_steps);
+                set_kappa(&mut kappa, l, nd, trend, &shocks);
+            }
+            t.local.fill(s, c, &kappa, s.mortality.multipliers[region.mortality_schedule]);
+            &t.local
+        };
+        kernel::project(
+            s,
+            c,
+            r,
+            &mut t.inputs,
+            mort,
+            &t.care,
+            rows,
+            &mut t.pop,
+            &mut t.next,
+            &mut out.block(ri, d0, nd),
+        );
+    }
+}
+
+/// Sets lane `l` of `kappa` to trend + shocks (and, for the first lane, every lane past the
+/// block's `nd`).
+fn set_kappa(kappa: &mut [[[f64; kernel::LANES]; 2]], l: usize, nd: usize, trend: &[[f64; 2]], shocks: &[[f64; 2]]) {
+    for (i, k) in kappa.iter_mut().enumerate() {
+        for sex in 0..2 {
+            let v = trend[i][sex] + shocks[i][sex];
+            k[sex][l] = v;
+            if l == 0 {
+                k[sex][nd..].iter_mut().for_each(|x| *x = v);
+            }
+        }
+    }
+}
+
+/// Where a unit's counts are read from when it is summarised.
+enum Source<'a> {
+    Region(&'a ChunkValues<'a>, usize),
+    /// A group's fixed-point sums `[row][draw]`.
+    Group(&'a [i64], usize),
+}
+
+impl Source<'_> {
+    /// The draws of one row, borrowed or converted into `buf`.
+    fn read<'b>(&'b self, row: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+        match self {
+            Source::Region(v, ri) => v.series(*ri, row),
+            Source::Group(sums, draws) => {
+                buf.clear();
+                buf.extend(sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)));
+                buf
+            }
+        }
+    }
+}
+
+/// One piece of summarising work: a year of a unit, or its horizon pyramid.
+#[derive(Clone, Copy)]
+enum Item {
+    Year(usize),
+    Pyramid,
+}
+
+/// What one [`Item`] gives.
+enum ItemResult {
+    Year(usize, Box<summary::YearSummary>),
+    Pyramid(Vec<Option<SummaryStats>>),
+}
+
+/// Everything needed to summarise units.
+struct Summariser<'a> {
+    s: &'a Scenario,
+    /// Targets of each unit by year: `targets[unit_index][year]` (regions, then groups).
+    targets: Vec<Vec<Vec<usize>>>,
+    confidence: f64,
+    keep: bool,
+}
+
+impl Summariser<'_> {
+    fn new<'a>(s: &'a Scenario, options: &RunOptions<'_>) -> Summariser<'a> {
+        let n_years = s.n_years();
+        let mut targets = vec![vec![Vec::new(); n_years]; s.regions.len() + s.groups.len()];
+        for (ti, t) in s.targets.iter().enumerate() {
+            let yi = (t.year - s.base_year) as usize;
+            for u in &t.units {
+                targets[unit_index(s, *u)][yi].push(ti);
+            }
+        }
+        Summariser {
+            s,
+            targets,
+            confidence: options.confidence,
+            keep: options.keep_draws,
+        }
+    }
+
+    fn item(&self, unit: Unit, src: &Source<'_>, rows: &PassRows, item: Item, scratch: &mut summary::YearScratch) -> ItemResult {
+        match item {
+            Item::Year(yi) => {
+                let mut bufs = std::mem::take(&mut scratch.counts);
+                bufs.resize_with(N_STORED, Vec::new);
+                let mut rest: &mut [Vec<f32>] = &mut bufs;
+                let mut refs: Vec<&[f32]> = Vec::with_capacity(N_STORED);
+                for m in 0..N_STORED {
+                    let (first, tail) = rest.split_first_mut().expect("one buffer per stored metric");
+                    refs.push(src.read(rows.metric_row(yi, m), first));
+                    rest = tail;
+                }
+                let refs: [&[f32]; N_STORED] = std::array::from_fn(|m| refs[m]);
+                let targets = &self.targets[unit_index(self.s, unit)][yi];
+                let y = summary::unit_year(self.s, unit, &refs, targets, self.confidence, self.keep, scratch);
+                scratch.counts = bufs;
+                ItemResult::Year(yi, Box::new(y))
+            }
+            Item::Pyramid => {
+                let mut out = Vec::with_capacity(2 * AGE_GROUPS);
+                let mut buf = std::mem::take(&mut scratch.series);
+                for sex in 0..2 {
+                    for g in 0..AGE_GROUPS {
+                        let series = src.read(rows.pyramid_row(sex, g), &mut buf);
+                        out.push(scratch.selector.stats(series));
+                    }
+                }
+                scratch.series = buf;
+                ItemResult::Pyramid(out)
+            }
+        }
+    }
+}
+
+/// Index of a unit among regions then groups.
+fn unit_index(s: &Scenario, u: Unit) -> usize {
+    match u {
+        Unit::Region(r) => r,
+        Unit::Group(g) => s.regions.len() + g,
+    }
+}
+
+/// The items of a pass.
+fn pass_items(rows: &PassRows) -> Vec<Item> {
+    let mut items: Vec<Item> = rows.years.clone().map(Item::Year).collect();
+    if rows.pyramid {
+        items.push(Item::Pyramid);
+    }
+    items
+}
+
+/// A unit's summary being filled pass by pass, and its kept draws.
+struct UnitState {
+    summary: UnitSummary,
+    kept: Option<Vec<f64>>,
+}
+
+impl UnitState {
+    fn new(s: &Scenario, unit: Unit, keep: bool) -> UnitState {
+        let n_years = s.n_years();
+        let mut summary = UnitSummary::empty(unit, n_years);
+        // The base-year pyramid is the census: the same in every draw.
+        let members: Vec<usize> = match unit {
+            Unit::Region(r) => vec![r],
+            Unit::Group(g) => s.groups[g].members.clone(),
+        };
+        for sex in 0..2 {
+            for g in 0..AGE_GROUPS {
+                let cell: f64 = members
+                    .iter()
+                    .map(|&r| s.regions[r].base[sex][5 * g..(5 * g + 5).min(N_AGES)].iter().sum::<f64>())
+                    .sum();
+                summary.pyramid[sex * AGE_GROUPS + g] = Some(SummaryStats {
+                    mean: cell,
+                    quantiles: [cell; 7],
+                });
+            }
+        }
+        UnitState {
+            summary,
+            kept: keep.then(|| vec![0.0; N_METRICS * n_years * s.draws]),
+        }
+    }
+
+    fn absorb(&mut self, s: &Scenario, r: ItemResult) {
+        let n_years = s.n_years();
+        match r {
+            ItemResult::Year(yi, y) => {
+                for (m, st) in y.stats.into_iter().enumerate() {
+                    self.summary.stats[m * n_years + yi] = st;
+                }
+                self.summary.targets.extend(y.targets);
+                if let (Some(kept), Some(values)) = (&mut self.kept, y.kept) {
+                    let d = s.draws;
+                    for m in 0..N_METRICS {
+                        kept[(m * n_years + yi) * d..(m * n_years + yi + 1) * d].copy_from_slice(&values[m * d..(m + 1) * d]);
+                    }
+                }
+            }
+            ItemResult::Pyramid(cells) => {
+                for (i, c) in cells.into_iter().enumerate() {
+                    self.summary.pyramid[2 * AGE_GROUPS + i] = c;
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> (UnitSummary, Option<UnitDraws>) {
+        self.summary.targets.sort_by_key(|t| t.target);
+        let unit = self.summary.unit;
+        (self.summary, self.kept.map(|values| UnitDraws { unit, values }))
+    }
+}
+
+/// Summarises units from their sources, in parallel over units and items.
+fn summarise_units(sm: &Summariser<'_>, work: &[(Unit, Source<'_>)], rows: &PassRows, states: &mut [UnitState]) {
+    let items = pass_items(rows);
+    let jobs: Vec<(usize, Item)> = (0..work.len()).flat_map(|w| items.iter().map(move |&i| (w, i))).collect();
+    let results: Vec<(usize, ItemResult)> = jobs
+        .par_iter()
+        .map_init(summary::YearScratch::default, |scratch, &(w, item)| {
+            (w, sm.item(work[w].0, &work[w].1, rows, item, scratch))
+        })
+        .collect();
+    for (w, r) in results {
+        states[w].absorb(sm.s, r);
+    }
+}
+
+/// Runs the given regions and returns their part of the run: the summaries of the regions and
+/// of the groups all of whose members are among them, and partial sums for the other groups
+/// they touch.
 ///
 /// # Errors
 /// [`Cancelled`] when `options.cancelled` says so.
 pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) -> Result<PartialRun, Cancelled> {
-    let n_years = s.n_years();
+    let plan = WorkPlan::new(s, options, regions);
     let draws = s.draws;
-    let n_regions = regions.len();
-    let block = options.block_draws.max(1);
-    let n_blocks = draws.div_ceil(block);
-    let rows = rows_per_unit(n_years);
-    let per_region = rows * draws;
-    let chunk = (options.chunk_bytes / (per_region * 8).max(1)).clamp(1, n_regions.max(1));
-    let done = std::sync::atomic::AtomicU64::new(0);
+    let n_years = s.n_years();
+    let n_groups = s.groups.len();
+    let constants = Constants::new(s);
+    let sm = Summariser::new(s, options);
+    let task_blocks = blocks(draws, plan.block);
+    let total = (plan.passes.len() * plan.order.len() * draws) as u64;
+    let done = AtomicU64::new(0);
+    let mut timing = RunTiming {
+        passes: plan.passes.len(),
+        chunk_regions: plan.chunk,
+        block_draws: plan.block,
+        ..RunTiming::default()
+    };
 
-    let mut group_acc: Vec<Vec<i64>> = s.groups.iter().map(|_| vec![0; per_region]).collect();
-    let mut units: Vec<UnitSummary> = Vec::with_capacity(n_regions);
-    let mut kept: Vec<UnitDraws> = Vec::new();
+    let mut region_states: Vec<Option<UnitState>> = (0..s.regions.len()).map(|_| None).collect();
+    for &r in &plan.order {
+        region_states[r] = Some(UnitState::new(s, Unit::Region(r), options.keep_draws));
+    }
+    let complete = |g: usize| plan.in_part[g] == s.groups[g].members.len();
+    let mut group_states: Vec<Option<UnitState>> = (0..n_groups)
+        .map(|g| (plan.in_part[g] > 0 && complete(g)).then(|| UnitState::new(s, Unit::Group(g), options.keep_draws)))
+        .collect();
+    let full = full_rows(n_years);
+    let mut partial_sums: Vec<Option<Vec<i64>>> = (0..n_groups)
+        .map(|g| (plan.in_part[g] > 0 && !complete(g)).then(|| vec![0; full * draws]))
+        .collect();
 
-    for chunk_regions in regions.chunks(chunk) {
-        let chunk_regions: Vec<usize> = chunk_regions.to_vec();
-        let nr = chunk_regions.len();
-        // Each task: values [region][metric][year][draw in block].
-        let blocks: Vec<Vec<f64>> = (0..n_blocks)
-            .into_par_iter()
-            .map(|b| {
-                if options.cancelled.is_some_and(|c| c()) {
-                    return Vec::new();
-                }
-                let d0 = b * block;
-                let nd = block.min(draws - d0);
-                let mut buf = vec![0.0; nr * rows * nd];
-                let mut cap = CapacityPath::new(n_years);
-                for dd in 0..nd {
-                    let draw = (d0 + dd) as u64;
-                    let shared = DrawShared::new(s, draw);
-                    for (ri, &r) in chunk_regions.iter().enumerate() {
-                        let base = ri * rows * nd + dd;
-                        region_draw(s, r, draw, &shared, &mut cap, &mut buf[base..], nd);
+    let mut buf: Vec<f32> = Vec::new();
+    // With `keep_tables`: the mortality tables of each block by schedule, filled on first use.
+    let kept_tables: Vec<Vec<OnceLock<kernel::MortalityBlock>>> = if plan.keep_tables {
+        task_blocks
+            .iter()
+            .map(|_| s.mortality.multipliers.iter().map(|_| OnceLock::new()).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut acc: Vec<Option<Vec<i64>>> = (0..n_groups).map(|_| None).collect();
+    let mut spare: Vec<Vec<i64>> = Vec::new();
+
+    for rows in &plan.passes {
+        let n_rows = rows.len();
+        for (ci, chunk) in plan.order.chunks(plan.chunk).enumerate() {
+            let chunk_start = ci * plan.chunk;
+            let nr = chunk.len();
+            // 1. Project every region of the chunk in every draw.
+            let clock = Instant::now();
+            let mut schedules: Vec<usize> = chunk.iter().map(|&r| s.regions[r].mortality_schedule).collect();
+            schedules.sort_unstable();
+            schedules.dedup();
+            buf.resize(nr * n_rows * draws, 0.0);
+            {
+                let writer = ChunkWriter::new(&mut buf[..nr * n_rows * draws], nr, n_rows, draws);
+                // Each task owns the draws of its block: it is the only one to write them.
+                task_blocks.par_iter().enumerate().for_each_init(
+                    || TaskScratch::new(s, &constants),
+                    |scratch, (b, &(d0, nd))| {
+                        if options.cancelled.is_some_and(|c| c()) {
+                            return;
+                        }
+                        let kept = kept_tables.get(b).map(Vec::as_slice);
+                        project_block(s, &constants, chunk, &schedules, rows, d0, nd, &writer, kept, scratch);
+                        if let Some(p) = options.progress {
+                            let n = (nd * nr) as u64;
+                            p(done.fetch_add(n, Ordering::Relaxed) + n, total);
+                        }
+                    },
+                );
+            }
+            if options.cancelled.is_some_and(|c| c()) {
+                return Err(Cancelled);
+            }
+            timing.project += clock.elapsed().as_secs_f64();
+
+            // 2. Summarise the regions.
+            let clock = Instant::now();
+            let values = ChunkValues {
+                buf: &buf[..nr * n_rows * draws],
+                rows: n_rows,
+                draws,
+            };
+            let work: Vec<(Unit, Source<'_>)> = (0..nr).map(|ri| (Unit::Region(chunk[ri]), Source::Region(&values, ri))).collect();
+            let mut states: Vec<UnitState> = chunk.iter().filter_map(|&r| region_states[r].take()).collect();
+            summarise_units(&sm, &work, rows, &mut states);
+            for (&r, st) in chunk.iter().zip(states) {
+                region_states[r] = Some(st);
+            }
+            timing.summarise_regions += clock.elapsed().as_secs_f64();
+
+            // 3. Add the regions into their groups, then finish the groups whose last member
+            //    this chunk holds, deepest first: each is added to its parent, then summarised
+            //    (or kept as a partial sum when the part does not hold all its members).
+            let clock = Instant::now();
+            let mut direct: Vec<usize> = chunk.iter().filter_map(|&r| s.regions[r].group).collect();
+            direct.sort_unstable();
+            direct.dedup();
+            for g in direct {
+                let members: Vec<usize> = (0..nr).filter(|&ri| s.regions[chunk[ri]].group == Some(g)).collect();
+                // A group's first contribution is written, not added, so buffers need no zeroing.
+                let fresh = acc[g].is_none();
+                let sums = acc[g].get_or_insert_with(|| take_buffer(&mut spare, n_rows * draws));
+                sums.par_chunks_mut(draws).enumerate().for_each(|(row, sums)| {
+                    for (i, &ri) in members.iter().enumerate() {
+                        if fresh && i == 0 {
+                            set_fixed(sums, values.series(ri, row));
+                        } else {
+                            add_fixed(sums, values.series(ri, row));
+                        }
+                    }
+                });
+            }
+            let chunk_end = chunk_start + nr;
+            let mut finishing: Vec<usize> = (0..n_groups)
+                .filter(|&g| plan.in_part[g] > 0 && (chunk_start..chunk_end).contains(&plan.last_pos[g]))
+                .collect();
+            finishing.sort_by_key(|&g| (std::cmp::Reverse(plan.depth[g]), g));
+            for g in finishing {
+                let Some(sums) = acc[g].take() else { continue };
+                if let Some(st) = group_states[g].as_mut() {
+                    let work = [(Unit::Group(g), Source::Group(&sums, draws))];
+                    summarise_units(&sm, &work, rows, std::slice::from_mut(st));
+                } else if let Some(total_sums) = partial_sums[g].as_mut() {
+                    for y in rows.years.clone() {
+                        for m in 0..N_STORED {
+                            let (from, to) = (rows.metric_row(y, m), y * N_STORED + m);
+                            total_sums[to * draws..(to + 1) * draws].copy_from_slice(&sums[from * draws..(from + 1) * draws]);
+                        }
+                    }
+                    if rows.pyramid {
+                        for cell in 0..2 * AGE_GROUPS {
+                            let (from, to) = (rows.pyramid_row(0, cell), n_years * N_STORED + cell);
+                            total_sums[to * draws..(to + 1) * draws].copy_from_slice(&sums[from * draws..(from + 1) * draws]);
+                        }
                     }
                 }
-                if let Some(p) = options.progress {
-                    let n = done.fetch_add((nd * nr) as u64, std::sync::atomic::Ordering::Relaxed) + (nd * nr) as u64;
-                    p(n);
-                }
-                buf
-            })
-            .collect();
-        if options.cancelled.is_some_and(|c| c()) {
-            return Err(Cancelled);
-        }
-        // Reassemble per region: [metric][year][draw].
-        let series: Vec<Vec<f64>> = (0..nr)
-            .into_par_iter()
-            .map(|ri| {
-                let mut v = vec![0.0; per_region];
-                for (b, buf) in blocks.iter().enumerate() {
-                    let d0 = b * block;
-                    let nd = block.min(draws - d0);
-                    let src = &buf[ri * rows * nd..(ri + 1) * rows * nd];
-                    for my in 0..rows {
-                        v[my * draws + d0..my * draws + d0 + nd].copy_from_slice(&src[my * nd..(my + 1) * nd]);
+                // The finished sums go into the parent: as they are when the parent has none yet.
+                match s.groups[g].parent.map(|p| &mut acc[p]) {
+                    Some(slot @ None) => *slot = Some(sums),
+                    Some(Some(parent)) => {
+                        parent.par_iter_mut().zip(sums.par_iter()).for_each(|(a, b)| *a += b);
+                        spare.push(sums);
                     }
-                }
-                v
-            })
-            .collect();
-        drop(blocks);
-        // Group sums of counts and pyramid cells, in fixed point (see GROUP_SCALE). Ratio rows
-        // are recomputed from the sums when the run is finished.
-        let counts = N_ADDITIVE * n_years * draws;
-        let pyramid = N_METRICS * n_years * draws;
-        for (ri, &r) in chunk_regions.iter().enumerate() {
-            for (g, group) in s.groups.iter().enumerate() {
-                if group.members.binary_search(&r).is_ok() {
-                    let acc = &mut group_acc[g];
-                    for (a, v) in acc[..counts].iter_mut().zip(&series[ri][..counts]) {
-                        *a += (v * GROUP_SCALE).round() as i64;
-                    }
-                    for (a, v) in acc[pyramid..].iter_mut().zip(&series[ri][pyramid..]) {
-                        *a += (v * GROUP_SCALE).round() as i64;
-                    }
+                    None => spare.push(sums),
                 }
             }
-        }
-        let summaries: Vec<UnitSummary> = series
-            .par_iter()
-            .zip(chunk_regions.par_iter())
-            .map(|(v, &r)| summary::summarise(s, Unit::Region(r), v, options.confidence))
-            .collect();
-        units.extend(summaries);
-        if options.keep_draws {
-            kept.extend(series.into_iter().zip(&chunk_regions).map(|(values, &r)| UnitDraws {
-                unit: Unit::Region(r),
-                values,
-            }));
+            timing.groups += clock.elapsed().as_secs_f64();
         }
     }
+
+    let mut units = Vec::new();
+    let mut kept = Vec::new();
+    for st in region_states.into_iter().chain(group_states).flatten() {
+        let (summary, k) = st.finish();
+        units.push(summary);
+        kept.extend(k);
+    }
+    let (partial_groups, group_sums): (Vec<usize>, Vec<Vec<i64>>) =
+        partial_sums.into_iter().enumerate().filter_map(|(g, v)| v.map(|v| (g, v))).unzip();
     Ok(PartialRun {
         units,
-        group_sums: group_acc,
+        partial_groups,
+        group_sums,
         kept,
+        timing,
     })
 }
 
-/// Finishes a run from the parts of all its regions (each region in exactly one part): adds the
-/// groups' fixed-point sums, computes group ratios and summaries, and collects target results.
+/// A buffer of `len` (contents unspecified), reusing a spare one when there is one.
+fn take_buffer(spare: &mut Vec<Vec<i64>>, len: usize) -> Vec<i64> {
+    match spare.pop() {
+        Some(mut v) => {
+            v.resize(len, 0);
+            v
+        }
+        None => vec![0; len],
+    }
+}
+
+/// Finishes a run from the parts of all its regions (each region in exactly one part): adds
+/// the partial sums of groups split across parts, summarises those groups, and collects the
+/// target results.
 pub fn finish_run(s: &Scenario, options: &RunOptions<'_>, parts: Vec<PartialRun>) -> RunResult {
     let n_years = s.n_years();
     let draws = s.draws;
-    let per_region = rows_per_unit(n_years) * draws;
-    let mut sums: Vec<Vec<i64>> = s.groups.iter().map(|_| vec![0; per_region]).collect();
+    let mut sums: Vec<Option<Vec<i64>>> = (0..s.groups.len()).map(|_| None).collect();
     let mut units: Vec<UnitSummary> = Vec::new();
     let mut kept: Vec<UnitDraws> = Vec::new();
+    let mut timing = RunTiming::default();
     for part in parts {
-        for (acc, add) in sums.iter_mut().zip(&part.group_sums) {
-            for (a, b) in acc.iter_mut().zip(add) {
-                *a += b;
+        for (g, add) in part.partial_groups.iter().zip(part.group_sums) {
+            match &mut sums[*g] {
+                Some(acc) => acc.iter_mut().zip(&add).for_each(|(a, b)| *a += b),
+                slot => *slot = Some(add),
             }
         }
         units.extend(part.units);
         kept.extend(part.kept);
+        timing.project += part.timing.project;
+        timing.summarise_regions += part.timing.summarise_regions;
+        timing.groups += part.timing.groups;
+        timing.passes = timing.passes.max(part.timing.passes);
+        timing.chunk_regions = timing.chunk_regions.max(part.timing.chunk_regions);
+        timing.block_draws = timing.block_draws.max(part.timing.block_draws);
     }
-    units.sort_by_key(|u| u.unit);
-    kept.sort_by_key(|u| u.unit);
-    let mut group_acc: Vec<Vec<f64>> = sums.iter().map(|v| v.iter().map(|x| *x as f64 / GROUP_SCALE).collect()).collect();
-    drop(sums);
-    for acc in &mut group_acc {
-        for yi in 0..n_years {
-            for d in 0..draws {
-                let mut v = [0.0; N_METRICS];
-                for (m, slot) in v.iter_mut().enumerate().take(N_ADDITIVE) {
-                    *slot = acc[(m * n_years + yi) * draws + d];
-                }
-                fill_ratios(&mut v);
-                for m in N_ADDITIVE..N_METRICS {
-                    acc[(m * n_years + yi) * draws + d] = v[m];
-                }
-            }
+    let clock = Instant::now();
+    let sm = Summariser::new(s, options);
+    let rows = PassRows {
+        years: 0..n_years,
+        pyramid: true,
+    };
+    for (g, v) in sums.iter().enumerate() {
+        if let Some(v) = v {
+            let mut st = UnitState::new(s, Unit::Group(g), options.keep_draws);
+            summarise_units(
+                &sm,
+                &[(Unit::Group(g), Source::Group(v, draws))],
+                &rows,
+                std::slice::from_mut(&mut st),
+            );
+            let (summary, k) = st.finish();
+            units.push(summary);
+            kept.extend(k);
         }
     }
-    let group_summaries: Vec<UnitSummary> = group_acc
-        .par_iter()
-        .enumerate()
-        .map(|(g, v)| summary::summarise(s, Unit::Group(g), v, options.confidence))
-        .collect();
-    units.extend(group_summaries);
-    if options.keep_draws {
-        kept.extend(group_acc.into_iter().enumerate().map(|(g, values)| UnitDraws {
-            unit: Unit::Group(g),
-            values,
-        }));
-    }
+    timing.groups += clock.elapsed().as_secs_f64();
+    units.sort_by_key(|u| u.unit);
+    kept.sort_by_key(|u| u.unit);
     let years: Vec<i32> = s.years().collect();
     let targets = summary::collect_targets(s, &units);
     RunResult {
@@ -639,5 +1133,6 @@ pub fn finish_run(s: &Scenario, options: &RunOptions<'_>, parts: Vec<PartialRun>
         units,
         targets,
         kept: options.keep_draws.then_some(kept),
+        timing,
     }
 }

@@ -3,9 +3,15 @@
 //!
 //! Quantiles are exact (Hyndman & Fan 1996 type 7, the default of R and numpy) over the draws
 //! where the value is defined; undefined ratios (no elderly, no institutional beds) are left
-//! out and, if no draw defines them, the statistic is empty.
+//! out and, if no draw defines them, the statistic is empty. They are found by selection
+//! ([`super::select`]), not by sorting.
+//!
+//! A unit is summarised one year at a time from the per-draw values of its sixteen counts in
+//! that year; the five ratios are computed per draw from those counts, so a group's ratios come
+//! from its summed counts, never from its members' ratios.
 
-use super::{Metric, N_METRICS, PYRAMID_ROWS};
+use super::select::{Selector, quantile_f64};
+use super::{Metric, N_METRICS, N_STORED};
 use crate::scenario::{Scenario, TargetMetric, Unit};
 
 /// Probabilities of the reported quantiles.
@@ -37,14 +43,27 @@ pub struct TargetResult {
     pub needed_conversions: Option<f64>,
 }
 
-/// Summary of one unit: `stats[metric * n_years + year]`, its pyramid cells (as
-/// [`super::pyramid_row`] minus the metric rows) and its target results.
+/// Summary of one unit: `stats[metric * n_years + year]`, its population pyramid
+/// (`pyramid[(h * 2 + sex) * AGE_GROUPS + group]`, `h` 0 for the base year and 1 for the
+/// horizon) and its target results.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnitSummary {
     pub unit: Unit,
     pub stats: Vec<Option<SummaryStats>>,
     pub pyramid: Vec<Option<SummaryStats>>,
     pub targets: Vec<TargetResult>,
+}
+
+impl UnitSummary {
+    /// An empty summary, filled year by year.
+    pub fn empty(unit: Unit, n_years: usize) -> UnitSummary {
+        UnitSummary {
+            unit,
+            stats: vec![None; N_METRICS * n_years],
+            pyramid: vec![None; super::PYRAMID_CELLS],
+            targets: Vec::new(),
+        }
+    }
 }
 
 /// Type-7 quantile of sorted values.
@@ -59,209 +78,189 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// Mean and quantiles of the finite values, sorted in place in `scratch`.
-pub fn stats(values: &[f64], scratch: &mut Sorter) -> Option<SummaryStats> {
-    let v = &mut scratch.values;
-    v.clear();
-    v.extend(values.iter().copied().filter(|v| v.is_finite()));
-    if v.is_empty() {
-        return None;
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    // Deterministic series (the base year, stock before deliveries) need no sorting.
-    if v.iter().all(|x| *x == v[0]) {
-        return Some(SummaryStats {
-            mean,
-            quantiles: [v[0]; 7],
-        });
-    }
-    scratch.sort();
-    let scratch = &scratch.values;
-    let mut quantiles = [0.0; 7];
-    for (q, p) in quantiles.iter_mut().zip(QUANTILES) {
-        *q = quantile_sorted(scratch, p);
-    }
-    Some(SummaryStats { mean, quantiles })
+/// A ratio metric as `scale * numerator / denominator` of two counts; `None` for counts.
+pub fn ratio_parts(m: Metric) -> Option<(Metric, Metric, f64)> {
+    Some(match m {
+        Metric::BedsPer1000Elderly => (Metric::BedsTotal, Metric::Elderly, 1000.0),
+        Metric::BedsPer1000Registered => (Metric::BedsTotal, Metric::ElderlyRegistered, 1000.0),
+        Metric::NursingShare => (Metric::BedsNursing, Metric::BedsInstitutional, 1.0),
+        Metric::DemandSupplyRatio => (Metric::DemandInstitutional, Metric::BedsInstitutional, 1.0),
+        Metric::CaregiversPer10000Elderly => (Metric::Caregivers, Metric::Elderly, 10000.0),
+        _ => return None,
+    })
 }
 
-/// Reusable buffers for sorting the draws of one series.
-#[derive(Debug, Default)]
-pub struct Sorter {
+/// A ratio of one draw; NaN (undefined) when the denominator is not positive.
+#[inline(always)]
+pub fn ratio(num: f32, den: f32, scale: f64) -> f64 {
+    if den > 0.0 {
+        scale * f64::from(num) / f64::from(den)
+    } else {
+        f64::NAN
+    }
+}
+
+/// The per-draw values of metric `m` from the counts, in `f64`.
+fn metric_values(m: Metric, counts: &[&[f32]; N_STORED], out: &mut Vec<f64>) {
+    out.clear();
+    match ratio_parts(m) {
+        Some((num, den, scale)) => out.extend(
+            counts[num.index()]
+                .iter()
+                .zip(counts[den.index()])
+                .map(|(n, d)| ratio(*n, *d, scale)),
+        ),
+        None => out.extend(counts[m.index()].iter().map(|v| f64::from(*v))),
+    }
+}
+
+/// Scratch space for summarising one unit-year.
+#[derive(Default)]
+pub struct YearScratch {
+    pub selector: Selector,
+    pub series: Vec<f32>,
+    /// The unit's counts in the year being summarised, one series per stored metric.
+    pub counts: Vec<Vec<f32>>,
     values: Vec<f64>,
-    keys: Vec<u64>,
-    tmp: Vec<u64>,
+    other: Vec<f64>,
 }
 
-/// Maps an f64 to a u64 whose unsigned order is the numeric order (finite values).
-fn order_key(v: f64) -> u64 {
-    let b = v.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+/// What summarising one unit-year gives: the stats of every metric, the unit's targets in that
+/// year and, when asked, every draw of every metric (`kept[metric * draws + d]`).
+pub struct YearSummary {
+    pub stats: [Option<SummaryStats>; N_METRICS],
+    pub targets: Vec<TargetResult>,
+    pub kept: Option<Vec<f64>>,
 }
 
-fn from_order_key(k: u64) -> f64 {
-    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
-}
-
-impl Sorter {
-    /// Sorts `values` ascending: an LSD radix sort on 11-bit digits of the order-preserving
-    /// integer keys, skipping digits all keys share (draws of one series usually share their
-    /// sign and exponent). Several times faster than a comparison sort for the thousands of
-    /// draws of a series, and exact.
-    fn sort(&mut self) {
-        let n = self.values.len();
-        if n < 256 {
-            self.values.sort_unstable_by(f64::total_cmp);
-            return;
-        }
-        self.keys.clear();
-        self.keys.extend(self.values.iter().map(|v| order_key(*v)));
-        self.tmp.resize(n, 0);
-        let (first, mut same) = (self.keys[0], 0u64);
-        for k in &self.keys {
-            same |= k ^ first;
-        }
-        const BITS: u32 = 11;
-        const BUCKETS: usize = 1 << BITS;
-        let mut counts = vec![0usize; BUCKETS];
-        let mut shift = 0;
-        while shift < 64 {
-            let mask = ((BUCKETS as u64) - 1) << shift;
-            if same & mask != 0 {
-                counts.iter_mut().for_each(|c| *c = 0);
-                for k in &self.keys {
-                    counts[((k >> shift) as usize) & (BUCKETS - 1)] += 1;
-                }
-                let mut sum = 0;
-                for c in counts.iter_mut() {
-                    let here = *c;
-                    *c = sum;
-                    sum += here;
-                }
-                for k in &self.keys {
-                    let d = ((k >> shift) as usize) & (BUCKETS - 1);
-                    self.tmp[counts[d]] = *k;
-                    counts[d] += 1;
-                }
-                std::mem::swap(&mut self.keys, &mut self.tmp);
-            }
-            shift += BITS;
-        }
-        for (v, k) in self.values.iter_mut().zip(&self.keys) {
-            *v = from_order_key(*k);
-        }
-    }
-}
-
-/// The `p` quantile of finite values (sorting a copy).
-fn quantile_of(values: impl Iterator<Item = f64>, p: f64) -> Option<f64> {
-    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable_by(f64::total_cmp);
-    Some(quantile_sorted(&v, p))
-}
-
-/// Summarises one unit from its per-draw values `values[row * draws + d]`.
-pub fn summarise(s: &Scenario, unit: Unit, values: &[f64], confidence: f64) -> UnitSummary {
-    let n_years = s.n_years();
-    let draws = s.draws;
-    let series = |m: Metric, yi: usize| &values[(m.index() * n_years + yi) * draws..(m.index() * n_years + yi + 1) * draws];
-    let mut scratch = Sorter::default();
-    let mut out = Vec::with_capacity(N_METRICS * n_years);
+/// Summarises one unit in year index `yi` from its counts `counts[m][d]` (the first
+/// [`N_STORED`] metrics, each `draws` long). `targets` are the indices of the scenario's
+/// targets that test this unit in this year.
+pub fn unit_year(
+    s: &Scenario,
+    unit: Unit,
+    counts: &[&[f32]; N_STORED],
+    targets: &[usize],
+    confidence: f64,
+    keep: bool,
+    scratch: &mut YearScratch,
+) -> YearSummary {
+    let draws = counts[0].len();
+    let mut stats = [None; N_METRICS];
+    let mut kept = keep.then(|| vec![0.0; N_METRICS * draws]);
+    // Without a registered/resident ratio the registered elderly are the elderly, bit for bit,
+    // and their stats need not be found twice.
+    let registered_same = counts[Metric::ElderlyRegistered.index()] == counts[Metric::Elderly.index()];
     for m in Metric::ALL {
-        for yi in 0..n_years {
-            out.push(stats(series(m, yi), &mut scratch));
-        }
-    }
-    let first = N_METRICS * n_years;
-    let pyramid = (first..first + PYRAMID_ROWS)
-        .map(|row| stats(&values[row * draws..(row + 1) * draws], &mut scratch))
-        .collect();
-    let mut targets = Vec::new();
-    for (ti, t) in s.targets.iter().enumerate() {
-        if !t.units.contains(&unit) {
+        let same_as = match m {
+            Metric::ElderlyRegistered if registered_same => Some(Metric::Elderly),
+            Metric::BedsPer1000Registered if registered_same => Some(Metric::BedsPer1000Elderly),
+            _ => None,
+        };
+        if let (Some(other), None) = (same_as, &kept) {
+            stats[m.index()] = stats[other.index()];
             continue;
         }
-        let yi = (t.year - s.base_year) as usize;
+        let series: &[f32] = match ratio_parts(m) {
+            None => counts[m.index()],
+            Some((num, den, scale)) => {
+                scratch.series.clear();
+                scratch.series.extend(
+                    counts[num.index()]
+                        .iter()
+                        .zip(counts[den.index()])
+                        .map(|(n, d)| ratio(*n, *d, scale) as f32),
+                );
+                &scratch.series
+            }
+        };
+        stats[m.index()] = scratch.selector.stats(series);
+        if let Some(k) = &mut kept {
+            for (slot, v) in k[m.index() * draws..(m.index() + 1) * draws].iter_mut().zip(series) {
+                *slot = f64::from(*v);
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(targets.len());
+    for &ti in targets {
+        let t = &s.targets[ti];
         let metric = super::target_metric(t.metric);
-        let vals = series(metric, yi);
-        let defined = vals.iter().filter(|v| v.is_finite()).count();
-        let met = vals.iter().filter(|v| v.is_finite() && t.op.holds(**v, t.threshold)).count();
+        let values = &mut scratch.values;
+        metric_values(metric, counts, values);
+        let defined = values.iter().filter(|v| v.is_finite()).count();
+        let met = values.iter().filter(|v| v.is_finite() && t.op.holds(**v, t.threshold)).count();
         let probability = (defined > 0).then(|| met as f64 / defined as f64);
-        let shortfall = quantile_of(
-            vals.iter()
+        let other = &mut scratch.other;
+        other.clear();
+        other.extend(
+            values
+                .iter()
                 .filter(|v| v.is_finite() && !t.op.holds(**v, t.threshold))
                 .map(|v| (v - t.threshold).abs()),
-            0.5,
         );
-        let (elderly, total) = (series(Metric::Elderly, yi), series(Metric::BedsTotal, yi));
-        let registered = series(Metric::ElderlyRegistered, yi);
-        let caregivers = series(Metric::Caregivers, yi);
-        let (inst, nurs) = (series(Metric::BedsInstitutional, yi), series(Metric::BedsNursing, yi));
+        let shortfall = quantile_f64(other, 0.5);
         let lower = t.op.is_lower_bound();
+        let c = |m: Metric, d: usize| f64::from(counts[m.index()][d]);
+        let mut needed_quantile = |f: &dyn Fn(usize) -> f64| {
+            let v = &mut scratch.values;
+            v.clear();
+            v.extend((0..draws).map(f));
+            quantile_f64(v, confidence).map(|x| x.max(0.0))
+        };
+        let th = t.threshold;
         let (needed, conversions) = match (t.metric, lower) {
             // Beds to add so that (beds + x) / elderly * 1000 >= T in a share `confidence` of
             // draws: the `confidence` quantile of T * elderly / 1000 - beds (MODEL.md).
             (TargetMetric::BedsPer1000, true) => (
-                quantile_of(elderly.iter().zip(total).map(|(e, b)| t.threshold * e / 1000.0 - b), confidence).map(|x| x.max(0.0)),
+                needed_quantile(&|d| th * c(Metric::Elderly, d) / 1000.0 - c(Metric::BedsTotal, d)),
                 None,
             ),
             (TargetMetric::BedsPer1000Registered, true) => (
-                quantile_of(registered.iter().zip(total).map(|(e, b)| t.threshold * e / 1000.0 - b), confidence).map(|x| x.max(0.0)),
+                needed_quantile(&|d| th * c(Metric::ElderlyRegistered, d) / 1000.0 - c(Metric::BedsTotal, d)),
                 None,
             ),
             // Caregivers to add: the quantile of T * elderly / 10,000 - caregivers.
             (TargetMetric::CaregiversPer10000, true) => (
-                quantile_of(
-                    elderly.iter().zip(caregivers).map(|(e, c)| t.threshold * e / 10000.0 - c),
-                    confidence,
-                )
-                .map(|x| x.max(0.0)),
+                needed_quantile(&|d| th * c(Metric::Elderly, d) / 10000.0 - c(Metric::Caregivers, d)),
                 None,
             ),
             // New nursing beds x: (N + x) / (I + x) >= s  <=>  x >= (s I - N) / (1 - s).
             // Conversions c: (N + c) / I >= s  <=>  c >= s I - N.
             (TargetMetric::NursingShare, true) => {
-                let sh = t.threshold;
-                let new = if sh < 1.0 {
-                    quantile_of(inst.iter().zip(nurs).map(|(i, n)| (sh * i - n) / (1.0 - sh)), confidence).map(|x| x.max(0.0))
+                let new = if th < 1.0 {
+                    needed_quantile(&|d| (th * c(Metric::BedsInstitutional, d) - c(Metric::BedsNursing, d)) / (1.0 - th))
                 } else {
                     None
                 };
-                let conv = quantile_of(inst.iter().zip(nurs).map(|(i, n)| sh * i - n), confidence).map(|x| x.max(0.0));
+                let conv = needed_quantile(&|d| th * c(Metric::BedsInstitutional, d) - c(Metric::BedsNursing, d));
                 (new, conv)
             }
             _ => (None, None),
         };
-        targets.push(TargetResult {
+        results.push(TargetResult {
             target: ti,
             unit,
             probability,
-            metric: out[metric.index() * n_years + yi],
+            metric: stats[metric.index()],
             median_shortfall: shortfall,
             needed,
             needed_conversions: conversions,
         });
     }
-    UnitSummary {
-        unit,
-        stats: out,
-        pyramid,
-        targets,
+    YearSummary {
+        stats,
+        targets: results,
+        kept,
     }
 }
 
 /// All target results, in target order and, within a target, in the order of its units.
 pub fn collect_targets(s: &Scenario, units: &[UnitSummary]) -> Vec<TargetResult> {
+    let index: std::collections::HashMap<Unit, &UnitSummary> = units.iter().map(|u| (u.unit, u)).collect();
     let mut out = Vec::new();
     for (ti, t) in s.targets.iter().enumerate() {
         for u in &t.units {
-            if let Some(r) = units
-                .iter()
-                .find(|x| x.unit == *u)
-                .and_then(|x| x.targets.iter().find(|r| r.target == ti))
-            {
+            if let Some(r) = index.get(u).and_then(|x| x.targets.iter().find(|r| r.target == ti)) {
                 out.push(r.clone());
             }
         }
@@ -283,30 +282,10 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_matches_comparison_sort() {
-        let mut s = Sorter::default();
-        let mut x: u64 = 12345;
-        let mut vals = Vec::new();
-        for i in 0..5000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let v = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.3) * 1e6 * if i % 7 == 0 { 1e-9 } else { 1.0 };
-            vals.push(v);
-        }
-        vals.extend([0.0, -0.0, 1e300, -1e300, 5e-324]);
-        s.values = vals.clone();
-        s.sort();
-        vals.sort_by(f64::total_cmp);
-        assert_eq!(
-            s.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn stats_skip_undefined_values() {
-        let mut scratch = Sorter::default();
-        let s = stats(&[f64::NAN, 2.0, 4.0], &mut scratch).unwrap();
-        assert_eq!(s.mean, 3.0);
-        assert!(stats(&[f64::NAN], &mut scratch).is_none());
+    fn ratios_are_undefined_without_a_denominator() {
+        assert!(ratio(30.0, 0.0, 1000.0).is_nan());
+        assert_eq!(ratio(30.0, 1000.0, 1000.0), 30.0);
+        assert_eq!(ratio(5.0, 10.0, 1.0), 0.5);
+        assert_eq!(ratio_parts(Metric::Elderly), None);
     }
 }

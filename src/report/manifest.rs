@@ -15,6 +15,9 @@ pub struct Manifest {
     pub scenario_path: String,
     pub inputs: Vec<InputRecord>,
     pub overrides: Vec<String>,
+    /// With `run --only`: the regions and groups the run was restricted to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     pub seed: u64,
     pub draws: usize,
     pub threads: usize,
@@ -28,6 +31,8 @@ pub struct Manifest {
     /// Wall time of the whole run, and of its stages.
     pub duration_seconds: f64,
     pub stage_seconds: Stages,
+    /// Largest resident memory of the run up to the writing of the manifest (Linux only).
+    pub peak_memory_bytes: Option<u64>,
     pub command_line: Vec<String>,
     pub conventions: Vec<&'static str>,
     pub mortality: MortalityRecord,
@@ -40,6 +45,24 @@ pub struct Stages {
     pub simulate: f64,
     pub tables: f64,
     pub charts: f64,
+    /// How the simulation's time divides between the engine's stages, and how it split the
+    /// work.
+    pub engine: crate::montecarlo::RunTiming,
+}
+
+/// The largest resident memory of this process so far, in bytes (Linux's `VmHWM`; `None`
+/// elsewhere).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +117,7 @@ impl Manifest {
                 })
                 .collect(),
             overrides: overrides.to_vec(),
+            only: Vec::new(),
             seed: s.seed,
             draws: s.draws,
             threads,
@@ -105,6 +129,7 @@ impl Manifest {
             started_utc: rfc3339(started),
             duration_seconds,
             stage_seconds,
+            peak_memory_bytes: peak_memory_bytes(),
             command_line: std::env::args().collect(),
             conventions: CONVENTIONS.to_vec(),
             mortality: MortalityRecord {

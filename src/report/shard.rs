@@ -1,5 +1,7 @@
-//! The partial result of a run shard: its regions' summaries (`partial.json`, floats written
-//! exactly) and their fixed-point contribution to every group (`groups.bin`, little-endian i64).
+//! The partial result of a run shard: the summaries of its regions and of the groups it holds
+//! whole (`partial.json`, floats written exactly), and the fixed-point sums of its members for
+//! every group it holds in part (`groups.bin`, little-endian i64, in the order of
+//! `partial_groups`).
 
 use std::path::Path;
 
@@ -31,16 +33,17 @@ pub fn write_run_part(dir: &Path, part: &PartialRun) -> Result<(), ReportError> 
     std::fs::write(&p, bytes).map_err(io(&p))
 }
 
-/// Reads a run shard's part; `groups` and `per_group` give the expected size of the sums.
+/// Reads a run shard's part; each of its partial group sums must be `per_group` long.
 ///
 /// # Errors
 /// Missing, unreadable or truncated files.
-pub fn read_run_part(dir: &Path, groups: usize, per_group: usize) -> Result<PartialRun, ReportError> {
+pub fn read_run_part(dir: &Path, per_group: usize) -> Result<PartialRun, ReportError> {
     let p = dir.join("partial.json");
     let text = std::fs::read_to_string(&p).map_err(io(&p))?;
     let mut part: PartialRun = serde_json::from_str(&text).map_err(|e| io(&p)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     let p = dir.join("groups.bin");
     let bytes = std::fs::read(&p).map_err(io(&p))?;
+    let groups = part.partial_groups.len();
     if bytes.len() != groups * per_group * 8 {
         return Err(io(&p)(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

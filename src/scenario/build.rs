@@ -740,23 +740,24 @@ impl Builder<'_> {
 
     fn regions(&mut self, nodes: &[&Node], groups: &[GroupDraft], d: &mut Diags) -> Vec<RegionDraft> {
         let mut out: Vec<RegionDraft> = Vec::new();
+        // Ids seen so far and the groups by id: a national scenario has thousands of regions.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let group_index: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.group.id.as_str(), i)).collect();
         for (i, node) in nodes.iter().enumerate() {
             let path = format!("region[{i}]");
             let Some(mut t) = TableReader::new(node, path, d) else { continue };
             let id = t.str_req("id", d);
             let name = t.str_opt("name", d);
-            let group = t
-                .str_opt("group", d)
-                .and_then(|(g, o)| match groups.iter().position(|x| x.group.id == g) {
-                    Some(i) => Some(i),
-                    None => {
-                        let hint = suggest(g, groups.iter().map(|x| x.group.id.as_str()))
-                            .map(|h| format!(" (did you mean '{h}'?)"))
-                            .unwrap_or_default();
-                        d.error(o, format!("region refers to unknown group '{g}'{hint}"));
-                        None
-                    }
-                });
+            let group = t.str_opt("group", d).and_then(|(g, o)| match group_index.get(g).copied() {
+                Some(i) => Some(i),
+                None => {
+                    let hint = suggest(g, groups.iter().map(|x| x.group.id.as_str()))
+                        .map(|h| format!(" (did you mean '{h}'?)"))
+                        .unwrap_or_default();
+                    d.error(o, format!("region refers to unknown group '{g}'{hint}"));
+                    None
+                }
+            });
             let mult = t.f64_in("mortality_multiplier", Some(1.0), 0.1, 10.0, d);
             let mig = if t.has("migration_rate") {
                 t.dist_soft(
@@ -783,11 +784,11 @@ impl Builder<'_> {
                 d.error(o, "region id must not be empty");
                 continue;
             }
-            if out.iter().any(|r| r.region.id == id) {
+            if !seen.insert(id.to_string()) {
                 d.error(o, format!("duplicate region id '{id}'"));
                 continue;
             }
-            if groups.iter().any(|g| g.group.id == id) {
+            if group_index.contains_key(id) {
                 d.error(o, format!("region id '{id}' is also a group id: ids must be unique"));
                 continue;
             }

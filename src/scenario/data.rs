@@ -226,9 +226,10 @@ pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap
     };
     let (c_reg, c_sex, c_start, c_end, c_pop) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
     let mut last_line: HashMap<String, usize> = HashMap::new();
+    let wanted_set: std::collections::HashSet<&str> = wanted.iter().copied().collect();
     for (line, row) in &csv.rows {
         let code = row[c_reg].trim();
-        if !wanted.contains(&code) {
+        if !wanted_set.contains(code) {
             continue;
         }
         last_line.insert(code.to_string(), *line);

@@ -55,6 +55,87 @@ impl Scenario {
     pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
         self.base_year..=self.horizon
     }
+
+    /// The scenario restricted to the listed regions and to the members of the listed groups,
+    /// with the groups that keep at least one member.
+    ///
+    /// Every kept region keeps its random streams and its share of each stock entry and plan
+    /// item, so its results are exactly those it has in the whole scenario; a group's figures
+    /// cover its kept members only.
+    ///
+    /// # Errors
+    /// The ids that are neither a region nor a group, each with a close id when there is one.
+    pub fn restrict(&self, ids: &[String]) -> Result<Scenario, Vec<String>> {
+        let mut keep = vec![false; self.regions.len()];
+        let mut unknown = Vec::new();
+        for id in ids {
+            if let Some(r) = self.regions.iter().position(|r| &r.id == id) {
+                keep[r] = true;
+            } else if let Some(g) = self.groups.iter().position(|g| &g.id == id) {
+                for &m in &self.groups[g].members {
+                    keep[m] = true;
+                }
+            } else {
+                let all = self
+                    .regions
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .chain(self.groups.iter().map(|g| g.id.as_str()));
+                let hint = reader::suggest(id, all)
+                    .map(|h| format!(" (did you mean '{h}'?)"))
+                    .unwrap_or_default();
+                unknown.push(format!("'{id}' is neither a region nor a group of the scenario{hint}"));
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
+        let mut region_map = vec![None; self.regions.len()];
+        for (new, old) in (0..self.regions.len()).filter(|&r| keep[r]).enumerate() {
+            region_map[old] = Some(new);
+        }
+        let mut group_map = vec![None; self.groups.len()];
+        let mut next = 0;
+        for (g, group) in self.groups.iter().enumerate() {
+            if group.members.iter().any(|&m| keep[m]) {
+                group_map[g] = Some(next);
+                next += 1;
+            }
+        }
+        let mut out = self.clone();
+        out.regions = self
+            .regions
+            .iter()
+            .enumerate()
+            .filter(|(r, _)| keep[*r])
+            .map(|(_, r)| Region {
+                group: r.group.and_then(|g| group_map[g]),
+                ..r.clone()
+            })
+            .collect();
+        out.groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(g, _)| group_map[*g].is_some())
+            .map(|(_, g)| Group {
+                parent: g.parent.and_then(|p| group_map[p]),
+                members: g.members.iter().filter_map(|&m| region_map[m]).collect(),
+                ..g.clone()
+            })
+            .collect();
+        for t in &mut out.targets {
+            t.units = t
+                .units
+                .iter()
+                .filter_map(|u| match *u {
+                    Unit::Region(r) => region_map[r].map(Unit::Region),
+                    Unit::Group(g) => group_map[g].map(Unit::Group),
+                })
+                .collect();
+        }
+        Ok(out)
+    }
 }
 
 /// A file the scenario read.

@@ -349,3 +349,78 @@ fn edge_cases_run_and_tables_hold_no_nan_or_infinity() {
         .unwrap();
     assert!(g["p50"].parse::<f64>().unwrap() > 0.0);
 }
+
+/// The national scenario restricted to the 20 county-level units of Chengdu (`--only`): the
+/// same tables on one thread, on two, and on two with a memory budget so small that the run is
+/// made a few regions at a time in several passes over the years.
+#[test]
+fn a_twenty_county_slice_gives_the_same_tables_whatever_the_threads_or_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = super::repo().join("scenarios/china-counties.toml");
+    let runs: [(&str, &[&str]); 3] = [
+        ("t1", &["--threads", "1"]),
+        ("t2", &["--threads", "2"]),
+        ("t2-small", &["--threads", "2", "--memory", "1"]),
+    ];
+    for (out, extra) in runs {
+        let mut args = vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--only",
+            "510100",
+            "--draws",
+            "200",
+            "--no-charts",
+            "--quiet",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let o = bedsim(dir.path()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let units = read_rows(&dir.path().join("t1/units.csv"));
+    assert_eq!(
+        units.iter().filter(|u| u["kind"] == "region").count(),
+        20,
+        "Chengdu has 20 county-level units"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t2-small/manifest.json")).unwrap()).unwrap();
+    let engine = &manifest["stage_seconds"]["engine"];
+    assert!(
+        engine["chunk_regions"].as_u64().unwrap() < 20,
+        "the small budget splits the regions: {engine}"
+    );
+    assert!(
+        engine["passes"].as_u64().unwrap() > 1,
+        "the small budget needs several passes: {engine}"
+    );
+    for file in ["targets.csv", "summary.csv", "pyramid.csv", "targets.parquet"] {
+        let a = std::fs::read(dir.path().join("t1").join(file)).unwrap();
+        for other in ["t2", "t2-small"] {
+            let b = std::fs::read(dir.path().join(other).join(file)).unwrap();
+            assert!(a == b, "{file} differs between t1 and {other}");
+        }
+    }
+    let targets = read_rows(&dir.path().join("t1/targets.csv"));
+    // 3 targets x (20 counties + Chengdu + Sichuan + the nation, all restricted to Chengdu).
+    assert_eq!(targets.len(), 3 * 23);
+}
+
+#[test]
+fn only_with_an_unknown_id_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = super::repo().join("scenarios/china-counties.toml");
+    let o = bedsim(dir.path())
+        .args(["run", scenario.to_str().unwrap(), "--only", "510101,51010X", "--draws", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'51010X' is neither a region nor a group") && err.contains("did you mean"),
+        "{err}"
+    );
+    assert!(!dir.path().join("results").exists(), "nothing is written");
+}

@@ -1,0 +1,404 @@
+//! Exact quantiles of the draws of a series without sorting them.
+//!
+//! A run summarises every (unit, year, metric) over its draws: for the national scenario that
+//! is over ten billion values, so a full sort of each series would cost more than the
+//! projection. Seven quantiles need only fourteen order statistics, found by radix selection:
+//!
+//! 1. one pass maps each finite value to an order-preserving integer key and finds the sum (for
+//!    the mean), the smallest and the largest key;
+//! 2. one pass counts the keys in at most 2,048 buckets of equal key width over that range;
+//! 3. the bucket of each wanted rank follows from the running counts, and one pass copies out
+//!    only the keys of those buckets, which are then selected in the same way (or sorted, when
+//!    few). Each level resolves 11 bits of the 32-bit key, so at most three levels are needed.
+//!
+//! The result is the same order statistic a sort gives, bit for bit (tested against a sort).
+
+use super::summary::{QUANTILES, SummaryStats};
+
+const BITS: u32 = 11;
+const BUCKETS: usize = 1 << BITS;
+/// Buckets this small are sorted rather than split again.
+const SMALL: usize = 48;
+
+/// Maps an `f32` to a `u32` whose unsigned order is the numeric order (finite values, with -0
+/// taken as +0).
+#[inline(always)]
+fn key(v: f32) -> u32 {
+    let b = (v + 0.0).to_bits();
+    if b >> 31 == 1 { !b } else { b | (1 << 31) }
+}
+
+#[inline(always)]
+fn from_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & !(1 << 31) } else { !k })
+}
+
+/// Ranks wanted per series: the two order statistics around each of the seven quantiles.
+const MAX_RANKS: usize = 14;
+const NOT_WANTED: u8 = u8::MAX;
+
+/// Reusable buffers for the selection of one series at a time; after the first series a
+/// selection allocates nothing.
+pub struct Selector {
+    keys: Vec<u32>,
+    counts: Box<[u32; BUCKETS]>,
+    /// Slot of each wanted bucket, `NOT_WANTED` elsewhere (restored after each use).
+    slot: Box<[u8; BUCKETS]>,
+    /// The keys copied out at each level of the selection.
+    levels: Vec<Vec<u32>>,
+}
+
+impl Default for Selector {
+    fn default() -> Self {
+        Selector {
+            keys: Vec::new(),
+            counts: Box::new([0; BUCKETS]),
+            slot: Box::new([NOT_WANTED; BUCKETS]),
+            levels: vec![Vec::new(); 4],
+        }
+    }
+}
+
+/// Sum (in `f64`, over eight fixed lanes) and count of the finite values.
+#[inline(always)]
+fn finite_sum(values: &[f32]) -> (f64, usize) {
+    let mut acc = [0.0f64; 8];
+    let mut n = [0usize; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            let ok = c[l].is_finite();
+            acc[l] += if ok { f64::from(c[l]) } else { 0.0 };
+            n[l] += usize::from(ok);
+        }
+    }
+    for (l, v) in rest.iter().enumerate() {
+        if v.is_finite() {
+            acc[l] += f64::from(*v);
+            n[l] += 1;
+        }
+    }
+    (
+        ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])),
+        n.iter().sum(),
+    )
+}
+
+impl Selector {
+    /// Mean and the [`QUANTILES`] (type 7) of the finite values; `None` when there are none.
+    pub fn stats(&mut self, values: &[f32]) -> Option<SummaryStats> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
+            return unsafe { self.stats_avx2(values) };
+        }
+        self.stats_any(values)
+    }
+
+    /// [`Selector::stats`] compiled for AVX2: the same integer selection and the same fixed
+    /// order of the sums, so the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn stats_avx2(&mut self, values: &[f32]) -> Option<SummaryStats> {
+        self.stats_any(values)
+    }
+
+    #[inline(always)]
+    fn stats_any(&mut self, values: &[f32]) -> Option<SummaryStats> {
+        let (sum, n) = finite_sum(values);
+        if n == 0 {
+            return None;
+        }
+        let mean = sum / n as f64;
+        self.keys.clear();
+        let (mut lo, mut hi) = (u32::MAX, 0u32);
+        if n == values.len() {
+            self.keys.resize(n, 0);
+            let mut lo8 = [u32::MAX; 8];
+            let mut hi8 = [0u32; 8];
+            let (kc, vc) = (self.keys.chunks_exact_mut(8), values.chunks_exact(8));
+            for (ks, vs) in kc.zip(vc) {
+                for l in 0..8 {
+                    let k = key(vs[l]);
+                    ks[l] = k;
+                    lo8[l] = lo8[l].min(k);
+                    hi8[l] = hi8[l].max(k);
+                }
+            }
+            let done = n - n % 8;
+            for (k, v) in self.keys[done..].iter_mut().zip(&values[done..]) {
+                *k = key(*v);
+            }
+            lo = lo8.iter().chain(&self.keys[done..]).copied().fold(lo, u32::min);
+            hi = hi8.iter().chain(&self.keys[done..]).copied().fold(hi, u32::max);
+        } else {
+            self.keys.extend(values.iter().filter(|v| v.is_finite()).map(|v| key(*v)));
+            for &k in &self.keys {
+                lo = lo.min(k);
+                hi = hi.max(k);
+            }
+        }
+        if lo == hi {
+            // Deterministic series (the base year, stock before deliveries) need no selection.
+            return Some(SummaryStats {
+                mean,
+                quantiles: [f64::from(from_key(lo)); 7],
+            });
+        }
+        let mut ranks = [0usize; MAX_RANKS];
+        let mut h = [0.0f64; 7];
+        for (i, p) in QUANTILES.iter().enumerate() {
+            h[i] = (n - 1) as f64 * p;
+            let r = h[i].floor() as usize;
+            ranks[2 * i] = r;
+            ranks[2 * i + 1] = (r + 1).min(n - 1);
+        }
+        let mut found = [0u32; MAX_RANKS];
+        select(
+            &self.keys,
+            lo,
+            hi,
+            &ranks,
+            &mut found,
+            &mut self.counts,
+            &mut self.slot,
+            &mut self.levels,
+        );
+        let mut quantiles = [0.0; 7];
+        for i in 0..7 {
+            let (a, b) = (f64::from(from_key(found[2 * i])), f64::from(from_key(found[2 * i + 1])));
+            let frac = h[i] - h[i].floor();
+            quantiles[i] = if frac == 0.0 { a } else { a + frac * (b - a) };
+        }
+        Some(SummaryStats { mean, quantiles })
+    }
+}
+
+/// Finds the keys of rank `ranks[i]` (0-based, ascending order; at most [`MAX_RANKS`]) among
+/// `keys`, whose values lie in `lo..=hi`, into `out[i]`. `levels[0]` receives the keys of the
+/// wanted buckets, `levels[1..]` serve the levels below.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    keys: &[u32],
+    lo: u32,
+    hi: u32,
+    ranks: &[usize],
+    out: &mut [u32],
+    counts: &mut [u32; BUCKETS],
+    slot: &mut [u8; BUCKETS],
+    levels: &mut [Vec<u32>],
+) {
+    if lo == hi {
+        out.iter_mut().for_each(|o| *o = lo);
+        return;
+    }
+    let Some((picked, deeper)) = levels.split_first_mut().filter(|_| keys.len() > SMALL) else {
+        let mut v = [0u32; SMALL];
+        let v = &mut v[..keys.len().min(SMALL)];
+        if keys.len() <= SMALL {
+            v.copy_from_slice(keys);
+            v.sort_unstable();
+            for (o, &r) in out.iter_mut().zip(ranks) {
+                *o = v[r];
+            }
+        } else {
+            // Deeper than the levels kept (cannot happen with 32-bit keys and 11-bit levels).
+            let mut all = keys.to_vec();
+            all.sort_unstable();
+            for (o, &r) in out.iter_mut().zip(ranks) {
+                *o = all[r];
+            }
+        }
+        return;
+    };
+    // Fewer buckets for fewer keys, so small levels do not pay for clearing 2,048 counts.
+    let bits = (usize::BITS - keys.len().leading_zeros()).saturating_sub(2).clamp(4, BITS);
+    let range = hi - lo;
+    let shift = (32 - range.leading_zeros()).saturating_sub(bits);
+    let n_buckets = ((range >> shift) as usize) + 1;
+    counts[..n_buckets].fill(0);
+    for &k in keys {
+        counts[(((k - lo) >> shift) as usize) & (BUCKETS - 1)] += 1;
+    }
+    // The bucket of each rank, and where the bucket starts in rank order.
+    let n = ranks.len();
+    let mut order = [0usize; MAX_RANKS];
+    for (i, o) in order.iter_mut().enumerate().take(n) {
+        *o = i;
+    }
+    order[..n].sort_unstable_by_key(|&i| ranks[i]);
+    let mut bucket_of = [0usize; MAX_RANKS];
+    let mut start_of = [0usize; MAX_RANKS];
+    let (mut b, mut start) = (0usize, 0usize);
+    for &i in &order[..n] {
+        while b < n_buckets && start + counts[b] as usize <= ranks[i] {
+            start += counts[b] as usize;
+            b += 1;
+        }
+        bucket_of[i] = b;
+        start_of[i] = start;
+    }
+    // Copy out the keys of the wanted buckets, each bucket contiguous.
+    let mut wanted = [0usize; MAX_RANKS];
+    let mut n_wanted = 0;
+    let mut offset = [0usize; MAX_RANKS + 1];
+    for &i in &order[..n] {
+        let wb = bucket_of[i];
+        if slot[wb] == NOT_WANTED {
+            slot[wb] = n_wanted as u8;
+            wanted[n_wanted] = wb;
+            offset[n_wanted + 1] = offset[n_wanted] + counts[wb] as usize;
+            n_wanted += 1;
+        }
+    }
+    picked.clear();
+    picked.resize(offset[n_wanted], 0);
+    let mut fill = offset;
+    for &k in keys {
+        let s = slot[(((k - lo) >> shift) as usize) & (BUCKETS - 1)];
+        if s != NOT_WANTED {
+            picked[fill[s as usize]] = k;
+            fill[s as usize] += 1;
+        }
+    }
+    for &wb in &wanted[..n_wanted] {
+        slot[wb] = NOT_WANTED;
+    }
+    for (s, &wb) in wanted[..n_wanted].iter().enumerate() {
+        let mut sub_ranks = [0usize; MAX_RANKS];
+        let mut sub_index = [0usize; MAX_RANKS];
+        let mut m = 0;
+        for i in 0..n {
+            if bucket_of[i] == wb {
+                sub_ranks[m] = ranks[i] - start_of[i];
+                sub_index[m] = i;
+                m += 1;
+            }
+        }
+        let b_lo = lo + ((wb as u32) << shift);
+        let b_hi = if shift == 0 {
+            b_lo
+        } else {
+            b_lo.saturating_add((1u32 << shift) - 1).min(hi)
+        };
+        let mut sub_out = [0u32; MAX_RANKS];
+        select(
+            &picked[offset[s]..offset[s + 1]],
+            b_lo,
+            b_hi,
+            &sub_ranks[..m],
+            &mut sub_out[..m],
+            counts,
+            slot,
+            deeper,
+        );
+        for j in 0..m {
+            out[sub_index[j]] = sub_out[j];
+        }
+    }
+}
+
+/// The `p` quantile (type 7) of the finite values, rearranging them in place; `None` when
+/// there are none.
+pub fn quantile_f64(values: &mut Vec<f64>, p: f64) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let h = (n - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let (_, a, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let a = *a;
+    let frac = h - lo as f64;
+    if frac == 0.0 || right.is_empty() {
+        return Some(a);
+    }
+    let b = right.iter().copied().fold(f64::INFINITY, f64::min);
+    Some(a + frac * (b - a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::montecarlo::summary::quantile_sorted;
+
+    fn by_sorting(values: &[f32]) -> Option<SummaryStats> {
+        let mut v: Vec<f64> = values.iter().filter(|v| v.is_finite()).map(|v| f64::from(*v + 0.0)).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let mut quantiles = [0.0; 7];
+        for (q, p) in quantiles.iter_mut().zip(QUANTILES) {
+            *q = quantile_sorted(&v, p);
+        }
+        Some(SummaryStats { mean: 0.0, quantiles })
+    }
+
+    fn check(values: &[f32]) {
+        let got = Selector::default().stats(values);
+        let want = by_sorting(values);
+        assert_eq!(got.is_some(), want.is_some());
+        if let (Some(g), Some(w)) = (got, want) {
+            for (a, b) in g.quantiles.iter().zip(w.quantiles) {
+                // Same order statistics; the interpolation may differ in the last bit.
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{:?} vs {:?}", g.quantiles, w.quantiles);
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_sorting_on_awkward_series() {
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let smooth: Vec<f32> = (0..10_000).map(|_| 1000.0 + 50.0 * next()).collect();
+        check(&smooth);
+        // One outlier far away: every other value lands in one bucket at the first level.
+        let mut outlier = smooth.clone();
+        outlier[17] = 1e30;
+        check(&outlier);
+        // Few distinct values, negatives, zeros of both signs, undefined values.
+        let coarse: Vec<f32> = (0..5000).map(|i| ((i * 7919) % 5) as f32 - 2.0).collect();
+        check(&coarse);
+        let mut signed = smooth.iter().map(|v| v - 1025.0).collect::<Vec<_>>();
+        signed.extend([0.0, -0.0, f32::NAN, f32::INFINITY, -1e-30, 1e-30]);
+        check(&signed);
+        check(&[3.0]);
+        check(&[2.0, 1.0]);
+        check(&[f32::NAN, 4.0, 2.0]);
+        check(&[f32::NAN]);
+        check(&(0..100).map(|i| i as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn mean_skips_undefined_values() {
+        let s = Selector::default().stats(&[f32::NAN, 2.0, 4.0]).unwrap();
+        assert_eq!(s.mean, 3.0);
+        assert_eq!(s.quantiles[3], 3.0);
+    }
+
+    #[test]
+    fn single_quantile_matches_numpy() {
+        // numpy.quantile([1, 2, 3, 4, 10], [0.05, 0.5, 0.9]) = [1.2, 3.0, 7.6]
+        let v = vec![10.0, 2.0, 4.0, 1.0, 3.0, f64::NAN];
+        assert!((quantile_f64(&mut v.clone(), 0.05).unwrap() - 1.2).abs() < 1e-12);
+        assert_eq!(quantile_f64(&mut v.clone(), 0.5), Some(3.0));
+        assert!((quantile_f64(&mut v.clone(), 0.9).unwrap() - 7.6).abs() < 1e-12);
+        assert_eq!(quantile_f64(&mut vec![f64::NAN], 0.5), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// Any series, of any length, with any values: the same order statistics as a sort.
+        #[test]
+        fn selection_equals_sorting(values in proptest::collection::vec(proptest::prelude::any::<f32>(), 1..3000)) {
+            check(&values);
+        }
+    }
+}
