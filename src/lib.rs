@@ -20,6 +20,7 @@ pub mod care;
 pub mod demography;
 pub mod dist;
 pub mod montecarlo;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod scenario;
 pub mod sensitivity;
