@@ -58,9 +58,11 @@ fn add(a: &V, b: &V) -> V {
 
 /// `e^x` in double precision from basic IEEE operations only (no libm, no fused multiply-add),
 /// so that it gives the same bits on every machine and vectorises: Cody-Waite reduction
-/// `x = n ln2 + r` with `|r| <= ln2 / 2`, a degree-13 Taylor polynomial for `e^r` (truncation
-/// error below 4e-18), and `2^n` assembled from its bits. Inputs are clamped to [-708, 709],
-/// where the result is a normal number. Within 2 ulp of the correctly rounded value (tested).
+/// `x = n ln2 + r` with `|r| <= ln2 / 2`, a degree-10 Taylor polynomial for `e^r` (truncation
+/// error below 2e-13 relative), and `2^n` assembled from its bits. Inputs are clamped to
+/// [-708, 709], where the result is a normal number. Within 3e-13 of the correctly rounded
+/// value (tested): far finer than the `f32` survival it feeds, with three fewer steps than full
+/// double precision would need.
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
@@ -73,10 +75,7 @@ pub fn exp(x: f64) -> f64 {
     let t = x * LOG2E + SHIFT;
     let n = t - SHIFT;
     let r = (x - n * LN2_HI) - n * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
+    let mut p = 1.0 / 3_628_800.0;
     p = p * r + 1.0 / 362_880.0;
     p = p * r + 1.0 / 40_320.0;
     p = p * r + 1.0 / 5_040.0;
@@ -664,7 +663,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exp_is_within_two_ulp_of_libm() {
+    fn exp_is_within_3e_13_of_libm() {
         let mut worst = 0.0f64;
         let mut x = -708.0;
         while x < 709.0 {
@@ -676,7 +675,7 @@ mod tests {
             let (a, b) = (exp(x), x.exp());
             worst = worst.max(((a - b) / b).abs());
         }
-        assert!(worst <= 2.0 * f64::EPSILON, "worst relative error {worst:e}");
+        assert!(worst <= 3e-13, "worst relative error {worst:e}");
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-1e6) > 0.0 && exp(-1e6) < 1e-300);
     }
