@@ -189,6 +189,11 @@ pub struct MortalityBlock {
 }
 
 impl MortalityBlock {
+    /// Memory of one projection step of a block.
+    pub fn bytes_per_step(c: &Constants) -> usize {
+        2 * std::mem::size_of::<AgeLanes>() + (c.fert_hi - c.fert_lo + 2) * std::mem::size_of::<V>()
+    }
+
     pub fn new(c: &Constants, n_steps: usize) -> MortalityBlock {
         MortalityBlock {
             surv: vec![[[ZERO; N_AGES]; 2]; n_steps],

@@ -474,8 +474,9 @@ impl WorkPlan {
         let draws = s.draws;
         let n_years = s.n_years();
         let region_bytes = |years: usize| (years * N_STORED + 2 * AGE_GROUPS) * draws * 4;
-        // Group sums are i64 (twice a region's f32), one more for the group being finished.
-        let group_bytes = |years: usize| 2 * region_bytes(years) * (max_live as usize + usize::from(max_live > 0));
+        // Group sums are i64, twice a region's f32. A finished group's sums move into its
+        // parent, whose interval covers the child's, so `max_live` buffers are the most held.
+        let group_bytes = |years: usize| 2 * region_bytes(years) * max_live as usize;
         let budget = options.memory_bytes;
         let mut years = n_years;
         while years > 1 && group_bytes(years) + region_bytes(years) > budget {
@@ -491,18 +492,18 @@ impl WorkPlan {
         // Enough tasks per chunk to keep every thread busy, at most `block_draws` draws each.
         let threads = rayon::current_num_threads().max(1);
         let block = draws.div_ceil(4 * threads).clamp(1, options.block_draws.clamp(1, kernel::LANES));
-        // Mortality tables (13 KB per projection step and block) are kept for the run when
-        // there is more than one chunk to reuse them and they take at most a quarter of the
-        // budget.
+        // Mortality tables (15 KB per projection step and block) are kept for the run when
+        // there is more than one chunk to reuse them and they take at most half the budget:
+        // computing them again for every chunk costs more than the smaller chunks they leave.
         let chunk_for =
             |budget: usize| (budget.saturating_sub(group_bytes(years)) / region_bytes(years).max(1)).clamp(1, order.len().max(1));
         let mut schedules: Vec<usize> = order.iter().map(|&r| s.regions[r].mortality_schedule).collect();
         schedules.sort_unstable();
         schedules.dedup();
-        let table_bytes = schedules.len() * draws.div_ceil(block) * (n_years - 1) * std::mem::size_of::<kernel::AgeLanes>() * 3;
+        let table_bytes = schedules.len() * draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
         let chunk = chunk_for(budget);
         let repeated = passes.len() > 1 || order.len() > chunk;
-        let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 4;
+        let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 2;
         let chunk = if keep_tables { chunk_for(budget - table_bytes) } else { chunk };
         WorkPlan {
             order,
