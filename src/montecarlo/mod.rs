@@ -926,7 +926,11 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
         .map(|g| (plan.in_part[g] > 0 && !complete(g)).then(|| vec![0; full * draws]))
         .collect();
 
-    let mut buf: Vec<f32> = Vec::new();
+    // The chunk buffer, allocated once at its largest size. `vec![0.0; n]` takes zeroed pages
+    // from the system as they are first written (by the projection tasks, in parallel) rather
+    // than clearing them all here first.
+    let largest = plan.passes.iter().map(PassRows::len).max().unwrap_or(0) * plan.chunk.min(plan.order.len()) * draws;
+    let mut buf: Vec<f32> = vec![0.0; largest];
     // With `keep_tables`: the mortality tables of each block by schedule, filled on first use.
     let kept_tables: Vec<Vec<OnceLock<kernel::MortalityBlock>>> = if plan.keep_tables {
         task_blocks
@@ -949,7 +953,6 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
             let mut schedules: Vec<usize> = chunk.iter().map(|&r| s.regions[r].mortality_schedule).collect();
             schedules.sort_unstable();
             schedules.dedup();
-            buf.resize(nr * n_rows * draws, 0.0);
             {
                 let writer = ChunkWriter::new(&mut buf[..nr * n_rows * draws], nr, n_rows, draws);
                 // Each task owns the draws of its block: it is the only one to write them.
