@@ -500,7 +500,8 @@ impl WorkPlan {
         let mut schedules: Vec<usize> = order.iter().map(|&r| s.regions[r].mortality_schedule).collect();
         schedules.sort_unstable();
         schedules.dedup();
-        let table_bytes = schedules.len() * draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
+        let table_bytes =
+            schedules.len() * draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
         let chunk = chunk_for(budget);
         let repeated = passes.len() > 1 || order.len() > chunk;
         let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 2;
