@@ -294,6 +294,11 @@ fn run(args: RunArgs) -> i32 {
         report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
+    // A folder that cannot be written is found now, not after the simulation.
+    if let Err(e) = report::probe_destination(&out) {
+        report_failure(&format!("cannot write results to {}: {e}", out.display()), args.format);
+        return EXIT_FAILED;
+    }
     let (threads, pool) = match thread_pool(args.threads) {
         Ok(p) => p,
         Err(e) => {
@@ -439,7 +444,7 @@ pub fn write_results(
 ) -> Result<Stages, report::ReportError> {
     let staging = Staging::new(out)?;
     let t = Instant::now();
-    report::write_tables(s, r, args.confidence, &staging.dir)?;
+    report::write_tables(s, r, args.confidence, &staging.dir, &interrupted)?;
     stages.tables = t.elapsed().as_secs_f64();
     // The manifest is written before the charts, which are drawn from the saved tables and the
     // manifest exactly as `bedsim chart` redraws them; it is rewritten with the chart time.

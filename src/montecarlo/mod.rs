@@ -991,6 +991,9 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
                 region_states[r] = Some(st);
             }
             timing.summarise_regions += clock.elapsed().as_secs_f64();
+            if options.cancelled.is_some_and(|c| c()) {
+                return Err(Cancelled);
+            }
 
             // 3. Add the regions into their groups, then finish the groups whose last member
             //    this chunk holds, deepest first: each is added to its parent, then summarised

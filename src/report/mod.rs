@@ -67,6 +67,10 @@ pub fn is_results_dir(dir: &Path) -> bool {
 /// # Errors
 /// When `out` exists and is not a results folder (and `force` is off), or is a file.
 pub fn check_destination(out: &Path, force: bool) -> Result<(), ReportError> {
+    if let (Some(parent), Some(name)) = (out.parent(), out.file_name()) {
+        let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+        clean_leftovers(parent, &name.to_string_lossy(), out);
+    }
     if out.exists() && !force {
         let empty_dir = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !empty_dir && !is_results_dir(out) {
@@ -76,6 +80,53 @@ pub fn check_destination(out: &Path, force: bool) -> Result<(), ReportError> {
         }
     }
     Ok(())
+}
+
+/// Checks before a long run that its results can be written where they go: creates the parent
+/// folders and a staging folder, then removes the staging folder.
+///
+/// # Errors
+/// When the parent cannot be created or written (a read-only file system, a file in the way).
+pub fn probe_destination(out: &Path) -> Result<(), ReportError> {
+    Staging::new(out).map(drop)
+}
+
+/// Whether a process with this id is running (Linux; elsewhere it is assumed to be, so its
+/// files are left alone).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Tidies what killed runs left beside `target` (in `parent`): staging folders
+/// `.<name>.tmp-<pid>` of processes that no longer run are removed, and a previous results
+/// folder that a run killed between the two renames of [`Staging::commit`] had moved aside
+/// (`.<name>.tmp-<pid>.old`) is put back when nothing has taken its place.
+fn clean_leftovers(parent: &Path, name: &str, target: &Path) {
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    // Old results first, so that they are put back before the staging folders are removed.
+    entries.sort_by_key(|e| !e.file_name().to_string_lossy().ends_with(".old"));
+    for entry in entries {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = file_name.strip_prefix(&prefix) else { continue };
+        let (pid, old) = match rest.strip_suffix(".old") {
+            Some(p) => (p, true),
+            None => (rest, false),
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        if old && !target.exists() && std::fs::rename(entry.path(), target).is_ok() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
 }
 
 /// A temporary results folder beside the target, removed on drop unless committed.
@@ -92,11 +143,15 @@ impl Staging {
     /// When the parent folder cannot be created or written.
     pub fn new(target: &Path) -> Result<Staging, ReportError> {
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+            return Err(io(file)(std::io::Error::other("is a file, not a folder")));
+        }
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "results".into());
+        clean_leftovers(parent, &name, target);
         let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
@@ -139,11 +194,12 @@ impl Drop for Staging {
     }
 }
 
-/// Writes every table of a run into `dir`.
+/// Writes every table of a run into `dir`; between files, `interrupted` is asked whether to
+/// stop.
 ///
 /// # Errors
-/// Any write failure.
-pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path) -> Result<(), ReportError> {
+/// Any write failure, or [`ReportError::Interrupted`].
+pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path, interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {
     let table = |path: PathBuf| {
         move |source| ReportError::Table {
             path: path.display().to_string(),
@@ -152,25 +208,37 @@ pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path) ->
     };
     let p = dir.join("summary.csv");
     tables::write_csv(&mut tables::summary_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("summary.parquet");
     tables::write_parquet(&mut tables::summary_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("targets.csv");
     tables::write_csv(&mut tables::targets_frame(s, r, confidence, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("targets.parquet");
     tables::write_parquet(&mut tables::targets_frame(s, r, confidence, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("pyramid.csv");
     tables::write_csv(&mut tables::pyramid_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("pyramid.parquet");
     tables::write_parquet(&mut tables::pyramid_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("units.csv");
     tables::write_csv(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("units.parquet");
     tables::write_parquet(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+    stop_if(interrupted)?;
     let p = dir.join("draws.parquet");
-    if let Some(mut df) = tables::draws_frame(s, r).map_err(table(p.clone()))? {
-        tables::write_parquet(&mut df, &p).map_err(table(p))?;
+    if !tables::write_draws(s, r, &p, interrupted).map_err(table(p))? {
+        return Err(ReportError::Interrupted);
     }
     Ok(())
+}
+
+fn stop_if(interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {
+    if interrupted() { Err(ReportError::Interrupted) } else { Ok(()) }
 }
 
 /// Writes a JSON document (a manifest) to `path`, pretty-printed.

@@ -267,6 +267,11 @@ pub fn targets_frame(s: &Scenario, r: &RunResult, confidence: f64, rounded: bool
 /// Only if polars rejects the columns.
 pub fn draws_frame(s: &Scenario, r: &RunResult) -> PolarsResult<Option<DataFrame>> {
     let Some(kept) = &r.kept else { return Ok(None) };
+    draws_frame_of(s, r, kept).map(Some)
+}
+
+/// The draws of some units, in the layout of [`draws_frame`].
+fn draws_frame_of(s: &Scenario, r: &RunResult, kept: &[crate::montecarlo::UnitDraws]) -> PolarsResult<DataFrame> {
     let n_years = r.years.len();
     let rows = kept.len() * n_years * r.draws;
     let mut region = Vec::with_capacity(rows);
@@ -295,7 +300,34 @@ pub fn draws_frame(s: &Scenario, r: &RunResult) -> PolarsResult<Option<DataFrame
     for (m, col) in Metric::ALL.iter().zip(metrics) {
         cols.push(Column::new(m.name().into(), col));
     }
-    DataFrame::new(rows, cols).map(Some)
+    DataFrame::new(rows, cols)
+}
+
+/// Writes `draws.parquet` (when the run kept its draws) a unit at a time, asking `interrupted`
+/// between units, so that a large file neither needs all its rows in one frame nor delays a
+/// stop. Returns whether the file was written.
+///
+/// # Errors
+/// Write failures; `Ok(false)` when interrupted (the file is then incomplete and must be
+/// discarded with its folder).
+pub fn write_draws(s: &Scenario, r: &RunResult, path: &Path, interrupted: &dyn Fn() -> bool) -> PolarsResult<bool> {
+    let Some(kept) = &r.kept else { return Ok(true) };
+    let Some(first) = kept.first() else { return Ok(true) };
+    let schema = draws_frame_of(s, r, std::slice::from_ref(first))?.schema().clone();
+    let f = File::create(path)?;
+    let mut writer = ParquetWriter::new(f)
+        .with_compression(ParquetCompression::Zstd(None))
+        .batched(&schema)?;
+    for unit in kept.chunks(1) {
+        if interrupted() {
+            return Ok(false);
+        }
+        let mut df = draws_frame_of(s, r, unit)?;
+        df.rechunk_mut();
+        writer.write_batch(&df)?;
+    }
+    writer.finish()?;
+    Ok(true)
 }
 
 /// Writes a frame as CSV.

@@ -4,6 +4,7 @@
 mod bad_input;
 mod charts;
 mod engine;
+mod faults;
 mod run;
 mod sweep;
 mod validation;
