@@ -9,6 +9,7 @@
 //! deficiencies; bands differ in lightness and lines in dash pattern, so charts also read in
 //! greyscale.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -18,7 +19,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
-use super::chartdata::{ChartData, PyramidCell, YearStats};
+use super::chartdata::{ChartData, PyramidCell, UnitInfo, YearStats};
 
 /// The bundled font: a subset of Noto Sans CJK SC covering ASCII, GB2312 and every Chinese
 /// character of the census region names (see `assets/fonts/README.md`).
@@ -669,6 +670,38 @@ pub fn file_stem(id: &str) -> String {
 ///
 /// # Errors
 /// The first chart that fails.
+/// Above this many units (a national scenario by county), per-unit charts are drawn for the
+/// upper levels of the hierarchy only: thousands of county charts would take gigabytes and
+/// minutes, and the county figures are all in the tables.
+pub const PER_UNIT_CHARTS: usize = 300;
+/// Bars of a target overview above which it shows the upper groups and the units least likely
+/// to meet the target.
+pub const OVERVIEW_BARS: usize = 80;
+
+/// The units that get their own charts: all of them, or, for more than [`PER_UNIT_CHARTS`],
+/// the groups of the two upper levels (the nation and its provinces).
+pub fn charted_units(data: &ChartData) -> Vec<&UnitInfo> {
+    if data.units.len() <= PER_UNIT_CHARTS {
+        data.units.iter().collect()
+    } else {
+        top_levels(data)
+    }
+}
+
+/// Groups without a parent, and their child groups.
+fn top_levels(data: &ChartData) -> Vec<&UnitInfo> {
+    let roots: std::collections::HashSet<&str> = data
+        .units
+        .iter()
+        .filter(|u| u.is_group && u.parent.is_none())
+        .map(|u| u.id.as_str())
+        .collect();
+    data.units
+        .iter()
+        .filter(|u| u.is_group && u.parent.as_deref().is_none_or(|p| roots.contains(p)))
+        .collect()
+}
+
 pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError> {
     use rayon::prelude::*;
     let mkdir = |d: &Path| {
@@ -690,8 +723,8 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
             }
         })
         .collect();
-    let written: Vec<Vec<PathBuf>> = data
-        .units
+    let charted = charted_units(data);
+    let written: Vec<Vec<PathBuf>> = charted
         .par_iter()
         .map(|u| -> Result<Vec<PathBuf>, ChartError> {
             let stem = file_stem(&u.id);
@@ -842,6 +875,7 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
         })
         .collect::<Result<_, _>>()?;
     let mut files: Vec<PathBuf> = written.into_iter().flatten().collect();
+    let units: HashMap<&str, &UnitInfo> = data.units.iter().map(|u| (u.id.as_str(), u)).collect();
     let mut target_ids: Vec<&str> = Vec::new();
     for t in &data.targets {
         if !target_ids.contains(&t.id.as_str()) {
@@ -850,10 +884,10 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
     }
     for id in target_ids {
         let rows: Vec<_> = data.targets.iter().filter(|t| t.id == id).collect();
-        let bars: Vec<ProbabilityBar> = rows
+        let mut bars: Vec<ProbabilityBar> = rows
             .iter()
             .filter_map(|t| {
-                let u = data.units.iter().find(|u| u.id == t.unit)?;
+                let u = units.get(t.unit.as_str())?;
                 Some(ProbabilityBar {
                     label: u.name.clone(),
                     probability: t.probability?,
@@ -861,6 +895,34 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 })
             })
             .collect();
+        let all = bars.len();
+        if all > OVERVIEW_BARS {
+            // The upper levels of the hierarchy, then the units least likely to meet the target.
+            let top: std::collections::HashSet<&str> = top_levels(data).iter().map(|u| u.name.as_str()).collect();
+            bars.sort_by(|a, b| a.probability.total_cmp(&b.probability).then_with(|| a.label.cmp(&b.label)));
+            let mut kept: Vec<ProbabilityBar> = bars
+                .iter()
+                .filter(|b| b.is_group && top.contains(b.label.as_str()))
+                .cloned()
+                .collect();
+            for b in &bars {
+                if kept.len() >= OVERVIEW_BARS {
+                    break;
+                }
+                if !(b.is_group && top.contains(b.label.as_str())) {
+                    kept.push(b.clone());
+                }
+            }
+            bars = kept;
+        }
+        let shown = if bars.len() < all {
+            format!(
+                "; the {} units least likely to meet it and the upper groups, of {all} (all in targets.csv)",
+                bars.len()
+            )
+        } else {
+            String::new()
+        };
         let first = rows[0];
         let what = if first.metric == "nursing_share" {
             format!("{:.0}%", 100.0 * first.threshold)
@@ -872,7 +934,7 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
             &p,
             &format!("{id}: {} {} {what} by {}", first.metric.replace('_', " "), first.op, first.year),
             &format!(
-                "probability of meeting the target, {} draws; groups in dark blue; dashed line at 90%",
+                "probability of meeting the target, {} draws; groups in dark blue; dashed line at 90%{shown}",
                 data.draws
             ),
             &bars,

@@ -273,3 +273,46 @@ fn walk(d: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A national scenario by county: charts for the nation and its provinces only, and target
+/// overviews that show the upper groups and the units least likely to meet the target, so a
+/// run does not write thousands of county charts or a chart 100,000 pixels tall.
+#[test]
+fn large_scenarios_chart_their_upper_levels_and_the_units_most_at_risk() {
+    let mut data = fixed_data();
+    data.units[1].id = "nation".into();
+    data.targets.clear();
+    data.units.push(UnitInfo {
+        id: "province".into(),
+        name: "省".into(),
+        is_group: true,
+        parent: Some("nation".into()),
+    });
+    for i in 0..400 {
+        let id = format!("c{i:03}");
+        data.units.push(UnitInfo {
+            id: id.clone(),
+            name: format!("县{i:03}"),
+            is_group: false,
+            parent: Some("province".into()),
+        });
+        data.targets.push(TargetInfo {
+            id: "beds".into(),
+            unit: id,
+            year: 2025,
+            metric: "beds_per_1000_elderly".into(),
+            op: ">=".into(),
+            threshold: 24.0,
+            probability: Some(i as f64 / 400.0),
+        });
+    }
+    let charted: Vec<&str> = charts::charted_units(&data).iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(charted, ["nation", "province"]);
+    let dir = tempfile::tempdir().unwrap();
+    let files = charts::draw_all(&data, dir.path()).unwrap();
+    let overview = dir.path().join("targets/beds.png");
+    assert!(files.contains(&overview));
+    let (_, h, _) = decode(&overview);
+    // 80 bars of 34 pixels and the margins, not 400.
+    assert!(h <= 260 + 34 * charts::OVERVIEW_BARS as u32, "overview {h} pixels tall");
+}
