@@ -294,6 +294,15 @@ fn run(args: RunArgs) -> i32 {
         report_failure(&e.to_string(), args.format);
         return EXIT_INVALID;
     }
+    if args.keep_draws {
+        let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
+        if bytes > 4.0 * (1u64 << 30) as f64 && !args.quiet {
+            eprintln!(
+                "warning: --keep-draws holds every draw of every unit in memory until it is written: about {:.1} GiB here; --only keeps a slice",
+                bytes / (1u64 << 30) as f64
+            );
+        }
+    }
     // A folder that cannot be written is found now, not after the simulation.
     if let Err(e) = report::probe_destination(&out) {
         report_failure(&format!("cannot write results to {}: {e}", out.display()), args.format);
