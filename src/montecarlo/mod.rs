@@ -738,6 +738,7 @@ enum ItemResult {
 /// Everything needed to summarise units.
 struct Summariser<'a> {
     s: &'a Scenario,
+    cancelled: Option<&'a (dyn Fn() -> bool + Sync)>,
     /// Targets of each unit by year: `targets[unit_index][year]` (regions, then groups).
     targets: Vec<Vec<Vec<usize>>>,
     confidence: f64,
@@ -745,7 +746,7 @@ struct Summariser<'a> {
 }
 
 impl Summariser<'_> {
-    fn new<'a>(s: &'a Scenario, options: &RunOptions<'_>) -> Summariser<'a> {
+    fn new<'a>(s: &'a Scenario, options: &RunOptions<'a>) -> Summariser<'a> {
         let n_years = s.n_years();
         let mut targets = vec![vec![Vec::new(); n_years]; s.regions.len() + s.groups.len()];
         for (ti, t) in s.targets.iter().enumerate() {
@@ -756,6 +757,7 @@ impl Summariser<'_> {
         }
         Summariser {
             s,
+            cancelled: options.cancelled,
             targets,
             confidence: options.confidence,
             keep: options.keep_draws,
@@ -877,16 +879,25 @@ impl UnitState {
 }
 
 /// Summarises units from their sources, in parallel over units and items.
+/// Summarises units from their sources, in parallel over units and items. Items left when
+/// `sm.cancelled` says stop are skipped (the run is then abandoned).
 fn summarise_units(sm: &Summariser<'_>, work: &[(Unit, Source<'_>)], rows: &PassRows, states: &mut [UnitState]) {
     let items = pass_items(rows);
     let jobs: Vec<(usize, Item)> = (0..work.len()).flat_map(|w| items.iter().map(move |&i| (w, i))).collect();
-    let results: Vec<(usize, ItemResult)> = jobs
+    let results: Vec<Option<(usize, ItemResult)>> = jobs
         .par_iter()
         .map_init(summary::YearScratch::default, |scratch, &(w, item)| {
-            (w, sm.item(work[w].0, &work[w].1, rows, item, scratch))
+            if sm.cancelled.is_some_and(|c| c()) {
+                return None;
+            }
+            Some((w, sm.item(work[w].0, &work[w].1, rows, item, scratch)))
         })
         .collect();
-    for (w, r) in results {
+    for (w, r) in results.into_iter().flatten() {
+        // Absorbing kept draws copies them into fresh memory, which takes a while for many.
+        if sm.cancelled.is_some_and(|c| c()) {
+            return;
+        }
         states[w].absorb(sm.s, r);
     }
 }
@@ -1052,6 +1063,9 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
                 }
             }
             timing.groups += clock.elapsed().as_secs_f64();
+            if options.cancelled.is_some_and(|c| c()) {
+                return Err(Cancelled);
+            }
         }
     }
 
