@@ -59,32 +59,6 @@ impl Default for Selector {
     }
 }
 
-/// Sum (in `f64`, over eight fixed lanes) and count of the finite values.
-#[inline(always)]
-fn finite_sum(values: &[f32]) -> (f64, usize) {
-    let mut acc = [0.0f64; 8];
-    let mut n = [0usize; 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..8 {
-            let ok = c[l].is_finite();
-            acc[l] += if ok { f64::from(c[l]) } else { 0.0 };
-            n[l] += usize::from(ok);
-        }
-    }
-    for (l, v) in rest.iter().enumerate() {
-        if v.is_finite() {
-            acc[l] += f64::from(*v);
-            n[l] += 1;
-        }
-    }
-    (
-        ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])),
-        n.iter().sum(),
-    )
-}
-
 impl Selector {
     /// Mean and the [`QUANTILES`] (type 7) of the finite values; `None` when there are none.
     pub fn stats(&mut self, values: &[f32]) -> Option<SummaryStats> {
@@ -106,34 +80,47 @@ impl Selector {
 
     #[inline(always)]
     fn stats_any(&mut self, values: &[f32]) -> Option<SummaryStats> {
-        let (sum, n) = finite_sum(values);
+        // One pass: the keys, their range, and the sum (in `f64`, over eight fixed lanes added in
+        // a fixed order) and count of the finite values.
+        let all = values.len();
+        self.keys.resize(all, 0);
+        let mut acc = [0.0f64; 8];
+        let mut count = [0usize; 8];
+        let mut lo8 = [u32::MAX; 8];
+        let mut hi8 = [0u32; 8];
+        let done = all - all % 8;
+        for (ks, vs) in self.keys[..done].chunks_exact_mut(8).zip(values.chunks_exact(8)) {
+            for l in 0..8 {
+                let ok = vs[l].is_finite();
+                acc[l] += if ok { f64::from(vs[l]) } else { 0.0 };
+                count[l] += usize::from(ok);
+                let k = key(vs[l]);
+                ks[l] = k;
+                lo8[l] = lo8[l].min(k);
+                hi8[l] = hi8[l].max(k);
+            }
+        }
+        for (l, (k, v)) in self.keys[done..].iter_mut().zip(&values[done..]).enumerate() {
+            if v.is_finite() {
+                acc[l] += f64::from(*v);
+                count[l] += 1;
+            }
+            *k = key(*v);
+            lo8[l] = lo8[l].min(*k);
+            hi8[l] = hi8[l].max(*k);
+        }
+        let n: usize = count.iter().sum();
         if n == 0 {
             return None;
         }
+        let sum = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
         let mean = sum / n as f64;
-        self.keys.clear();
-        let (mut lo, mut hi) = (u32::MAX, 0u32);
-        if n == values.len() {
-            self.keys.resize(n, 0);
-            let mut lo8 = [u32::MAX; 8];
-            let mut hi8 = [0u32; 8];
-            let (kc, vc) = (self.keys.chunks_exact_mut(8), values.chunks_exact(8));
-            for (ks, vs) in kc.zip(vc) {
-                for l in 0..8 {
-                    let k = key(vs[l]);
-                    ks[l] = k;
-                    lo8[l] = lo8[l].min(k);
-                    hi8[l] = hi8[l].max(k);
-                }
-            }
-            let done = n - n % 8;
-            for (k, v) in self.keys[done..].iter_mut().zip(&values[done..]) {
-                *k = key(*v);
-            }
-            lo = lo8.iter().chain(&self.keys[done..]).copied().fold(lo, u32::min);
-            hi = hi8.iter().chain(&self.keys[done..]).copied().fold(hi, u32::max);
-        } else {
+        let (mut lo, mut hi) = (lo8.iter().copied().fold(u32::MAX, u32::min), hi8.iter().copied().fold(0, u32::max));
+        if n < all {
+            // Undefined values (NaN ratios) are left out: keys of the finite values only.
+            self.keys.clear();
             self.keys.extend(values.iter().filter(|v| v.is_finite()).map(|v| key(*v)));
+            (lo, hi) = (u32::MAX, 0);
             for &k in &self.keys {
                 lo = lo.min(k);
                 hi = hi.max(k);
