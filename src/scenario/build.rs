@@ -63,6 +63,35 @@ impl Source {
 /// # Errors
 /// An unreadable or non-UTF-8 file, TOML syntax errors, bad overrides.
 pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
+    let at_file = |msg: String| {
+        LoadError(vec![Diagnostic {
+            origin: Origin::File {
+                path: Arc::from(path.display().to_string().as_str()),
+                line: 1,
+                col: 1,
+            },
+            message: msg,
+        }])
+    };
+    if path.is_dir() {
+        return Err(at_file("is a directory, not a scenario file".into()));
+    }
+    // At most the limit (plus one byte to tell a larger file): `/dev/zero` must not fill memory.
+    let bytes = match data::read_at_most(path, data::MAX_DATA_FILE_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(at_file("scenario file is too large".into())),
+        Err(e) => return Err(at_file(format!("cannot read scenario file: {e}"))),
+    };
+    read_bytes(path, &bytes, overrides)
+}
+
+/// Reads a scenario from the bytes of its file at `path` (which names it in messages and whose
+/// folder data paths are relative to) and applies `PATH=VALUE` overrides. [`read`] reads the file
+/// and calls this.
+///
+/// # Errors
+/// A non-UTF-8 or empty text, TOML syntax errors, bad overrides.
+pub fn read_bytes(path: &Path, bytes: &[u8], overrides: &[String]) -> Result<Source, LoadError> {
     let shown = path.display().to_string();
     let at_file = |msg: String| {
         LoadError(vec![Diagnostic {
@@ -74,14 +103,10 @@ pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
             message: msg,
         }])
     };
-    if path.is_dir() {
-        return Err(at_file("is a directory, not a scenario file".into()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| at_file(format!("cannot read scenario file: {e}")))?;
     if bytes.len() as u64 > data::MAX_DATA_FILE_BYTES {
         return Err(at_file("scenario file is too large".into()));
     }
-    let bytes_no_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let bytes_no_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes_no_bom) {
         Ok(t) => t,
         Err(e) => {
@@ -125,7 +150,7 @@ pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         file: InputFile {
             path: shown,
-            sha256: data::sha256_hex(&bytes),
+            sha256: data::sha256_hex(bytes),
         },
     })
 }

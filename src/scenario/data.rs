@@ -16,6 +16,10 @@ use crate::demography::{N_AGES, Sex};
 /// few megabytes, and a multi-gigabyte file is almost surely the wrong file.
 pub const MAX_DATA_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
+/// Largest count of people a census group or a shape profile age may hold: more than any
+/// country's population, and small enough that sums over ages and regions stay finite.
+pub const MAX_COUNT: f64 = 1e10;
+
 /// A parsed CSV file: header and rows, each row with its line number.
 pub struct Csv {
     pub path: Arc<str>,
@@ -94,12 +98,6 @@ impl Csv {
 
 /// Reads a CSV file completely.
 pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Option<Csv> {
-    let shown_arc: Arc<str> = Arc::from(shown);
-    let file_origin = |line, col| Origin::File {
-        path: shown_arc.clone(),
-        line,
-        col,
-    };
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {
             diags.error(at, format!("data file {shown} is a directory"));
@@ -121,14 +119,45 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
             return None;
         }
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let bytes = match read_at_most(path, MAX_DATA_FILE_BYTES) {
+        Ok(Some(b)) => b,
+        // A file that reports no size but goes on (a device such as /dev/zero, a pipe).
+        Ok(None) => {
+            diags.error(
+                at,
+                format!("data file {shown} is over the limit of {MAX_DATA_FILE_BYTES} bytes: is it the right file?"),
+            );
+            return None;
+        }
         Err(e) => {
             diags.error(at, format!("cannot read data file {shown}: {e}"));
             return None;
         }
     };
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    parse_csv(&bytes, shown, diags)
+}
+
+/// Reads a file of at most `limit` bytes; `None` if it holds more. Unlike `std::fs::read`, this
+/// stops on files whose size the metadata does not tell (`/dev/zero`, pipes, `/proc` files).
+///
+/// # Errors
+/// When the file cannot be opened or read.
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+/// Parses the bytes of a CSV data file shown as `shown` in messages: header, then every row.
+pub fn parse_csv(bytes: &[u8], shown: &str, diags: &mut Diags) -> Option<Csv> {
+    let shown_arc: Arc<str> = Arc::from(shown);
+    let file_origin = |line, col| Origin::File {
+        path: shown_arc.clone(),
+        line,
+        col,
+    };
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         diags.error(&file_origin(1, 1), "the file is empty: expected a header row and data rows");
         return None;
@@ -173,7 +202,7 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
         return None;
     }
     Some(Csv {
-        sha256: sha256_hex(&bytes),
+        sha256: sha256_hex(bytes),
         path: shown_arc,
         header,
         rows,
@@ -256,6 +285,16 @@ pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap
         };
         if pop < 0.0 {
             csv.error_at(*line, row, c_pop, diags, format!("column 'population': negative count {pop}"));
+            continue;
+        }
+        if pop > MAX_COUNT {
+            csv.error_at(
+                *line,
+                row,
+                c_pop,
+                diags,
+                format!("column 'population': count {pop} is over {MAX_COUNT:e} people"),
+            );
             continue;
         }
         if start < 0.0 || start.fract() != 0.0 || start > 100.0 || end.is_some_and(|e| e < start || e.fract() != 0.0 || e > 100.0) {
@@ -351,13 +390,13 @@ pub fn load_single_age_profile(csv: &Csv, diags: &mut Diags) -> Option<[[f64; N_
             csv.error_at(*line, row, cols[0], diags, format!("age {age} is not a whole number in 0..=100"));
             continue;
         }
-        if pop <= 0.0 {
+        if pop <= 0.0 || pop > MAX_COUNT {
             csv.error_at(
                 *line,
                 row,
                 cols[2],
                 diags,
-                format!("population {pop} must be > 0 in a shape profile"),
+                format!("population {pop} must be > 0 and at most {MAX_COUNT:e} in a shape profile"),
             );
             continue;
         }
@@ -396,7 +435,7 @@ pub fn load_mx_table(csv: &Csv, diags: &mut Diags) -> Option<Vec<MxPeriod>> {
         let [Some(ps), Some(pe), Some(age), Some(mm), Some(mf)] = vals[..] else {
             continue;
         };
-        if pe <= ps || ps.fract() != 0.0 || pe.fract() != 0.0 || !(1000.0..=3000.0).contains(&ps) {
+        if pe <= ps || ps.fract() != 0.0 || pe.fract() != 0.0 || !(1000.0..=3000.0).contains(&ps) || pe > 3000.0 {
             csv.error_at(*line, row, cols[0], diags, format!("impossible period {ps}-{pe}"));
             continue;
         }
@@ -417,6 +456,13 @@ pub fn load_mx_table(csv: &Csv, diags: &mut Diags) -> Option<Vec<MxPeriod>> {
         }
         let (ps, pe) = (ps as i32, pe as i32);
         match periods.iter_mut().find(|p| p.start == ps) {
+            Some(p) if p.end != pe => csv.error_at(
+                *line,
+                row,
+                cols[1],
+                diags,
+                format!("period {ps}-{pe} starts like period {}-{} but ends in another year", p.start, p.end),
+            ),
             Some(p) => p.groups.push((age as usize, mm, mf)),
             None => periods.push(MxPeriod {
                 start: ps,
@@ -428,9 +474,23 @@ pub fn load_mx_table(csv: &Csv, diags: &mut Diags) -> Option<Vec<MxPeriod>> {
     if diags.list.len() > before {
         return None;
     }
+    // Every row was malformed (reported by the reader, which leaves such rows out).
+    if periods.is_empty() {
+        diags.error(&csv.origin(1, 1), "no usable rows of death rates in this file");
+        return None;
+    }
     periods.sort_by_key(|p| p.start);
     for p in &mut periods {
         p.groups.sort_by_key(|g| g.0);
+    }
+    // Lee-Carter takes the periods as successive steps of k: overlapping ones would give it
+    // mid-years out of order (an infinite or undefined drift).
+    if let Some(w) = periods.windows(2).find(|w| w[1].start < w[0].end) {
+        diags.error(
+            &csv.origin(1, 1),
+            format!("periods {}-{} and {}-{} overlap", w[0].start, w[0].end, w[1].start, w[1].end),
+        );
+        return None;
     }
     let first: Vec<usize> = periods[0].groups.iter().map(|g| g.0).collect();
     for p in &periods {
@@ -465,4 +525,118 @@ pub fn load_region_values(csv: &Csv, column: &str, diags: &mut Diags) -> HashMap
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, d: &mut Diags) -> Csv {
+        parse_csv(text.as_bytes(), "t.csv", d).expect("readable")
+    }
+
+    fn messages(d: &Diags) -> Vec<String> {
+        d.list.iter().map(ToString::to_string).collect()
+    }
+
+    /// Found by fuzzing: a death-rate file whose every row is malformed gave the loader no
+    /// period, and it indexed the first one.
+    #[test]
+    fn death_rates_without_a_usable_row_are_a_diagnostic() {
+        let mut d = Diags::default();
+        let csv = parse("period_start,period_end,age_start,mx_male,mx_female\n9\n", &mut d);
+        assert!(load_mx_table(&csv, &mut d).is_none());
+        let m = messages(&d);
+        assert!(m.iter().any(|x| x.starts_with("t.csv:2:1: ragged row")), "{m:?}");
+        assert!(
+            m.iter().any(|x| x == "t.csv:1:1: no usable rows of death rates in this file"),
+            "{m:?}"
+        );
+    }
+
+    /// A period end beyond any year made `start + end` overflow when the mid-year was computed.
+    #[test]
+    fn death_rate_periods_end_in_a_plausible_year() {
+        let mut d = Diags::default();
+        let csv = parse(
+            "period_start,period_end,age_start,mx_male,mx_female\n2015,1e300,0,0.01,0.01\n2015,3000000000,0,0.01,0.01\n",
+            &mut d,
+        );
+        assert!(load_mx_table(&csv, &mut d).is_none());
+        let m = messages(&d);
+        assert!(m.iter().any(|x| x.starts_with("t.csv:2:1: impossible period 2015-1000")), "{m:?}");
+        assert!(
+            m.iter().any(|x| x.starts_with("t.csv:3:1: impossible period 2015-3000000000")),
+            "{m:?}"
+        );
+    }
+
+    /// Overlapping periods gave Lee-Carter mid-years out of order: an infinite drift, accepted.
+    #[test]
+    fn death_rate_periods_do_not_overlap() {
+        let mut d = Diags::default();
+        let csv = parse(
+            "period_start,period_end,age_start,mx_male,mx_female\n1985,2010,0,0.02,0.02\n1990,1995,0,0.01,0.01\n",
+            &mut d,
+        );
+        assert!(load_mx_table(&csv, &mut d).is_none());
+        assert_eq!(messages(&d), ["t.csv:1:1: periods 1985-2010 and 1990-1995 overlap"]);
+        let mut d = Diags::default();
+        let csv = parse(
+            "period_start,period_end,age_start,mx_male,mx_female\n1985,1990,0,0.02,0.02\n1985,1995,1,0.01,0.01\n",
+            &mut d,
+        );
+        assert!(load_mx_table(&csv, &mut d).is_none());
+        assert_eq!(
+            messages(&d),
+            ["t.csv:3:6: period 1985-1995 starts like period 1985-1990 but ends in another year"]
+        );
+    }
+
+    /// Counts near the largest float were accepted: a shape profile of 1.5e308 at two ages gave
+    /// an infinite census-day shape and NaN base populations, and the scenario still checked.
+    #[test]
+    fn counts_stay_below_ten_billion() {
+        let mut d = Diags::default();
+        let csv = parse("age,sex,population\n70,male,1.5e308\n71,male,0\n", &mut d);
+        assert!(load_single_age_profile(&csv, &mut d).is_none());
+        let m = messages(&d);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m[0].starts_with("t.csv:2:9: population 1500") && m[0].ends_with("must be > 0 and at most 1e10 in a shape profile"));
+        assert_eq!(m[1], "t.csv:3:9: population 0 must be > 0 and at most 1e10 in a shape profile");
+        let mut d = Diags::default();
+        let csv = parse(
+            "region_code,sex,age_start,age_end,population\nr,male,0,,10000000001\nr,female,0,,10000000000\n",
+            &mut d,
+        );
+        load_population(&csv, &["r"], &mut d);
+        let m = messages(&d);
+        assert_eq!(
+            m[0], "t.csv:2:11: column 'population': count 10000000001 is over 1e10 people",
+            "{m:?}"
+        );
+        // Exactly 1e10 is accepted (the groups are still reported as incomplete).
+        assert!(m.iter().all(|x| !x.contains("count 10000000000 ")), "{m:?}");
+    }
+
+    /// `std::fs::read` of `/dev/zero` never ends; a data path naming it gets a diagnostic.
+    #[cfg(unix)]
+    #[test]
+    fn endless_files_are_read_only_up_to_the_limit() {
+        assert_eq!(read_at_most(Path::new("/dev/zero"), 1000).unwrap(), None);
+        let mut d = Diags::default();
+        let at = Origin::File {
+            path: Arc::from("s.toml"),
+            line: 3,
+            col: 8,
+        };
+        let dir = std::env::temp_dir().join(format!("bedsim-read-at-most-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.csv");
+        std::fs::write(&small, "a,b\n1,2\n").unwrap();
+        assert_eq!(read_at_most(&small, 8).unwrap().map(|b| b.len()), Some(8));
+        assert_eq!(read_at_most(&small, 7).unwrap(), None);
+        assert!(read_csv(&small, "small.csv", &at, &mut d).is_some() && d.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -14,7 +14,7 @@ pub mod tree;
 use crate::demography::{N_AGES, Population};
 use crate::dist::Dist;
 
-pub use build::{LoadError, Source, build, load, read};
+pub use build::{LoadError, Source, build, load, read, read_bytes};
 pub use tree::{Diagnostic, Origin};
 
 /// A checked scenario.

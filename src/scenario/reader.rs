@@ -45,14 +45,60 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     // Two edits are allowed even for short words, so a swapped pair ("nwe") still finds "new",
     // but never a candidate that shares nothing with the word.
-    let len = word.chars().count();
+    let word: Vec<char> = word.chars().collect();
+    let len = word.len();
     let limit = (len / 3).clamp(2, 3);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit && *d < len)
-        .min_by_key(|(d, c)| (*d, *c))
-        .map(|(_, c)| c)
+    // Only distances up to `limit` matter, so each candidate costs O(len x limit) and no
+    // allocation: a scenario with thousands of unknown ids among thousands of known ones is
+    // still checked at once.
+    let (mut chars, mut prev, mut cur) = (Vec::new(), Vec::new(), Vec::new());
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        chars.clear();
+        chars.extend(c.chars().take(len + limit + 1));
+        let Some(d) = distance_within(&word, &chars, limit, &mut prev, &mut cur) else {
+            continue;
+        };
+        if d < len && best.is_none_or(|b| (d, c) < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// The Levenshtein distance of `a` and `b` if it is at most `limit` (Ukkonen's band: only cells
+/// within `limit` of the diagonal), with the two rows' buffers supplied.
+fn distance_within(a: &[char], b: &[char], limit: usize, prev: &mut Vec<usize>, cur: &mut Vec<usize>) -> Option<usize> {
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let big = limit + 1;
+    prev.clear();
+    prev.extend((0..=b.len()).map(|j| j.min(big)));
+    cur.clear();
+    cur.resize(b.len() + 1, big);
+    for (i, ca) in a.iter().enumerate() {
+        let row = i + 1;
+        let lo = row.saturating_sub(limit).max(1);
+        let hi = (row + limit).min(b.len());
+        cur[0] = row.min(big);
+        cur[lo - 1] = if lo == 1 { cur[0] } else { big };
+        let mut row_min = cur[lo - 1];
+        for j in lo..=hi {
+            let cost = usize::from(*ca != b[j - 1]);
+            cur[j] = (prev[j - 1] + cost).min(prev[j] + 1).min(cur[j - 1] + 1).min(big);
+            row_min = row_min.min(cur[j]);
+        }
+        if hi < b.len() {
+            cur[hi + 1] = big;
+        }
+        if row_min > limit {
+            return None;
+        }
+        std::mem::swap(prev, cur);
+    }
+    let d = prev[b.len()];
+    (d <= limit).then_some(d)
 }
 
 /// Reads one table of the scenario.
@@ -526,6 +572,78 @@ mod tests {
     fn suggests_close_names() {
         assert_eq!(suggest("horizn", ["horizon", "base_year"]), Some("horizon"));
         assert_eq!(suggest("zzz", ["horizon", "base_year"]), None);
+    }
+
+    /// The banded distance gives the hint the full Levenshtein distance gives.
+    #[test]
+    fn suggest_matches_the_full_edit_distance() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "ba",
+            "new",
+            "nwe",
+            "horizon",
+            "horizn",
+            "hroizon",
+            "base_year",
+            "baseyear",
+            "460105",
+            "460106",
+            "4601O5",
+            "620821",
+            "620829",
+            "平凉市",
+            "平凉",
+            "崆峒区",
+            "x",
+            "uptake_full",
+            "uptake_ful",
+            "uptake_partial",
+            "abcdefghijkl",
+            "abcdefghijklmnop",
+            "bcdefghijklm",
+            "aaaaaaaa",
+            "aaaaaaab",
+            "baaaaaaa",
+        ];
+        let reference = |word: &str| {
+            let len = word.chars().count();
+            let limit = (len / 3).clamp(2, 3);
+            words
+                .iter()
+                .map(|c| (edit_distance(word, c), *c))
+                .filter(|(d, _)| *d <= limit && *d < len)
+                .min_by_key(|(d, c)| (*d, *c))
+                .map(|(_, c)| c)
+        };
+        for w in words {
+            let others: Vec<&str> = words.iter().copied().filter(|c| *c != w).collect();
+            let expect = {
+                let len = w.chars().count();
+                let limit = (len / 3).clamp(2, 3);
+                others
+                    .iter()
+                    .map(|c| (edit_distance(w, c), *c))
+                    .filter(|(d, _)| *d <= limit && *d < len)
+                    .min_by_key(|(d, c)| (*d, *c))
+                    .map(|(_, c)| c)
+            };
+            assert_eq!(suggest(w, others.iter().copied()), expect, "{w}");
+            assert_eq!(suggest(w, words), reference(w), "{w} among all");
+        }
+        for a in words {
+            for b in words {
+                let (mut p, mut c) = (Vec::new(), Vec::new());
+                let (ac, bc): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+                for limit in 0..5 {
+                    let full = edit_distance(a, b);
+                    let banded = distance_within(&ac, &bc, limit, &mut p, &mut c);
+                    assert_eq!(banded, (full <= limit).then_some(full), "{a} {b} {limit}");
+                }
+            }
+        }
     }
 
     #[test]
