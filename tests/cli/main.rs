@@ -5,6 +5,7 @@ mod bad_input;
 mod charts;
 mod engine;
 mod faults;
+mod fuzz_corpus;
 mod run;
 mod sweep;
 mod validation;
