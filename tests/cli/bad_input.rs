@@ -403,7 +403,13 @@ fn rejects_hostile_data_files() {
         let o = bedsim(dir.path()).args(["check", s.to_str().unwrap()]).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr).to_string();
         assert_eq!(o.status.code(), Some(2), "{needle}: {err}");
-        assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+        // The line with the message names a file, a line and a column: `path:line:col: ...`.
+        let located = err.lines().filter(|l| l.contains(needle)).any(|l| {
+            let mut parts = l.splitn(4, ':');
+            let (_, line, col) = (parts.next(), parts.next(), parts.next());
+            line.is_some_and(|x| x.parse::<usize>().is_ok_and(|n| n >= 1)) && col.is_some_and(|x| x.parse::<usize>().is_ok_and(|n| n >= 1))
+        });
+        assert!(located, "expected {needle:?} at file:line:col in:\n{err}");
         err
     };
     // An empty file, a header only, a BOM (accepted), non-UTF-8 bytes, Chinese text in a count.
