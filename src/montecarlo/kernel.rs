@@ -205,18 +205,7 @@ impl MortalityBlock {
     /// Fills every lane from the Lee-Carter index of its draw, `kappa[step][sex][lane]`, and a
     /// level multiplier: `m = exp(ln m_base + b k) * multiplier`, `S = exp(-m)`.
     pub fn fill(&mut self, s: &Scenario, c: &Constants, kappa: &[[[f64; LANES]; 2]], multiplier: f64) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-            return unsafe { self.fill_avx2(s, c, kappa, multiplier) };
-        }
-        self.fill_any(s, c, kappa, multiplier);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn fill_avx2(&mut self, s: &Scenario, c: &Constants, kappa: &[[[f64; LANES]; 2]], multiplier: f64) {
-        self.fill_any(s, c, kappa, multiplier);
+        fill_mortality(self, s, c, kappa, multiplier);
     }
 
     #[inline(always)]
@@ -249,6 +238,21 @@ impl MortalityBlock {
             }
         }
     }
+}
+
+avx2_dispatch! {
+    fn fill_mortality / fill_mortality_avx2 => fill_mortality_any(
+        m: &mut MortalityBlock,
+        s: &Scenario,
+        c: &Constants,
+        kappa: &[[[f64; LANES]; 2]],
+        multiplier: f64,
+    )
+}
+
+#[inline(always)]
+fn fill_mortality_any(m: &mut MortalityBlock, s: &Scenario, c: &Constants, kappa: &[[[f64; LANES]; 2]], multiplier: f64) {
+    m.fill_any(s, c, kappa, multiplier);
 }
 
 /// Care need of a block of draws: each draw's prevalence multiplier by year and its uptakes.
@@ -456,22 +460,18 @@ impl BlockOut {
     }
 }
 
-/// The one-year cohort-component step of one region in a block of draws: `next` is `pop` a
-/// year later, through projection step `i` (the same step as [`crate::demography::projection`]
-/// with survival `S = 1 - q`).
-pub fn step(c: &Constants, inputs: &RegionBlock, mort: &MortalityBlock, i: usize, pop: &[AgeLanes; 2], next: &mut [AgeLanes; 2]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-        return unsafe { step_avx2(c, inputs, mort, i, pop, next) };
-    }
-    step_any(c, inputs, mort, i, pop, next);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn step_avx2(c: &Constants, inputs: &RegionBlock, mort: &MortalityBlock, i: usize, pop: &[AgeLanes; 2], next: &mut [AgeLanes; 2]) {
-    step_any(c, inputs, mort, i, pop, next);
+avx2_dispatch! {
+    /// The one-year cohort-component step of one region in a block of draws: `next` is `pop` a
+    /// year later, through projection step `i` (the same step as
+    /// [`crate::demography::projection`] with survival `S = 1 - q`).
+    pub fn step / step_avx2 => step_any(
+        c: &Constants,
+        inputs: &RegionBlock,
+        mort: &MortalityBlock,
+        i: usize,
+        pop: &[AgeLanes; 2],
+        next: &mut [AgeLanes; 2],
+    )
 }
 
 #[inline(always)]
@@ -499,50 +499,24 @@ fn step_any(c: &Constants, inputs: &RegionBlock, mort: &MortalityBlock, i: usize
     }
 }
 
-/// Projects region `r` through every year of a block of draws and writes the rows of `rows`.
-///
-/// `mort` is the block's mortality for the region's schedule, `care` its care need, `inputs`
-/// the region's inputs and capacity in each draw; `pop` and `next` are scratch.
-///
-/// On x86-64 machines with AVX2 the same code runs compiled for AVX2 (wider vectors, the same
-/// operations in the same order, so the same bits).
-#[allow(clippy::too_many_arguments)]
-pub fn project(
-    s: &Scenario,
-    c: &Constants,
-    r: usize,
-    inputs: &mut RegionBlock,
-    mort: &MortalityBlock,
-    care: &CareBlock,
-    rows: &PassRows,
-    pop: &mut [AgeLanes; 2],
-    next: &mut [AgeLanes; 2],
-    out: &mut BlockOut,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-        return unsafe { project_avx2(s, c, r, inputs, mort, care, rows, pop, next, out) };
-    }
-    project_any(s, c, r, inputs, mort, care, rows, pop, next, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-fn project_avx2(
-    s: &Scenario,
-    c: &Constants,
-    r: usize,
-    inputs: &mut RegionBlock,
-    mort: &MortalityBlock,
-    care: &CareBlock,
-    rows: &PassRows,
-    pop: &mut [AgeLanes; 2],
-    next: &mut [AgeLanes; 2],
-    out: &mut BlockOut,
-) {
-    project_any(s, c, r, inputs, mort, care, rows, pop, next, out);
+avx2_dispatch! {
+    /// Projects region `r` through every year of a block of draws and writes the rows of
+    /// `rows`.
+    ///
+    /// `mort` is the block's mortality for the region's schedule, `care` its care need,
+    /// `inputs` the region's inputs and capacity in each draw; `pop` and `next` are scratch.
+    pub fn project / project_avx2 => project_any(
+        s: &Scenario,
+        c: &Constants,
+        r: usize,
+        inputs: &mut RegionBlock,
+        mort: &MortalityBlock,
+        care: &CareBlock,
+        rows: &PassRows,
+        pop: &mut [AgeLanes; 2],
+        next: &mut [AgeLanes; 2],
+        out: &mut BlockOut,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -24,6 +24,32 @@
 //!
 //! This module knows nothing of files, tables or charts.
 
+/// Defines `$name`, which runs the body `$any` compiled for AVX2 (`$avx2`) when the CPU has it
+/// and as built otherwise. The body is `#[inline(always)]`, so it is compiled into both; it
+/// uses no fused multiply-add and sums in a fixed order, so both give the same bits, and a
+/// result never depends on the machine's vector width.
+macro_rules! avx2_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident / $avx2:ident => $any:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
+                return unsafe { $avx2($($arg),*) };
+            }
+            $any($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        fn $avx2($($arg: $ty),*) $(-> $ret)? {
+            $any($($arg),*)
+        }
+    };
+}
+
 pub mod kernel;
 pub mod reference;
 pub mod select;
@@ -339,20 +365,9 @@ fn set_fixed(sums: &mut [i64], values: &[f32]) {
     }
 }
 
-/// Adds the fixed-point values of `values` into `sums`.
-fn add_fixed(sums: &mut [i64], values: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-        return unsafe { add_fixed_avx2(sums, values) };
-    }
-    add_fixed_any(sums, values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn add_fixed_avx2(sums: &mut [i64], values: &[f32]) {
-    add_fixed_any(sums, values);
+avx2_dispatch! {
+    /// Adds the fixed-point values of `values` into `sums`.
+    fn add_fixed / add_fixed_avx2 => add_fixed_any(sums: &mut [i64], values: &[f32])
 }
 
 #[inline(always)]

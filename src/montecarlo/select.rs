@@ -62,20 +62,7 @@ impl Default for Selector {
 impl Selector {
     /// Mean and the [`QUANTILES`] (type 7) of the finite values; `None` when there are none.
     pub fn stats(&mut self, values: &[f32]) -> Option<SummaryStats> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-            return unsafe { self.stats_avx2(values) };
-        }
-        self.stats_any(values)
-    }
-
-    /// [`Selector::stats`] compiled for AVX2: the same integer selection and the same fixed
-    /// order of the sums, so the same bits.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn stats_avx2(&mut self, values: &[f32]) -> Option<SummaryStats> {
-        self.stats_any(values)
+        stats_dispatch(self, values)
     }
 
     #[inline(always)]
@@ -160,6 +147,15 @@ impl Selector {
         }
         Some(SummaryStats { mean, quantiles })
     }
+}
+
+avx2_dispatch! {
+    fn stats_dispatch / stats_avx2 => stats_any(selector: &mut Selector, values: &[f32]) -> Option<SummaryStats>
+}
+
+#[inline(always)]
+fn stats_any(selector: &mut Selector, values: &[f32]) -> Option<SummaryStats> {
+    selector.stats_any(values)
 }
 
 /// Finds the keys of rank `ranks[i]` (0-based, ascending order; at most [`MAX_RANKS`]) among

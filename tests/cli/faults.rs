@@ -27,6 +27,17 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Writes the test scenario into `dir`, runs it into `dir/res` and returns those results.
+fn earlier_results(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    write(dir, "s.toml", &small_scenario());
+    let o = bedsim(dir)
+        .args(["run", "s.toml", "--no-charts", "--quiet", "--out", "res"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    snapshot(&dir.join("res"))
+}
+
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -129,13 +140,7 @@ fn a_run_killed_at_any_moment_leaves_the_previous_results_or_the_new_ones() {
 #[test]
 fn results_moved_aside_by_a_killed_run_are_put_back() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "s.toml", &small_scenario());
-    let o = bedsim(dir.path())
-        .args(["run", "s.toml", "--no-charts", "--quiet", "--out", "res"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let before = snapshot(&dir.path().join("res"));
+    let before = earlier_results(dir.path());
     // The pid of a process that has exited.
     let mut child = Command::new("true").spawn().unwrap();
     let dead = child.id();
@@ -154,13 +159,7 @@ fn results_moved_aside_by_a_killed_run_are_put_back() {
 #[test]
 fn a_full_disk_fails_cleanly_and_keeps_the_previous_results() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "s.toml", &small_scenario());
-    let o = bedsim(dir.path())
-        .args(["run", "s.toml", "--no-charts", "--quiet", "--out", "res"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let before = snapshot(&dir.path().join("res"));
+    let before = earlier_results(dir.path());
     let bin = assert_cmd::cargo::cargo_bin("bedsim");
     // 100 blocks of 512 bytes: the summary table (about 200 kB) does not fit.
     let o = Command::new("sh")
