@@ -45,9 +45,9 @@ fn one_year_step(c: &mut Criterion) {
     let n_steps = s.n_years() - 1;
     let mut mort = MortalityBlock::new(&consts, n_steps);
     let kappa = vec![[[0.0; LANES]; 2]; n_steps];
-    mort.fill(&s, &consts, &kappa, 1.0);
+    mort.fill(&s, &consts, &kappa);
     let mut inputs = RegionBlock::new(&consts, s.n_years());
-    inputs.fill(&s, &consts, 0, 0, LANES, &mut EntryCache::new(&s, LANES));
+    inputs.fill(&s, &consts, 0, 0, LANES, &[1.0; LANES], &mut EntryCache::new(&s, LANES));
     let mut care = CareBlock::new(s.n_years());
     for l in 0..LANES {
         care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, l as u64, 0));
@@ -59,13 +59,21 @@ fn one_year_step(c: &mut Criterion) {
     g.throughput(Throughput::Elements(LANES as u64));
     g.bench_function("kernel_f32_16_draws", |b| {
         b.iter(|| {
-            kernel::step(&consts, &inputs, &mort, black_box(3), black_box(&base), &mut next);
+            kernel::step(
+                &consts,
+                &inputs.tfr,
+                &inputs.grow,
+                &inputs.inflow,
+                mort.step_survival(&consts, black_box(3)),
+                black_box(&base),
+                &mut next,
+            );
             black_box(&next);
         })
     });
     g.throughput(Throughput::Elements((LANES * n_steps) as u64));
     g.bench_function("mortality_tables_16_draws_15_years", |b| {
-        b.iter(|| mort.fill(&s, &consts, black_box(&kappa), 1.0))
+        b.iter(|| mort.fill(&s, &consts, black_box(&kappa)))
     });
     let mut care = CareBlock::new(s.n_years());
     g.bench_function("care_tables_16_draws", |b| {
@@ -82,7 +90,7 @@ fn one_year_step(c: &mut Criterion) {
         let mut d0 = 0;
         b.iter(|| {
             d0 += LANES;
-            inputs.fill(&s, &consts, 0, black_box(d0), LANES, &mut entries);
+            inputs.fill(&s, &consts, 0, black_box(d0), LANES, &[1.0; LANES], &mut entries);
         })
     });
     let rows = PassRows {
@@ -99,8 +107,7 @@ fn one_year_step(c: &mut Criterion) {
             black_box(&buf);
         })
     });
-    let mut q = [[0.0; N_AGES]; 2];
-    bedsim::montecarlo::reference::q_schedule(&s, [0.0, 0.0], 1.0, &mut q);
+    let surv = bedsim::montecarlo::reference::survival_schedule(&s, [0.0, 0.0], 1.0);
     let mig = [[0.001; N_AGES]; 2];
     g.throughput(Throughput::Elements(1));
     g.bench_function("reference_f64_1_draw", |b| {
@@ -108,13 +115,14 @@ fn one_year_step(c: &mut Criterion) {
         b.iter(|| {
             let f = step(
                 &mut pop,
-                black_box(&q),
+                black_box(&surv),
                 FertilityRates {
                     tfr: 1.1,
                     shape: &s.fertility.shape,
                     male_share: s.fertility.male_share,
                 },
                 &mig,
+                &[[0.0; N_AGES]; 2],
             );
             pop = s.regions[0].base;
             black_box(f)

@@ -164,6 +164,20 @@ fn check(args: CheckArgs) -> i32 {
                 "mortality: Lee-Carter fitted on {}-{}: drift per year male {:.3} (se {:.3}), female {:.3} (se {:.3}); base-period e0 male {:.1}, female {:.1}",
                 f.periods.0, f.periods.1, f.drift[0], f.drift_se[0], f.drift[1], f.drift_se[1], f.base_e0[0], f.base_e0[1]
             );
+            eprintln!(
+                "mortality uncertainty used: random-walk sigma male {:.4}, female {:.4} (fitted {:.4}, {:.4}){}",
+                s.mortality.sigma[0],
+                s.mortality.sigma[1],
+                f.sigma[0],
+                f.sigma[1],
+                match f.calibrated {
+                    Some(c) => format!(
+                        "; calibrated to the e0 intervals: sigma {:.4} / {:.4}, drift_se {:.4} / {:.4}",
+                        c[0].0, c[1].0, c[0].1, c[1].1
+                    ),
+                    None => String::new(),
+                }
+            );
             let mut warnings = Vec::new();
             for name in s.regions.iter().map(|r| &r.name).chain(s.groups.iter().map(|g| &g.name)) {
                 let missing = report::charts::missing_glyphs(name);

@@ -53,6 +53,10 @@ pub enum Dist {
         meanlog: f64,
         sdlog: f64,
     },
+    Laplace {
+        mean: f64,
+        scale: f64,
+    },
     Uniform {
         low: f64,
         high: f64,
@@ -95,6 +99,10 @@ pub enum DistSpec {
     LogNormal {
         meanlog: f64,
         sdlog: f64,
+    },
+    Laplace {
+        mean: f64,
+        scale: f64,
     },
     Uniform {
         low: f64,
@@ -170,6 +178,10 @@ impl Dist {
             DistSpec::LogNormal { meanlog, sdlog } => Dist::LogNormal {
                 meanlog: finite("meanlog", meanlog)?,
                 sdlog: positive("sdlog", sdlog)?,
+            },
+            DistSpec::Laplace { mean, scale } => Dist::Laplace {
+                mean: finite("mean", mean)?,
+                scale: positive("scale", scale)?,
             },
             DistSpec::Uniform { low, high } => {
                 let (low, high) = (finite("low", low)?, finite("high", high)?);
@@ -248,6 +260,7 @@ impl Dist {
             Dist::Fixed(v) => (*v, *v),
             Dist::Normal { low, high, .. } => (*low, *high),
             Dist::LogNormal { .. } => (0.0, f64::INFINITY),
+            Dist::Laplace { .. } => (f64::NEG_INFINITY, f64::INFINITY),
             Dist::Uniform { low, high } | Dist::Triangular { low, high, .. } => (*low, *high),
             Dist::Beta { .. } => (0.0, 1.0),
             Dist::Discrete { values, .. } => values
@@ -268,6 +281,7 @@ impl Dist {
             // The median: for an untruncated normal it is the mean.
             Dist::Normal { .. } => self.quantile(0.5).unwrap_or(0.0),
             Dist::LogNormal { meanlog, .. } => meanlog.exp(),
+            Dist::Laplace { mean, .. } => *mean,
             Dist::Uniform { low, high } => 0.5 * (low + high),
             Dist::Triangular { low, mode, high } => (low + mode + high) / 3.0,
             Dist::Beta { alpha, beta } => alpha / (alpha + beta),
@@ -308,6 +322,11 @@ impl Dist {
                 (mean + sd * std_normal_quantile(p)).clamp(*low, *high)
             }
             Dist::LogNormal { meanlog, sdlog } => (meanlog + sdlog * std_normal_quantile(u)).exp(),
+            Dist::Laplace { mean, scale } => {
+                let d = u - 0.5;
+                let tail = (1.0 - 2.0 * d.abs()).max(1e-300);
+                mean - scale * d.signum() * crate::demography::lifetable::ln(tail)
+            }
             Dist::Uniform { low, high } => low + u * (high - low),
             Dist::Triangular { low, mode, high } => {
                 let fc = (mode - low) / (high - low);
@@ -437,6 +456,19 @@ mod tests {
         assert!((std_normal_quantile(0.5)).abs() < 1e-12);
         assert!((std_normal_quantile(0.001) + 3.090_232_306).abs() < 1e-7);
         assert!((std_normal_cdf(1.959_963_985) - 0.975).abs() < 2e-7);
+    }
+
+    /// Laplace(0, 1): quantiles -ln(2 (1 - u)) above the median, the interquartile range 2 ln 2.
+    #[test]
+    fn laplace_quantiles_are_the_closed_form() {
+        let d = Dist::new(DistSpec::Laplace { mean: 3.0, scale: 2.0 }).unwrap();
+        assert_eq!(d.quantile(0.5), Some(3.0));
+        let q75 = d.quantile(0.75).unwrap();
+        assert!((q75 - (3.0 + 2.0 * 2f64.ln())).abs() < 1e-14, "{q75}");
+        let q05 = d.quantile(0.05).unwrap();
+        assert!((q05 - (3.0 - 2.0 * 10f64.ln())).abs() < 1e-13, "{q05}");
+        assert!(Dist::new(DistSpec::Laplace { mean: 0.0, scale: 0.0 }).is_err());
+        assert_eq!(d.central(), 3.0);
     }
 
     #[test]

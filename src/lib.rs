@@ -15,6 +15,7 @@
 // iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+pub mod backtest;
 pub mod capacity;
 pub mod care;
 pub mod demography;

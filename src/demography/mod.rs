@@ -3,6 +3,7 @@
 //!
 //! State is persons by sex and single age 0..=100, 100 being the open group 100+.
 
+pub mod lifetable;
 pub mod mortality;
 pub mod projection;
 pub mod split;

@@ -155,6 +155,75 @@ pub fn life_expectancy(m: &[f64; N_AGES]) -> f64 {
     total
 }
 
+/// The 90% point of the standard normal: an 80% interval is the median +- this many standard
+/// deviations.
+pub const Z80: f64 = 1.281_551_565_544_600_5;
+
+/// Random-walk and drift uncertainty of a Lee-Carter model of one sex, chosen so that its
+/// life-expectancy intervals have the widths of a probabilistic projection.
+///
+/// k at the decimal year `t` is normal with mean `drift (t - base_mid)` and variance
+/// `sigma^2 h + drift_se^2 h^2`, `h = t - base_mid` (the random walk's shocks since the base
+/// period and the uncertainty of its drift). e0 is monotone in k, so the 80% interval of e0 is
+/// e0 at the 10% and 90% points of k, and its width is about `2 Z80 |de0/dk| sd(k)`. Each year
+/// `(t, width)` of the target gives `(width / (2 Z80 |de0/dk|))^2 = sigma^2 h + drift_se^2 h^2`
+/// (the slope taken at the year's median k); the two variances are fitted to all years by least
+/// squares, kept non-negative. Years with `h <= 0` are ignored. Returns `(sigma, drift_se)`, or
+/// `None` without a usable year.
+pub fn calibrate_to_e0_widths(
+    base_log_m: &[f64; N_AGES],
+    b: &[f64; N_AGES],
+    drift: f64,
+    base_mid: f64,
+    widths: &[(f64, f64)],
+) -> Option<(f64, f64)> {
+    let e0_at = |k: f64| {
+        let m: [f64; N_AGES] = std::array::from_fn(|x| (base_log_m[x] + b[x] * k).exp());
+        life_expectancy(&m)
+    };
+    let mut rows = Vec::new();
+    for &(t, w) in widths {
+        let h = t - base_mid;
+        if h <= 0.0 || w.is_nan() || w <= 0.0 {
+            continue;
+        }
+        let k = drift * h;
+        let slope = ((e0_at(k + 0.5) - e0_at(k - 0.5)) / 1.0).abs();
+        if slope <= 0.0 {
+            continue;
+        }
+        let sd = w / (2.0 * Z80 * slope);
+        rows.push((h, sd * sd));
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    // Normal equations of y = a h + c h^2.
+    let (mut s11, mut s12, mut s22, mut t1, mut t2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &(h, y) in &rows {
+        s11 += h * h;
+        s12 += h * h * h;
+        s22 += h * h * h * h;
+        t1 += h * y;
+        t2 += h * h * y;
+    }
+    let det = s11 * s22 - s12 * s12;
+    let (mut a, mut c) = if det.abs() > 1e-12 * s11 * s22 {
+        ((t1 * s22 - t2 * s12) / det, (s11 * t2 - s12 * t1) / det)
+    } else {
+        (t1 / s11, 0.0)
+    };
+    if a < 0.0 {
+        a = 0.0;
+        c = t2 / s22;
+    }
+    if c < 0.0 {
+        c = 0.0;
+        a = t1 / s11;
+    }
+    Some((a.max(0.0).sqrt(), c.max(0.0).sqrt()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +263,37 @@ mod tests {
         assert!((fit.drift - expect).abs() < 1e-9, "{} vs {expect}", fit.drift);
         assert!((fit.b[0] - 0.2).abs() < 1e-9);
         assert!(fit.sigma > 0.0);
+    }
+
+    /// A model whose k has a known variance gives back the sigma and drift_se the target
+    /// widths were made with.
+    #[test]
+    fn calibration_recovers_the_uncertainty_behind_e0_widths() {
+        let mut a = [0.0; N_AGES];
+        let mut b = [0.0; N_AGES];
+        for x in 0..N_AGES {
+            a[x] = (0.0002 * (0.09 * x as f64).exp() + 0.0005).ln();
+            b[x] = 1.0 / N_AGES as f64;
+        }
+        let (drift, sigma, se, base_mid) = (-0.5, 0.4, 0.05, 2018.0);
+        let e0_at = |k: f64| {
+            let m: [f64; N_AGES] = std::array::from_fn(|x| (a[x] + b[x] * k).exp());
+            life_expectancy(&m)
+        };
+        let widths: Vec<(f64, f64)> = (2025..2060)
+            .map(|y| {
+                let t = y as f64 + 0.5;
+                let h = t - base_mid;
+                let sd = (sigma * sigma * h + se * se * h * h).sqrt();
+                let k = drift * h;
+                (t, e0_at(k - Z80 * sd) - e0_at(k + Z80 * sd))
+            })
+            .collect();
+        let (s, d) = calibrate_to_e0_widths(&a, &b, drift, base_mid, &widths).unwrap();
+        // e0 is close to linear in k over these intervals: within 5%.
+        assert!((s / sigma - 1.0).abs() < 0.05, "sigma {s}");
+        assert!((d / se - 1.0).abs() < 0.05, "drift_se {d}");
+        assert!(calibrate_to_e0_widths(&a, &b, drift, base_mid, &[(2000.0, 1.0)]).is_none());
     }
 
     #[test]

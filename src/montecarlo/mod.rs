@@ -199,18 +199,53 @@ pub fn target_metric(t: TargetMetric) -> Metric {
 }
 
 /// The Lee-Carter shocks of a draw, accumulated: `k` offsets per sex for each projection step.
+///
+/// k is known at the middle of the base period (`base_mid`); the random walk runs from there,
+/// so the first projected year (whose middle is `base_year + 1.5`) carries the shocks of the
+/// years between, `sigma * sqrt(base_year + 1.5 - base_mid)` (2020 from a 2015-2020 base period:
+/// 3.5 years), and each later year one more year's.
 pub(crate) fn kappa_shocks(s: &Scenario, rng: &mut StreamRng, n_steps: usize) -> Vec<[f64; 2]> {
+    let gap = (f64::from(s.base_year) + 1.5 - s.mortality.base_mid).abs();
     let mut acc = [0.0; 2];
     (0..n_steps)
-        .map(|_| {
+        .map(|i| {
             let u = ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-            let e = std_normal_quantile(u);
+            let e = std_normal_quantile(u) * if i == 0 { gap.sqrt() } else { 1.0 };
             for sex in 0..2 {
                 acc[sex] += s.mortality.sigma[sex] * e;
             }
             acc
         })
         .collect()
+}
+
+/// The net migration rate of region `r` in `draw`, per person per year at ages of weight 1: the
+/// region's own (or the scenario's) plus the shared rate of each enclosing group that has one.
+pub(crate) fn migration_rate(s: &Scenario, r: usize, draw: u64) -> f64 {
+    let sample = |d: &crate::dist::Dist, key: u64| match d {
+        crate::dist::Dist::Fixed(v) => *v,
+        d => d.sample(&mut stream(s.seed, Purpose::Migration, draw, key)),
+    };
+    let region = &s.regions[r];
+    let mut rate = sample(region.migration_rate.as_ref().unwrap_or(&s.migration.rate_per_1000), region.key);
+    let mut g = region.group;
+    while let Some(gi) = g {
+        let group = &s.groups[gi];
+        if let Some(d) = &group.migration_rate {
+            rate += sample(d, group.key);
+        }
+        g = group.parent;
+    }
+    rate / 1000.0
+}
+
+/// The share of the migration schedules that goes on in `draw` (national, the same for every
+/// region).
+pub(crate) fn migration_persistence(s: &Scenario, draw: u64) -> f64 {
+    match &s.migration.persistence {
+        crate::dist::Dist::Fixed(v) => *v,
+        d => d.sample(&mut stream(s.seed, Purpose::MigrationPersistence, draw, 0)),
+    }
 }
 
 /// The deterministic part of Lee-Carter's k (drift times the years since the base period) per
@@ -507,16 +542,12 @@ impl WorkPlan {
         // Enough tasks per chunk to keep every thread busy, at most `block_draws` draws each.
         let threads = rayon::current_num_threads().max(1);
         let block = draws.div_ceil(4 * threads).clamp(1, options.block_draws.clamp(1, kernel::LANES));
-        // Mortality tables (15 KB per projection step and block) are kept for the run when
+        // Mortality tables (about 30 KB per projection step and block) are kept for the run when
         // there is more than one chunk to reuse them and they take at most half the budget:
         // computing them again for every chunk costs more than the smaller chunks they leave.
         let chunk_for =
             |budget: usize| (budget.saturating_sub(group_bytes(years)) / region_bytes(years).max(1)).clamp(1, order.len().max(1));
-        let mut schedules: Vec<usize> = order.iter().map(|&r| s.regions[r].mortality_schedule).collect();
-        schedules.sort_unstable();
-        schedules.dedup();
-        let table_bytes =
-            schedules.len() * draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
+        let table_bytes = draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
         let chunk = chunk_for(budget);
         let repeated = passes.len() > 1 || order.len() > chunk;
         let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 2;
@@ -595,8 +626,8 @@ impl<'a> ChunkWriter<'a> {
 
 /// Per-task scratch of the projection, reused from task to task.
 struct TaskScratch {
-    /// Mortality of the block's draws by schedule (only those the chunk uses are filled).
-    mort: Vec<Option<kernel::MortalityBlock>>,
+    /// National mortality of the block's draws (when the run does not keep it for every block).
+    mort: Option<kernel::MortalityBlock>,
     /// Mortality of one region with its own shocks.
     local: kernel::MortalityBlock,
     care: kernel::CareBlock,
@@ -610,7 +641,7 @@ impl TaskScratch {
     fn new(s: &Scenario, c: &Constants) -> TaskScratch {
         let n_years = s.n_years();
         TaskScratch {
-            mort: s.mortality.multipliers.iter().map(|_| None).collect(),
+            mort: None,
             local: kernel::MortalityBlock::new(c, n_years - 1),
             care: kernel::CareBlock::new(n_years),
             inputs: kernel::RegionBlock::new(c, n_years),
@@ -629,12 +660,11 @@ fn project_block(
     s: &Scenario,
     c: &Constants,
     chunk: &[usize],
-    schedules: &[usize],
     rows: &PassRows,
     d0: usize,
     nd: usize,
     out: &ChunkWriter<'_>,
-    kept: Option<&[OnceLock<kernel::MortalityBlock>]>,
+    kept: Option<&OnceLock<kernel::MortalityBlock>>,
     t: &mut TaskScratch,
 ) {
     let n_steps = s.n_years() - 1;
@@ -642,6 +672,7 @@ fn project_block(
     // kappa[step][sex][lane]; lanes past the block repeat its first draw.
     let mut kappa = vec![[[0.0; kernel::LANES]; 2]; n_steps];
     let mut trends: Vec<Vec<[f64; 2]>> = Vec::with_capacity(nd);
+    let mut persistence = [0.0; kernel::LANES];
     t.care.clear();
     for l in 0..nd {
         let draw = (d0 + l) as u64;
@@ -651,32 +682,33 @@ fn project_block(
             set_kappa(&mut kappa, l, nd, &trend, &shocks);
         }
         t.care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, draw, 0));
+        persistence[l] = migration_persistence(s, draw);
         trends.push(trend);
     }
     t.care.finish(s, c);
     if national {
-        for &sc in schedules {
-            let fresh = || {
-                let mut m = kernel::MortalityBlock::new(c, n_steps);
-                m.fill(s, c, &kappa, s.mortality.multipliers[sc]);
-                m
-            };
-            match kept {
-                Some(k) => {
-                    k[sc].get_or_init(fresh);
-                }
-                None => t.mort[sc] = Some(fresh()),
+        let fresh = || {
+            let mut m = kernel::MortalityBlock::new(c, n_steps);
+            m.fill(s, c, &kappa);
+            m
+        };
+        match kept {
+            Some(k) => {
+                k.get_or_init(fresh);
+            }
+            None => {
+                let m = t.mort.get_or_insert_with(|| kernel::MortalityBlock::new(c, n_steps));
+                m.fill(s, c, &kappa);
             }
         }
     }
     for (ri, &r) in chunk.iter().enumerate() {
         let region = &s.regions[r];
-        t.inputs.fill(s, c, r, d0, nd, &mut t.entries);
+        t.inputs.fill(s, c, r, d0, nd, &persistence, &mut t.entries);
         let mort = if national {
-            let sc = region.mortality_schedule;
             match kept {
-                Some(k) => k[sc].get().expect("the chunk's schedules are filled"),
-                None => t.mort[sc].as_ref().expect("the chunk's schedules are filled"),
+                Some(k) => k.get().expect("the block's mortality is filled"),
+                None => t.mort.as_ref().expect("the block's mortality is filled"),
             }
         } else {
             for (l, trend) in trends.iter().enumerate() {
@@ -684,7 +716,7 @@ fn project_block(
                 let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, region.key), n_steps);
                 set_kappa(&mut kappa, l, nd, trend, &shocks);
             }
-            t.local.fill(s, c, &kappa, s.mortality.multipliers[region.mortality_schedule]);
+            t.local.fill(s, c, &kappa);
             &t.local
         };
         kernel::project(
@@ -958,12 +990,9 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
     // than clearing them all here first.
     let largest = plan.passes.iter().map(PassRows::len).max().unwrap_or(0) * plan.chunk.min(plan.order.len()) * draws;
     let mut buf: Vec<f32> = vec![0.0; largest];
-    // With `keep_tables`: the mortality tables of each block by schedule, filled on first use.
-    let kept_tables: Vec<Vec<OnceLock<kernel::MortalityBlock>>> = if plan.keep_tables {
-        task_blocks
-            .iter()
-            .map(|_| s.mortality.multipliers.iter().map(|_| OnceLock::new()).collect())
-            .collect()
+    // With `keep_tables`: the national mortality tables of each block, filled on first use.
+    let kept_tables: Vec<OnceLock<kernel::MortalityBlock>> = if plan.keep_tables {
+        task_blocks.iter().map(|_| OnceLock::new()).collect()
     } else {
         Vec::new()
     };
@@ -977,9 +1006,6 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
             let nr = chunk.len();
             // 1. Project every region of the chunk in every draw.
             let clock = Instant::now();
-            let mut schedules: Vec<usize> = chunk.iter().map(|&r| s.regions[r].mortality_schedule).collect();
-            schedules.sort_unstable();
-            schedules.dedup();
             {
                 let writer = ChunkWriter::new(&mut buf[..nr * n_rows * draws], nr, n_rows, draws);
                 // Each task owns the draws of its block: it is the only one to write them.
@@ -989,8 +1015,7 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
                         if options.cancelled.is_some_and(|c| c()) {
                             return;
                         }
-                        let kept = kept_tables.get(b).map(Vec::as_slice);
-                        project_block(s, &constants, chunk, &schedules, rows, d0, nd, &writer, kept, scratch);
+                        project_block(s, &constants, chunk, rows, d0, nd, &writer, kept_tables.get(b), scratch);
                         if let Some(p) = options.progress {
                             let n = (nd * nr) as u64;
                             p(done.fetch_add(n, Ordering::Relaxed) + n, total);

@@ -1,26 +1,35 @@
 //! The projection of one region in one draw written plainly, in double precision, with the
-//! library's `exp` and `expm1`: the model as MODEL.md states it, from the same random streams as
-//! a run. It is slow and is not used by runs; the fast single-precision kernel
-//! ([`super::kernel`]) is tested against it.
+//! library's `exp` and `ln`: the model as MODEL.md states it, from the same random streams as a
+//! run. It is slow and is not used by runs; the fast single-precision kernel ([`super::kernel`])
+//! is tested against it.
 
-use super::{AGE_GROUPS, Metric, N_STORED, kappa_shocks, kappa_trend};
+use super::{AGE_GROUPS, Metric, N_STORED, kappa_shocks, kappa_trend, migration_persistence};
 use crate::capacity::{self, CapacityPath};
 use crate::care;
+use crate::demography::lifetable::{Survival, survival};
 use crate::demography::projection::{FertilityRates, step};
 use crate::demography::{N_AGES, aged_at_least};
+use crate::dist::Dist;
 use crate::scenario::Scenario;
 
 use super::streams::{Purpose, stream};
 
-/// One-year probabilities of dying from the Lee-Carter index `kappa` and a level multiplier.
-pub fn q_schedule(s: &Scenario, kappa: [f64; 2], multiplier: f64, out: &mut [[f64; N_AGES]; 2]) {
+/// One year's survival from the Lee-Carter index `kappa` (the national life table) and a
+/// region's mortality level `c`: the cohort's survival under proportional hazards, `S^c` (and
+/// `L(0)^c` for newborns).
+pub fn survival_schedule(s: &Scenario, kappa: [f64; 2], level: f64) -> [Survival; 2] {
     let m = &s.mortality;
-    for sex in 0..2 {
-        for x in 0..N_AGES {
-            let mx = (m.base_log_m[sex][x] + m.b[sex][x] * kappa[sex]).exp() * multiplier;
-            out[sex][x] = -(-mx).exp_m1();
+    std::array::from_fn(|sex| {
+        let mx: [f64; N_AGES] = std::array::from_fn(|x| (m.base_log_m[sex][x] + m.b[sex][x] * kappa[sex]).exp());
+        let national = survival(&mx);
+        if level == 1.0 {
+            return national;
         }
-    }
+        Survival {
+            s: national.s.map(|v| v.powf(level)),
+            newborn: national.newborn.powf(level),
+        }
+    })
 }
 
 /// One region in one draw: the stored counts of every year and the horizon pyramid
@@ -44,18 +53,23 @@ pub fn region_draw(s: &Scenario, r: usize, draw: u64) -> RegionPath {
         .as_ref()
         .unwrap_or(&s.fertility.tfr)
         .sample(&mut stream(s.seed, Purpose::Fertility, draw, region.key));
-    let rate = region
-        .migration_rate
-        .as_ref()
-        .unwrap_or(&s.migration.rate_per_1000)
-        .sample(&mut stream(s.seed, Purpose::Migration, draw, region.key))
-        / 1000.0;
+    let rate = super::migration_rate(s, r, draw);
+    let persistence = migration_persistence(s, draw);
     let mut mig = [[0.0; N_AGES]; 2];
     for sex in 0..2 {
         for x in 0..N_AGES {
-            mig[sex][x] = rate * s.migration.weight[x];
+            let schedule = region.migration_schedule.as_ref().map_or(0.0, |m| m[sex][x]);
+            mig[sex][x] = (persistence * schedule + rate * s.migration.weight[x]).max(-1.0);
         }
     }
+    let inflow: [[f64; N_AGES]; 2] = match &region.migration_inflow {
+        Some(i) => std::array::from_fn(|sex| std::array::from_fn(|x| persistence * i[sex][x])),
+        None => [[0.0; N_AGES]; 2],
+    };
+    let level = match &region.mortality_level {
+        Dist::Fixed(v) => *v,
+        d => d.sample(&mut stream(s.seed, Purpose::MortalityLevel, draw, region.key)),
+    };
     let mut cap = CapacityPath::new(n_years);
     capacity::realise(s, r, draw, &mut cap);
     let registered_ratio = region
@@ -66,15 +80,12 @@ pub fn region_draw(s: &Scenario, r: usize, draw: u64) -> RegionPath {
         shape: &s.fertility.shape,
         male_share: s.fertility.male_share,
     };
-    let mult = s.mortality.multipliers[region.mortality_schedule];
     let mut pop = region.base;
-    let mut q = [[0.0; N_AGES]; 2];
     let mut counts = Vec::with_capacity(n_years);
     for yi in 0..n_years {
         if yi > 0 {
             let k = [trend[yi - 1][0] + shocks[yi - 1][0], trend[yi - 1][1] + shocks[yi - 1][1]];
-            q_schedule(s, k, mult, &mut q);
-            step(&mut pop, &q, fert, &mig);
+            step(&mut pop, &survival_schedule(s, k, level), fert, &mig, &inflow);
         }
         let need = care::need(&pop, &partial[yi], &full[yi], s.care.min_age, &uptake);
         let mut v = [0.0; N_STORED];

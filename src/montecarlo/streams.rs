@@ -58,6 +58,10 @@ pub enum Purpose {
     Caregivers = 10,
     /// Points of a sensitivity design (Latin hypercube, Saltelli) and Sobol' bootstrap.
     Sweep = 11,
+    /// Mortality level of a region relative to the national schedule.
+    MortalityLevel = 12,
+    /// Persistence of the migration schedules in a draw (national).
+    MigrationPersistence = 13,
 }
 
 /// Builds the stream for `(seed, purpose, draw, entity)`.

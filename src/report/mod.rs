@@ -230,6 +230,17 @@ pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path, in
     let p = dir.join("units.parquet");
     tables::write_parquet(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
     stop_if(interrupted)?;
+    if s.backtest.is_some() {
+        let rows = crate::backtest::compare(s, r);
+        let p = dir.join("backtest.csv");
+        tables::write_csv(&mut tables::backtest_frame(s, &rows, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+        let p = dir.join("backtest.parquet");
+        tables::write_parquet(&mut tables::backtest_frame(s, &rows, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+        let p = dir.join("backtest_coverage.csv");
+        let cov = crate::backtest::coverage(&rows);
+        tables::write_csv(&mut tables::coverage_frame(&cov).map_err(table(p.clone()))?, &p).map_err(table(p))?;
+        stop_if(interrupted)?;
+    }
     let p = dir.join("draws.parquet");
     if !tables::write_draws(s, r, &p, interrupted).map_err(table(p))? {
         return Err(ReportError::Interrupted);
@@ -269,8 +280,37 @@ pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String
         "{} — {} draws, seed {}; probability of meeting each target",
         s.name, r.draws, s.seed
     );
+    if let Some(bt) = &s.backtest {
+        let cov = crate::backtest::coverage(&crate::backtest::compare(s, r));
+        let _ = writeln!(
+            out,
+            "back-test against the census of {} (moved to the end of {}): share of units inside the intervals",
+            bt.date, bt.year
+        );
+        let _ = writeln!(
+            out,
+            "{:<12} {:<18} {:>6} {:>12} {:>12} {:>10} {:>10} {:>10}",
+            "level", "metric", "units", "median|err|", "p90|err|", "mean err", "in 50%", "in 90%"
+        );
+        for c in &cov {
+            let _ = writeln!(
+                out,
+                "{} {:<18} {:>6} {:>11.1}% {:>11.1}% {:>9.1}% {:>9.1}% {:>9.1}%",
+                truncate(&c.level, 12),
+                c.metric.name(),
+                c.units,
+                100.0 * c.median_abs_error,
+                100.0 * c.p90_abs_error,
+                100.0 * c.mean_error,
+                100.0 * c.coverage50,
+                100.0 * c.coverage90
+            );
+        }
+    }
     if r.targets.is_empty() {
-        let _ = writeln!(out, "(the scenario has no targets)");
+        if s.backtest.is_none() {
+            let _ = writeln!(out, "(the scenario has no targets)");
+        }
         return out;
     }
     let _ = writeln!(

@@ -354,3 +354,54 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
     ParquetWriter::new(f).with_compression(ParquetCompression::Zstd(None)).finish(df)?;
     Ok(())
 }
+
+/// The back-test table: one row per census unit x metric, the census count (moved to the end
+/// of its year) against the projection's quantiles.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn backtest_frame(s: &Scenario, rows: &[crate::backtest::Comparison], rounded: bool) -> PolarsResult<DataFrame> {
+    let r1 = |v: f64| if rounded { round_to(v, 1) } else { v };
+    let r4 = |v: f64| if rounded { round_to(v, 4) } else { v };
+    let mut cols: Vec<Column> = vec![
+        Column::new("region".into(), rows.iter().map(|r| unit_labels(s, r.unit).0).collect::<Vec<_>>()),
+        Column::new("name".into(), rows.iter().map(|r| unit_labels(s, r.unit).1).collect::<Vec<_>>()),
+        Column::new("level".into(), rows.iter().map(|r| r.level.as_str()).collect::<Vec<_>>()),
+        Column::new("metric".into(), rows.iter().map(|r| r.metric.name()).collect::<Vec<_>>()),
+        Column::new("observed".into(), rows.iter().map(|r| r1(r.observed)).collect::<Vec<_>>()),
+    ];
+    for (i, q) in QUANTILE_COLUMNS.iter().enumerate() {
+        cols.push(Column::new(
+            (*q).into(),
+            rows.iter().map(|r| r1(r.quantiles[i])).collect::<Vec<_>>(),
+        ));
+    }
+    cols.push(Column::new("error".into(), rows.iter().map(|r| r4(r.error)).collect::<Vec<_>>()));
+    cols.push(Column::new("inside50".into(), rows.iter().map(|r| r.inside50).collect::<Vec<_>>()));
+    cols.push(Column::new("inside90".into(), rows.iter().map(|r| r.inside90).collect::<Vec<_>>()));
+    DataFrame::new(rows.len(), cols)
+}
+
+/// The back-test's coverage: one row per level x metric.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn coverage_frame(rows: &[crate::backtest::Coverage]) -> PolarsResult<DataFrame> {
+    let r4 = |v: f64| round_to(v, 4);
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("level".into(), rows.iter().map(|r| r.level.as_str()).collect::<Vec<_>>()),
+            Column::new("metric".into(), rows.iter().map(|r| r.metric.name()).collect::<Vec<_>>()),
+            Column::new("units".into(), rows.iter().map(|r| r.units as u32).collect::<Vec<_>>()),
+            Column::new(
+                "median_abs_error".into(),
+                rows.iter().map(|r| r4(r.median_abs_error)).collect::<Vec<_>>(),
+            ),
+            Column::new("p90_abs_error".into(), rows.iter().map(|r| r4(r.p90_abs_error)).collect::<Vec<_>>()),
+            Column::new("mean_error".into(), rows.iter().map(|r| r4(r.mean_error)).collect::<Vec<_>>()),
+            Column::new("coverage50".into(), rows.iter().map(|r| r4(r.coverage50)).collect::<Vec<_>>()),
+            Column::new("coverage90".into(), rows.iter().map(|r| r4(r.coverage90)).collect::<Vec<_>>()),
+        ],
+    )
+}

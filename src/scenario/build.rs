@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use super::data::{self, GroupedPopulation, MxPeriod};
 use super::reader::{Diags, TableReader, check_range, read_dist, suggest};
+use super::subnational::{self, Date};
 use super::tree::{self, Diagnostic, Node, Origin, Value};
 use super::*;
-use crate::demography::mortality::{GroupRates, fit_lee_carter, groups_to_single_ages, life_expectancy};
+use crate::demography::mortality::{GroupRates, calibrate_to_e0_widths, fit_lee_carter, groups_to_single_ages, life_expectancy};
 use crate::demography::split::{census_day_shape, split_groups};
 use crate::demography::{N_AGES, aged_at_least};
 use crate::dist::{Dist, DistSpec};
@@ -315,7 +316,8 @@ impl Builder<'_> {
         // Population.
         let population = top.get("population");
         let mut registered_default = Dist::Fixed(1.0);
-        let pops = population.and_then(|n| self.population(n, &regions, &mut registered_default, d));
+        let mut count_date: Option<Date> = None;
+        let pops = population.and_then(|n| self.population(n, &regions, base_year, &mut registered_default, &mut count_date, d));
         if population.is_none() {
             d.error(
                 &root.origin,
@@ -346,8 +348,27 @@ impl Builder<'_> {
             }
         };
         let fertility = self.fertility(top.get("fertility"), &root.origin, d);
-        let migration = self.migration(top.get("migration"), &root.origin, d);
+        let migration = self.migration(top.get("migration"), &root.origin, &mut regions, d);
         let care = self.care(top.get("care"), &root.origin, d);
+        let backtest = match top.get("backtest") {
+            Some(n) => {
+                let years = base_year.zip(horizon);
+                let bt = self.backtest(n, &regions, &groups, years, mortality.as_ref(), fertility.as_ref(), elderly_age, d);
+                if bt.is_none() && d.is_empty() {
+                    d.error(&n.origin, "the [backtest] section could not be read");
+                }
+                bt
+            }
+            None => None,
+        };
+        // The base populations were counted on `count_date`: move them to the end of the year.
+        let mut base_shift = 0.0;
+        if let (Some(date), Some(m), Some(f), Some(mg), Some(b)) = (count_date, &mortality, &fertility, &migration, base_year) {
+            base_shift = date.part_of_year_left();
+            if base_shift < 1.0 {
+                shift_to_year_end(&mut regions, &groups, base_shift, b, m, f, mg);
+            }
+        }
         if let Some(m) = &migration {
             let wmax = m.weight.iter().cloned().fold(0.0, f64::max);
             for r in &regions {
@@ -710,6 +731,7 @@ impl Builder<'_> {
             name: name?,
             description,
             base_year: base_year?,
+            base_shift,
             horizon: horizon?,
             draws: draws?,
             seed: seed?,
@@ -729,6 +751,7 @@ impl Builder<'_> {
             },
             plan,
             targets,
+            backtest,
             inputs: Vec::new(),
         })
     }
@@ -743,6 +766,19 @@ impl Builder<'_> {
             let id = t.str_req("id", d);
             let name = t.str_opt("name", d);
             let parent = t.str_opt("parent", d);
+            let mig = if t.has("migration_rate") {
+                t.dist_soft(
+                    "migration_rate",
+                    None,
+                    f64::NEG_INFINITY,
+                    f64::INFINITY,
+                    -MAX_MIGRATION,
+                    MAX_MIGRATION,
+                    d,
+                )
+            } else {
+                None
+            };
             t.finish(d);
             let Some((id, o)) = id else { continue };
             if out.iter().any(|g| g.group.id == id) {
@@ -754,7 +790,9 @@ impl Builder<'_> {
                 group: Group {
                     id: id.to_string(),
                     name: name.map(|n| n.0.to_string()).unwrap_or_else(|| id.to_string()),
+                    key: entity_key(id),
                     parent: None,
+                    migration_rate: mig,
                     members: Vec::new(),
                 },
             });
@@ -783,7 +821,19 @@ impl Builder<'_> {
                     None
                 }
             });
-            let mult = t.f64_in("mortality_multiplier", Some(1.0), 0.1, 10.0, d);
+            let mult = if t.has("mortality_multiplier") {
+                t.dist_soft(
+                    "mortality_multiplier",
+                    None,
+                    0.0,
+                    f64::INFINITY,
+                    1.0 / super::subnational::MAX_LEVEL,
+                    super::subnational::MAX_LEVEL,
+                    d,
+                )
+            } else {
+                None
+            };
             let mig = if t.has("migration_rate") {
                 t.dist_soft(
                     "migration_rate",
@@ -819,7 +869,7 @@ impl Builder<'_> {
             }
             out.push(RegionDraft {
                 origin: o.clone(),
-                multiplier: mult.unwrap_or(1.0),
+                multiplier: mult,
                 registered_ratio,
                 region: Region {
                     key: entity_key(id),
@@ -827,7 +877,9 @@ impl Builder<'_> {
                     name: name.map(|n| n.0.to_string()).unwrap_or_else(|| id.to_string()),
                     group,
                     base: [[0.0; N_AGES]; 2],
-                    mortality_schedule: 0,
+                    mortality_level: Dist::Fixed(1.0),
+                    migration_schedule: None,
+                    migration_inflow: None,
                     migration_rate: mig,
                     tfr,
                     plan_items: Vec::new(),
@@ -841,11 +893,14 @@ impl Builder<'_> {
         out
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn population(
         &mut self,
         node: &Node,
         regions: &[RegionDraft],
+        base_year: Option<i32>,
         registered_ratio: &mut Dist,
+        date: &mut Option<Date>,
         d: &mut Diags,
     ) -> Option<HashMap<String, crate::demography::Population>> {
         let mut t = TableReader::new(node, "population", d)?;
@@ -853,6 +908,22 @@ impl Builder<'_> {
         let shape_csv = self.data_file(&mut t, "shape_file", d);
         if let Some(r) = t.dist_soft("registered_ratio", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.2, 5.0, d) {
             *registered_ratio = r;
+        }
+        // The count date; census day (1 November) of the base year unless the file says otherwise.
+        match (t.str_opt("date", d), base_year) {
+            (Some((text, o)), b) => match Date::parse(text) {
+                Some(dt) if b.is_none_or(|b| b == dt.year) => *date = Some(dt),
+                Some(dt) => d.error(
+                    o,
+                    format!(
+                        "population.date = {text} is not in base_year {} (the base population is counted during the base year)",
+                        b.unwrap_or(dt.year)
+                    ),
+                ),
+                None => d.error(o, format!("population.date = '{text}' is not a date YYYY-MM-DD")),
+            },
+            (None, Some(b)) => *date = Date::parse(&format!("{b:04}-11-01")),
+            (None, None) => {}
         }
         t.finish(d);
         let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
@@ -867,6 +938,15 @@ impl Builder<'_> {
         Some(out)
     }
 
+    /// A data file named by `key` when the table has it.
+    fn data_file_opt(&mut self, t: &mut TableReader<'_>, key: &'static str, d: &mut Diags) -> Option<Option<data::Csv>> {
+        if t.has(key) {
+            self.data_file(t, key, d).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
     fn mortality(&mut self, node: &Node, base_year: Option<i32>, regions: &mut [RegionDraft], d: &mut Diags) -> Option<Mortality> {
         let mut t = TableReader::new(node, "mortality", d)?;
         let csv = self.data_file(&mut t, "file", d);
@@ -874,7 +954,6 @@ impl Builder<'_> {
         let fit_from = t.int_in("fit_from", Some(1950), 1900, 2400, d).map(|v| v as i32);
         let fit_to = t.int_in("fit_to", None, 1900, 2400, d).map(|v| v as i32);
         let drift_node = t.get("drift");
-        let sigma_node = t.get("sigma");
         let shocks = t.choice("shocks", Some("national"), &["national", "regional"], d);
         let origin = t.origin;
         let drift_given = match drift_node {
@@ -882,16 +961,42 @@ impl Builder<'_> {
             Some(Node { value: Value::Str(s), .. }) if s == "fitted" => None,
             Some(n) => Some(read_dist(n, "mortality.drift", -10.0, 10.0, d)),
         };
-        let sigma_given = match sigma_node {
-            None => None,
-            Some(Node { value: Value::Str(s), .. }) if s == "fitted" => None,
-            Some(n) => super::reader::number(n, "mortality.sigma", d)
-                .and_then(|v| check_range(v, 0.0, 10.0, "mortality.sigma", &n.origin, d))
-                .map(Some),
+        // sigma and drift_se: "fitted" (from the Lee-Carter residuals), "calibrated" (to the e0
+        // intervals of `calibrate_to`) or a number.
+        let spread = |key: &'static str, t: &mut TableReader<'_>, d: &mut Diags| -> Option<Spread> {
+            match t.get(key) {
+                None => Some(Spread::Fitted),
+                Some(Node { value: Value::Str(s), .. }) if s == "fitted" => Some(Spread::Fitted),
+                Some(Node { value: Value::Str(s), .. }) if s == "calibrated" => Some(Spread::Calibrated),
+                Some(Node {
+                    value: Value::Array(items),
+                    origin,
+                }) => {
+                    let path = format!("mortality.{key}");
+                    let v: Vec<f64> = items
+                        .iter()
+                        .filter_map(|n| super::reader::number(n, &path, d).and_then(|v| check_range(v, 0.0, 10.0, &path, &n.origin, d)))
+                        .collect();
+                    if items.len() != 2 {
+                        d.error(origin, format!("{path} as a list needs two numbers, [male, female]"));
+                        return None;
+                    }
+                    (v.len() == 2).then(|| Spread::Given([v[0], v[1]]))
+                }
+                Some(n) => super::reader::number(n, &format!("mortality.{key}"), d)
+                    .and_then(|v| check_range(v, 0.0, 10.0, &format!("mortality.{key}"), &n.origin, d))
+                    .map(|v| Spread::Given([v, v])),
+            }
         };
+        let sigma_spec = spread("sigma", &mut t, d);
+        let drift_se_spec = spread("drift_se", &mut t, d);
+        let calibrate_csv = self.data_file_opt(&mut t, "calibrate_to", d);
+        let levels_csv = self.data_file_opt(&mut t, "levels_file", d);
+        let levels_origin = t.get("levels_file").map(|n| n.origin.clone());
         t.finish(d);
         let periods = data::load_mx_table(&csv?, d)?;
         let (base_period, fit_from, fit_to) = (base_period?, fit_from?, fit_to?);
+        let (sigma_spec, drift_se_spec) = (sigma_spec?, drift_se_spec?);
         let Some(base) = periods.iter().find(|p| p.start == base_period) else {
             let have: Vec<String> = periods.iter().map(|p| p.start.to_string()).collect();
             d.error(
@@ -925,6 +1030,9 @@ impl Builder<'_> {
             );
             return None;
         }
+        // WPP's periods run from 1 July of their first year to 30 June of their last: the
+        // middle of 2015-2020 is 1 January 2018.
+        let base_mid = 0.5 * f64::from(base.start + base.end) + 0.5;
         let starts: Vec<usize> = base.groups.iter().map(|g| g.0).collect();
         let mut base_log_m = [[0.0; N_AGES]; 2];
         let mut b = [[0.0; N_AGES]; 2];
@@ -934,6 +1042,7 @@ impl Builder<'_> {
             sigma: [0.0; 2],
             base_e0: [0.0; 2],
             periods: (fit[0].start, fit[fit.len() - 1].end),
+            calibrated: None,
         };
         for sex in 0..2 {
             let pick = |g: &(usize, f64, f64)| if sex == 0 { g.1 } else { g.2 };
@@ -945,7 +1054,7 @@ impl Builder<'_> {
             }
             let rates = GroupRates {
                 starts: &starts,
-                mids: fit.iter().map(|p| 0.5 * f64::from(p.start + p.end)).collect(),
+                mids: fit.iter().map(|p| 0.5 * f64::from(p.start + p.end) + 0.5).collect(),
                 rates: fit.iter().map(|p| p.groups.iter().map(pick).collect()).collect(),
             };
             let Some(f) = fit_lee_carter(&rates) else {
@@ -960,42 +1069,191 @@ impl Builder<'_> {
             fitted.drift_se[sex] = f.drift_se;
             fitted.sigma[sex] = f.sigma;
         }
+        let wants_calibration = matches!(sigma_spec, Spread::Calibrated) || matches!(drift_se_spec, Spread::Calibrated);
+        match (&calibrate_csv, wants_calibration) {
+            (Some(None), true) => {
+                d.error(origin, "mortality: sigma or drift_se = \"calibrated\" needs calibrate_to, a file of e0 intervals (data/wpp2024_china_e0_annual.csv)");
+                return None;
+            }
+            (Some(Some(csv)), true) => {
+                let widths = subnational::load_e0_widths(csv, CALIBRATION_YEARS, d)?;
+                let mut out = [(0.0, 0.0); 2];
+                for sex in 0..2 {
+                    let Some(c) = calibrate_to_e0_widths(&base_log_m[sex], &b[sex], fitted.drift[sex], base_mid, &widths[sex]) else {
+                        d.error(origin, "mortality.calibrate_to: no year of the file lies after the base period");
+                        return None;
+                    };
+                    out[sex] = c;
+                }
+                fitted.calibrated = Some(out);
+            }
+            _ => {}
+        }
+        let pick = |spec: &Spread, fitted_v: [f64; 2], which: usize| -> [f64; 2] {
+            match spec {
+                Spread::Fitted => fitted_v,
+                Spread::Given(v) => *v,
+                Spread::Calibrated => {
+                    let c = fitted.calibrated.unwrap_or([(0.0, 0.0); 2]);
+                    if which == 0 { [c[0].0, c[1].0] } else { [c[0].1, c[1].1] }
+                }
+            }
+        };
+        let sigma = pick(&sigma_spec, fitted.sigma, 0);
+        let drift_se = pick(&drift_se_spec, fitted.drift_se, 1);
         let drift = match drift_given {
             None => Drift::Fitted {
                 mean: fitted.drift,
-                se: fitted.drift_se,
+                se: drift_se,
             },
             Some(Some(dist)) => Drift::Given(dist),
             Some(None) => return None,
         };
-        let sigma = match sigma_given {
-            None => fitted.sigma,
-            Some(Some(s)) => [s, s],
-            Some(None) => return None,
-        };
-        let mut multipliers: Vec<f64> = Vec::new();
+        // Mortality levels: the region's own, else the levels file's, else 1.
+        let levels = levels_csv?.map(|csv| subnational::load_levels(&csv, d));
+        let mut missing = Vec::new();
         for r in regions.iter_mut() {
-            let idx = match multipliers.iter().position(|m| *m == r.multiplier) {
-                Some(i) => i,
-                None => {
-                    multipliers.push(r.multiplier);
-                    multipliers.len() - 1
-                }
+            r.region.mortality_level = match (&r.multiplier, &levels) {
+                (Some(own), _) => own.clone(),
+                (None, Some(levels)) => match levels.get(&r.region.id) {
+                    Some(level) => level.clone(),
+                    None => {
+                        missing.push(r.region.id.clone());
+                        Dist::Fixed(1.0)
+                    }
+                },
+                (None, None) => Dist::Fixed(1.0),
             };
-            r.region.mortality_schedule = idx;
         }
-        if multipliers.is_empty() {
-            multipliers.push(1.0);
+        if !missing.is_empty()
+            && let Some(o) = &levels_origin
+        {
+            let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+            d.error(
+                o,
+                format!(
+                    "mortality.levels_file has no row for {} region(s): {}{} (give them a row, or mortality_multiplier in their [[region]])",
+                    missing.len(),
+                    shown.join(", "),
+                    if missing.len() > 10 { ", ..." } else { "" }
+                ),
+            );
         }
         Some(Mortality {
             base_log_m,
             b,
-            base_mid: 0.5 * f64::from(base.start + base.end),
+            base_mid,
             drift,
             sigma,
             national_shocks: shocks? == "national",
-            multipliers,
             fitted,
+        })
+    }
+
+    /// `[backtest]`: a later census to set the projection against (see [`crate::backtest`]).
+    #[allow(clippy::too_many_arguments)]
+    fn backtest(
+        &mut self,
+        node: &Node,
+        regions: &[RegionDraft],
+        groups: &[GroupDraft],
+        years: Option<(i32, i32)>,
+        mortality: Option<&Mortality>,
+        fertility: Option<&Fertility>,
+        elderly_age: Option<usize>,
+        d: &mut Diags,
+    ) -> Option<crate::backtest::Backtest> {
+        let mut t = TableReader::new(node, "backtest", d)?;
+        let csv = self.data_file(&mut t, "file", d);
+        let shape_csv = self.data_file(&mut t, "shape_file", d);
+        let date = t.str_req("date", d);
+        t.finish(d);
+        let (text, o) = date?;
+        let Some(date) = Date::parse(text) else {
+            d.error(o, format!("backtest.date = '{text}' is not a date YYYY-MM-DD"));
+            return None;
+        };
+        if let Some((b, h)) = years
+            && !(b < date.year && date.year <= h)
+        {
+            d.error(
+                o,
+                format!("backtest.date = {text} must fall after base_year {b} and by the horizon {h}"),
+            );
+            return None;
+        }
+        let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
+        let csv = csv?;
+        let c_reg = csv.columns(&["region_code"], d)?[0];
+        let c_level = csv.header.iter().position(|h| h.trim() == "level");
+        let region_index: HashMap<&str, usize> = regions.iter().enumerate().map(|(i, r)| (r.region.id.as_str(), i)).collect();
+        let group_index: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.group.id.as_str(), i)).collect();
+        let mut ids: Vec<(String, Unit, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (line, row) in &csv.rows {
+            let id = row[c_reg].trim();
+            if !seen.insert(id.to_string()) {
+                continue;
+            }
+            let unit = match (region_index.get(id), group_index.get(id)) {
+                (Some(&r), _) => Unit::Region(r),
+                (None, Some(&g)) => Unit::Group(g),
+                (None, None) => {
+                    csv.error_at(
+                        *line,
+                        row,
+                        c_reg,
+                        d,
+                        format!("backtest: '{id}' is neither a region nor a group of the scenario"),
+                    );
+                    continue;
+                }
+            };
+            let level = match c_level {
+                Some(c) if !row[c].trim().is_empty() => row[c].trim().to_string(),
+                _ => {
+                    if matches!(unit, Unit::Region(_)) {
+                        "region".into()
+                    } else {
+                        "group".into()
+                    }
+                }
+            };
+            ids.push((id.to_string(), unit, level));
+        }
+        let wanted: Vec<&str> = ids.iter().map(|x| x.0.as_str()).collect();
+        let grouped = data::load_population(&csv, &wanted, d);
+        let (shape, m, f, elderly_age) = (shape?, mortality?, fertility?, elderly_age?);
+        let h = date.part_of_year_left();
+        let rates = year_end_rates(m, date.year, h);
+        let shift = subnational::YearEndShift {
+            h,
+            m: &rates,
+            shape: &f.shape,
+            male_share: f.male_share,
+        };
+        let mut units = Vec::new();
+        for (id, unit, level) in ids {
+            let Some(g) = grouped.get(&id) else { continue };
+            let mut pop = [split_groups(&g[0], &shape[0]), split_groups(&g[1], &shape[1])];
+            // Counted on census day, moved to the year's end without migration (what the
+            // census cannot tell) at the national level of mortality.
+            subnational::move_to_year_end(&mut pop, &shift, 1.0, f.tfr.central(), &[[0.0; N_AGES]; 2], &[[0.0; N_AGES]; 2]);
+            units.push(crate::backtest::Observed {
+                unit,
+                level,
+                counts: [
+                    aged_at_least(&pop, 0),
+                    aged_at_least(&pop, elderly_age),
+                    aged_at_least(&pop, 65),
+                    aged_at_least(&pop, 80),
+                ],
+            });
+        }
+        Some(crate::backtest::Backtest {
+            year: date.year,
+            date: text.to_string(),
+            units,
         })
     }
 
@@ -1036,12 +1294,15 @@ impl Builder<'_> {
         })
     }
 
-    fn migration(&mut self, node: Option<&Node>, root: &Origin, d: &mut Diags) -> Option<Migration> {
+    fn migration(&mut self, node: Option<&Node>, root: &Origin, regions: &mut [RegionDraft], d: &mut Diags) -> Option<Migration> {
         let empty = Node {
             value: Value::Table(Vec::new()),
             origin: root.clone(),
         };
         let mut t = TableReader::new(node.unwrap_or(&empty), "migration", d)?;
+        let schedule_csv = self.data_file_opt(&mut t, "schedule_file", d);
+        let persistence = t.dist("persistence", Some(Dist::Fixed(1.0)), 0.0, 2.0, d);
+        let gains = t.choice("gains", Some("counts"), &["counts", "rates"], d);
         let rate = t.dist_soft(
             "rate_per_1000",
             Some(Dist::Fixed(0.0)),
@@ -1057,14 +1318,45 @@ impl Builder<'_> {
         let (bands, bo) = bands?;
         let (weights, _) = weights?;
         let weight = bands_to_ages(&bands, &weights, bo, "migration.age_bands", d)?;
+        if let Some(csv) = schedule_csv? {
+            let wanted: Vec<&str> = regions.iter().map(|r| r.region.id.as_str()).collect();
+            let mut schedules = subnational::load_schedules(&csv, &wanted, d);
+            let as_counts = gains? == "counts";
+            for r in regions.iter_mut() {
+                let Some(mut schedule) = schedules.remove(&r.region.id) else {
+                    continue;
+                };
+                if as_counts {
+                    // Gains as the yearly numbers the rates give on the base population: a
+                    // destination's in-migrants come from elsewhere, they do not grow with it.
+                    let mut inflow = Box::new([[0.0; N_AGES]; 2]);
+                    for sex in 0..2 {
+                        for x in 0..N_AGES {
+                            if schedule[sex][x] > 0.0 {
+                                inflow[sex][x] = schedule[sex][x] * r.region.base[sex][x];
+                                schedule[sex][x] = 0.0;
+                            }
+                        }
+                    }
+                    r.region.migration_inflow = Some(inflow);
+                }
+                r.region.migration_schedule = Some(schedule);
+            }
+        }
         let rate = rate?;
-        let (lo, hi) = rate.support();
+        // The range that holds all but a millionth of the draws at each end (a clamped
+        // distribution's support is the clamp).
+        let (lo, hi) = match (rate.quantile(1e-6), rate.quantile(1.0 - 1e-6)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => rate.support(),
+        };
         let wmax = weight.iter().cloned().fold(0.0, f64::max);
         if lo * wmax / 1000.0 <= -1.0 || hi * wmax / 1000.0 > 10.0 {
             d.error(bo, format!("migration.rate_per_1000 (from {lo} to {hi}) times the largest age weight ({wmax}) would remove everyone or more than multiply an age by 10 in a year"));
             return None;
         }
         Some(Migration {
+            persistence: persistence?,
             rate_per_1000: rate,
             weight,
         })
@@ -1254,12 +1546,81 @@ struct GroupDraft {
     group: Group,
 }
 
+/// How `mortality.sigma` or `mortality.drift_se` is set.
+enum Spread {
+    Fitted,
+    Calibrated,
+    /// `[male, female]`.
+    Given([f64; 2]),
+}
+
+/// Years of a file of e0 intervals that mortality uncertainty is calibrated to: the first 30
+/// with bounds (2024-2053 in WPP 2024), a planning horizon's worth.
+const CALIBRATION_YEARS: usize = 30;
+
 struct RegionDraft {
     origin: Origin,
-    multiplier: f64,
+    /// The region's own mortality level (`mortality_multiplier`), if it gives one.
+    multiplier: Option<Dist>,
     /// The region's own registered/resident ratio, if it gives one.
     registered_ratio: Option<Dist>,
     region: Region,
+}
+
+/// Moves every region's base population from its count date, `h` of a year before the end of
+/// the base year, to 31 December (see [`subnational::move_to_year_end`]).
+fn shift_to_year_end(
+    regions: &mut [RegionDraft],
+    groups: &[GroupDraft],
+    h: f64,
+    base_year: i32,
+    m: &Mortality,
+    f: &Fertility,
+    mg: &Migration,
+) {
+    let rates = year_end_rates(m, base_year, h);
+    let shift = subnational::YearEndShift {
+        h,
+        m: &rates,
+        shape: &f.shape,
+        male_share: f.male_share,
+    };
+    let persistence = mg.persistence.central();
+    for r in regions {
+        let region = &mut r.region;
+        let mut rate = region.migration_rate.as_ref().unwrap_or(&mg.rate_per_1000).central();
+        let mut g = region.group;
+        while let Some(gi) = g {
+            rate += groups[gi].group.migration_rate.as_ref().map_or(0.0, Dist::central);
+            g = groups[gi].group.parent;
+        }
+        let rate = rate / 1000.0;
+        let migration: subnational::Schedule = std::array::from_fn(|sex| {
+            std::array::from_fn(|x| {
+                let schedule = region.migration_schedule.as_ref().map_or(0.0, |s| s[sex][x]);
+                (persistence * schedule + rate * mg.weight[x]).max(-1.0)
+            })
+        });
+        let tfr = region.tfr.as_ref().unwrap_or(&f.tfr).central();
+        let level = region.mortality_level.quantile(0.5).unwrap_or(1.0);
+        let inflow: subnational::Schedule = match &region.migration_inflow {
+            Some(i) => std::array::from_fn(|sex| std::array::from_fn(|x| persistence * i[sex][x])),
+            None => [[0.0; N_AGES]; 2],
+        };
+        subnational::move_to_year_end(&mut region.base, &shift, level, tfr, &migration, &inflow);
+    }
+}
+
+/// The national death rates at the middle of the last `h` of `year` (the mean drift's).
+fn year_end_rates(m: &Mortality, year: i32, h: f64) -> [[f64; N_AGES]; 2] {
+    let t = f64::from(year) + 1.0 - 0.5 * h - m.base_mid;
+    let drift = match &m.drift {
+        Drift::Fitted { mean, .. } => *mean,
+        Drift::Given(d) => [d.central(); 2],
+    };
+    std::array::from_fn(|sex| {
+        std::array::from_fn(|x| crate::demography::lifetable::exp(m.base_log_m[sex][x] + m.b[sex][x] * drift[sex] * t))
+    })
 }
 
 fn find_region(regions: &[RegionDraft], id: &str, o: &Origin, d: &mut Diags) -> Option<usize> {

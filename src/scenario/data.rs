@@ -249,8 +249,21 @@ fn parse_sex(s: &str) -> Option<Sex> {
 /// population`; other columns are ignored) for the wanted regions. Groups of each region and sex
 /// must be contiguous from age 0 and end with one open group (`age_end` empty) at 85 or above.
 pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap<String, GroupedPopulation> {
+    load_age_table(csv, wanted, "population", (0.0, MAX_COUNT), diags)
+}
+
+/// Reads a table by region, sex and age group in the census long layout with the value in
+/// `column` (each value within `range`), for the wanted regions, with the same checks as
+/// [`load_population`]; a wanted region without rows is an error.
+pub fn load_age_table(
+    csv: &Csv,
+    wanted: &[&str],
+    column: &str,
+    range: (f64, f64),
+    diags: &mut Diags,
+) -> HashMap<String, GroupedPopulation> {
     let mut out: HashMap<String, GroupedPopulation> = HashMap::new();
-    let Some(cols) = csv.columns(&["region_code", "sex", "age_start", "age_end", "population"], diags) else {
+    let Some(cols) = csv.columns(&["region_code", "sex", "age_start", "age_end", column], diags) else {
         return out;
     };
     let (c_reg, c_sex, c_start, c_end, c_pop) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
@@ -283,17 +296,27 @@ pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap
         let (Some(start), Some(end), Some(pop)) = (start, end, pop) else {
             continue;
         };
-        if pop < 0.0 {
+        if column == "population" && pop < 0.0 {
             csv.error_at(*line, row, c_pop, diags, format!("column 'population': negative count {pop}"));
             continue;
         }
-        if pop > MAX_COUNT {
+        if column == "population" && pop > MAX_COUNT {
             csv.error_at(
                 *line,
                 row,
                 c_pop,
                 diags,
                 format!("column 'population': count {pop} is over {MAX_COUNT:e} people"),
+            );
+            continue;
+        }
+        if !(range.0..=range.1).contains(&pop) {
+            csv.error_at(
+                *line,
+                row,
+                c_pop,
+                diags,
+                format!("column '{column}': {pop} is outside {} .. {}", range.0, range.1),
             );
             continue;
         }

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod data;
 pub mod reader;
+pub mod subnational;
 pub mod tree;
 
 use crate::demography::{N_AGES, Population};
@@ -24,8 +25,12 @@ pub struct Scenario {
     pub name: String,
     /// One-line description, shown by `bedsim scenarios`.
     pub description: String,
-    /// Year of the base population (end of year; the census of 1 Nov is taken as end of year).
+    /// Year of the base population: the regions' base populations are the stock at the end of
+    /// it (31 December), moved there from the count date ([`Scenario::base_shift`]).
     pub base_year: i32,
+    /// Part of the base year between the count date of the base population and its end (2/12
+    /// for a census of 1 November), by which the base was moved to 31 December.
+    pub base_shift: f64,
     /// Last projected year.
     pub horizon: i32,
     pub draws: usize,
@@ -41,6 +46,8 @@ pub struct Scenario {
     pub capacity: Capacity,
     pub plan: Vec<PlanItem>,
     pub targets: Vec<Target>,
+    /// A later census to compare the projection with, when the scenario is a back-test.
+    pub backtest: Option<crate::backtest::Backtest>,
     /// Data files read, with their content hash, for the run manifest.
     pub inputs: Vec<InputFile>,
 }
@@ -124,14 +131,24 @@ impl Scenario {
                 ..g.clone()
             })
             .collect();
+        let map = |u: Unit| match u {
+            Unit::Region(r) => region_map[r].map(Unit::Region),
+            Unit::Group(g) => group_map[g].map(Unit::Group),
+        };
         for t in &mut out.targets {
-            t.units = t
+            t.units = t.units.iter().filter_map(|u| map(*u)).collect();
+        }
+        // A group's census count covers all its members: it is compared only if all are kept.
+        let complete = |u: Unit| match u {
+            Unit::Group(g) => self.groups[g].members.iter().all(|&m| keep[m]),
+            Unit::Region(_) => true,
+        };
+        if let Some(bt) = &mut out.backtest {
+            bt.units = bt
                 .units
                 .iter()
-                .filter_map(|u| match *u {
-                    Unit::Region(r) => region_map[r].map(Unit::Region),
-                    Unit::Group(g) => group_map[g].map(Unit::Group),
-                })
+                .filter(|o| complete(o.unit))
+                .filter_map(|o| map(o.unit).map(|unit| crate::backtest::Observed { unit, ..o.clone() }))
                 .collect();
         }
         Ok(out)
@@ -157,8 +174,16 @@ pub struct Region {
     pub key: u64,
     /// Base population by sex and single age.
     pub base: Population,
-    /// Index into [`Mortality::multipliers`].
-    pub mortality_schedule: usize,
+    /// Mortality level relative to the national schedule (a multiplier of the death rates,
+    /// applied to the cohort's survival over each year as `S^level`), sampled per draw.
+    pub mortality_level: Dist,
+    /// Net migrants per person per year by sex and single age at the end-of-year age, the last
+    /// decade's schedule (moved on by [`Migration::persistence`]), when the scenario gives one.
+    pub migration_schedule: Option<Box<[[f64; N_AGES]; 2]>>,
+    /// Net in-migrants per year by sex and single age (end-of-year age), moved on by
+    /// [`Migration::persistence`] like the schedule: a gaining region's part of its schedule
+    /// held as the numbers it gives on the base population (`[migration] gains = "counts"`).
+    pub migration_inflow: Option<Box<[[f64; N_AGES]; 2]>>,
     /// Net migration rate (per 1,000 per year) when the region has its own.
     pub migration_rate: Option<Dist>,
     /// Total fertility rate when the region has its own.
@@ -180,7 +205,12 @@ pub struct Region {
 pub struct Group {
     pub id: String,
     pub name: String,
+    /// Stream key (hash of the id).
+    pub key: u64,
     pub parent: Option<usize>,
+    /// A net migration rate (per 1,000 per year, at ages of weight 1) shared by all members in a
+    /// draw and added to each member's own: what a province's regions have in common.
+    pub migration_rate: Option<Dist>,
     /// Member regions (directly or through sub-groups), in scenario order.
     pub members: Vec<usize>,
 }
@@ -192,7 +222,8 @@ pub struct Mortality {
     pub base_log_m: [[f64; N_AGES]; 2],
     /// Age response b(x, s).
     pub b: [[f64; N_AGES]; 2],
-    /// Mid-year of the base period (k is at its base value there).
+    /// Middle of the base period as a decimal year (k is at its base value there): 2018.0 for
+    /// WPP's 2015-2020, which runs from 1 July 2015 to 30 June 2020.
     pub base_mid: f64,
     /// Drift of k per year, per sex.
     pub drift: Drift,
@@ -200,8 +231,6 @@ pub struct Mortality {
     pub sigma: [f64; 2],
     /// Whether all regions of a draw share the yearly shocks (MODEL.md's default).
     pub national_shocks: bool,
-    /// The distinct mortality multipliers of the regions; `Region::mortality_schedule` indexes it.
-    pub multipliers: Vec<f64>,
     /// Fitted values, for reports: (drift, drift_se, sigma) per sex and e0 of the base period.
     pub fitted: FittedMortality,
 }
@@ -214,6 +243,8 @@ pub struct FittedMortality {
     pub sigma: [f64; 2],
     pub base_e0: [f64; 2],
     pub periods: (i32, i32),
+    /// With `calibrate_to`: `(sigma, drift_se)` per sex that give the file's e0 intervals.
+    pub calibrated: Option<[(f64, f64); 2]>,
 }
 
 /// How the drift of a draw is chosen.
@@ -238,6 +269,10 @@ pub struct Fertility {
 /// Net migration.
 #[derive(Debug, Clone)]
 pub struct Migration {
+    /// Share of each region's schedule ([`Region::migration_schedule`]) that goes on in a draw:
+    /// sampled once per draw and shared by all regions (whether the last decade's migration
+    /// regime continues is a national question).
+    pub persistence: Dist,
     /// Net migrants per 1,000 residents per year at ages of weight 1, sampled per region and draw.
     pub rate_per_1000: Dist,
     /// Relative weight of each single age.

@@ -483,7 +483,16 @@ pub fn check_range(v: f64, lo: f64, hi: f64, path: &str, origin: &Origin, diags:
     }
 }
 
-const DIST_KINDS: [&str; 7] = ["fixed", "normal", "lognormal", "uniform", "triangular", "beta", "discrete"];
+const DIST_KINDS: [&str; 8] = [
+    "fixed",
+    "normal",
+    "lognormal",
+    "laplace",
+    "uniform",
+    "triangular",
+    "beta",
+    "discrete",
+];
 
 /// Reads a distribution: a bare number is fixed; a table names `dist` and its parameters.
 pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -> Option<Dist> {
@@ -508,6 +517,10 @@ pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -
         }
         "lognormal" => match (t.f64_req("meanlog", diags), t.f64_req("sdlog", diags)) {
             (Some((meanlog, _)), Some((sdlog, _))) => Some(DistSpec::LogNormal { meanlog, sdlog }),
+            _ => None,
+        },
+        "laplace" => match (t.f64_req("mean", diags), t.f64_req("scale", diags)) {
+            (Some((mean, _)), Some((scale, _))) => Some(DistSpec::Laplace { mean, scale }),
             _ => None,
         },
         "uniform" => match (t.f64_req("low", diags), t.f64_req("high", diags)) {

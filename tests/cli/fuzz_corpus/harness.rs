@@ -297,7 +297,21 @@ fn check_scenario(s: &Scenario) {
         );
         assert!(aged_at_least(&r.base, 0).is_finite(), "region {}: total population", r.id);
         assert!(r.group.is_none_or(|g| g < s.groups.len()));
-        assert!(r.mortality_schedule < m.multipliers.len());
+        check_dist("mortality_level", &r.mortality_level);
+        let (lo, hi) = r.mortality_level.support();
+        assert!(
+            lo > 0.0 && hi.is_finite(),
+            "region {}: mortality level {:?}",
+            r.id,
+            r.mortality_level
+        );
+        if let Some(sch) = &r.migration_schedule {
+            assert!(
+                sch.iter().flatten().all(|v| v.is_finite() && *v > -1.0),
+                "region {}: migration schedule",
+                r.id
+            );
+        }
         check_links("plan items", &r.plan_items, s.plan.len());
         check_links("stock entries", &r.stock_entries, s.capacity.stock.len());
         check_links("caregiver entries", &r.caregiver_entries, s.capacity.caregivers.len());
@@ -326,7 +340,12 @@ fn check_scenario(s: &Scenario) {
     assert!(m.b.iter().flatten().all(|v| v.is_finite()), "Lee-Carter b {:?}", m.b);
     assert!(m.base_mid.is_finite());
     assert!(m.sigma.iter().all(|v| v.is_finite() && *v >= 0.0), "sigma {:?}", m.sigma);
-    assert!(m.multipliers.iter().all(|v| v.is_finite() && *v > 0.0));
+    check_dist("migration persistence", &s.migration.persistence);
+    assert!(
+        (0.0..1.0).contains(&s.base_shift) || s.base_shift == 1.0,
+        "base shift {}",
+        s.base_shift
+    );
     let f = &m.fitted;
     for v in f.drift.iter().chain(&f.drift_se).chain(&f.sigma).chain(&f.base_e0) {
         assert!(v.is_finite(), "fitted mortality {f:?}");
