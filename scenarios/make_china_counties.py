@@ -333,11 +333,10 @@ HEADER = """\
 # growth of the elderly outruns a nationally uniform bed supply; they are NOT estimates of local
 # bed stocks. The projections of the elderly themselves do not depend on this rule.
 #
-# Mortality: no provincial or county life tables are in the project's data (the census deaths
-# table and WPP are national), so every unit takes the national WPP schedule
-# (ASSUMPTION: mortality_multiplier 1 everywhere; provincial life expectancy ranges from about 72
-# to 83 years, so the elderly of high-mortality provinces such as 西藏, 青海, 云南 are overstated by
-# 2035 and those of 上海, 北京 understated).
+# Mortality and migration by unit come from the 2010 and 2020 censuses (scenarios/
+# make_subnational.py): each unit's mortality level from its 2010 crude death rate, and its net
+# migration by sex and age from the cohort residual of the two censuses, carried forward with an
+# uncertainty set by the 2010 -> 2020 back-test (docs/validation.md).
 #
 # Everything the sources do not give is marked ASSUMPTION with the range it is given.
 
@@ -360,13 +359,20 @@ shape_file = "../data/china_2020_pop_single_age_sex.csv"   # national single-yea
 
 MIDDLE = """\
 [mortality]
-# UN WPP 2024 death rates for China: the national schedule for every unit (see the header).
+# UN WPP 2024 death rates for China, moved on by a Lee-Carter model fitted on 1980-2020, its
+# random-walk and drift uncertainty calibrated to WPP 2024's probabilistic e0 intervals
+# (docs/validation.md); each unit's level from the 2010 census crude death rates by indirect
+# standardisation, shrunk towards its province (data/mortality_levels_2020_units.csv, made by
+# scenarios/make_subnational.py; see the header).
 file = "../data/wpp2024_china_mx_age5_sex.csv"
 base_period = 2015        # base schedule: the 2015-2020 rates
 fit_from = 1980           # Lee-Carter fitted on 1980-1985 .. 2015-2020 (avoids the 1959-61 famine)
 fit_to = 2020
-drift = "fitted"          # per draw: normal(fitted drift, its standard error)
-sigma = "fitted"
+drift = "fitted"          # per draw: normal(fitted drift, calibrated standard error)
+sigma = "calibrated"
+drift_se = "calibrated"
+calibrate_to = "../data/wpp2024_china_e0_annual.csv"
+levels_file = "../data/mortality_levels_2020_units.csv"
 shocks = "national"
 
 [fertility]
@@ -377,22 +383,18 @@ tfr = { dist = "triangular", low = 0.9, mode = 1.1, high = 1.4 }
 sex_ratio_at_birth = 1.11   # boys per girl, 2020 census
 
 [migration]
-# ASSUMPTION: no county migration flows are in the project's data (no 2010 county census, no flow
-# table), so every unit gets the same generic uncertainty around zero: net migration
-# normal(0, 2) per 1,000 residents per year at ages of weight 1, truncated to [-6, 6], sampled per
-# unit and draw. Real county rates are far more spread out: urban districts gain and farming
-# counties lose (the other shipped scenarios assume -15 for Pingliang's farming counties and +10
-# for Haikou and Sanya), so county totals and working ages carry only this generic uncertainty.
-# The 60+ move little (age weight 0.3): at 2 per 1,000 a year they change by about 1% by 2035.
-# LIMIT: units whose 2020 residents are mostly migrant workers (Shenzhen's districts, 东莞,
-# development zones, industrial parks, mining and border towns such as 茫崖, 阿拉山口) age in place
-# in this projection: their 60+ grow 4-15 fold by 2035 (national 1.65), certainly too much, as many
-# migrants return to their home counties before old age (whose 60+ are correspondingly
-# understated). Their beds-per-1,000 results are not meaningful; the national age profile of
-# migration cannot represent return migration.
-rate_per_1000 = { dist = "normal", mean = 0, sd = 2, low = -6, high = 6 }
-age_bands = [0, 15, 35, 60]
-age_weights = [0.6, 1.6, 0.7, 0.3]   # default profile: young adults move most, the 60+ little
+# Net migration by sex and age of every unit from the 2010 -> 2020 cohort residual of the two
+# censuses (data/migration_2010_2020.csv; units that could not be matched between the censuses
+# share the schedule of their comparable unit, data/crosswalk_county_2010_2020.csv). ASSUMPTION:
+# the next decades carry a share of the last decade's rates, uniform(0.3, 1.0) per draw and the
+# same for every unit, and each unit deviates from that by laplace(0, 5.75) per 1,000 a year at
+# ages of weight 1 plus its province's laplace(0, 2.04) (set on the province groups): 0.8 times
+# the spreads the 2010 -> 2020 back-test measured, with their age profile (docs/validation.md).
+schedule_file = "../data/migration_2010_2020.csv"
+persistence = { dist = "uniform", low = 0.3, high = 1.0 }
+rate_per_1000 = { dist = "laplace", mean = 0, scale = 5.75 }
+age_bands = [0, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80]
+age_weights = [1.8, 4.0, 5.17, 3.41, 2.65, 2.36, 1.85, 1.57, 1.36, 1.31, 1.24, 1.0, 0.91, 1.0, 1.26, 2.04]
 
 [care]
 # As hainan.toml and china-provinces.toml (national literature values, see scenarios/README.md):
@@ -551,7 +553,8 @@ def write_toml(provinces, pref_groups, regions, group_of, nat_60, nat_total):
     out.append("# Groups: the nation, its provinces, and the prefectures with at least one region.")
     out.append('[[group]]\nid = "china"\nname = "全国"\n')
     for pv in provinces:
-        out.append(f'[[group]]\nid = {q(pv["code"])}\nname = {q(pv["name"])}\nparent = "china"\n')
+        out.append(f'[[group]]\nid = {q(pv["code"])}\nname = {q(pv["name"])}\nparent = "china"\n'
+                   'migration_rate = { dist = "laplace", mean = 0, scale = 2.04 }   # the province\'s shared part\n')
     for p in pref_groups:
         out.append(f'[[group]]\nid = {q(p["code"])}\nname = {q(p["name"])}\nparent = {q(p["province"]["code"])}\n')
     out.append("# Regions, in the order of the census file, by province. Migration, mortality and fertility:")
