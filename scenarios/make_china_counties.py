@@ -329,7 +329,7 @@ HEADER = """\
 # all {n_regions} units by each unit's 2020 census count of people aged 60+ (an ASSUMPTION, see
 # [capacity]). Consequence: every unit starts at the national {bpt} beds per 1,000 aged 60+ and the
 # national nursing share, and units differ in later years only through their elderly populations
-# (ageing, mortality is national, migration is generic). The bed results per unit show where the
+# (ageing, their own mortality levels and migration). The bed results per unit show where the
 # growth of the elderly outruns a nationally uniform bed supply; they are NOT estimates of local
 # bed stocks. The projections of the elderly themselves do not depend on this rule.
 #

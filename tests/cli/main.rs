@@ -7,6 +7,7 @@ mod engine;
 mod faults;
 mod fuzz_corpus;
 mod run;
+mod subnational;
 mod sweep;
 mod validation;
 
