@@ -35,6 +35,7 @@ pub struct Manifest {
     pub peak_memory_bytes: Option<u64>,
     pub command_line: Vec<String>,
     pub conventions: Vec<&'static str>,
+    pub base: BaseRecord,
     pub mortality: MortalityRecord,
 }
 
@@ -76,14 +77,34 @@ pub struct MortalityRecord {
     pub fitted_periods: String,
     pub fitted_drift_per_year: [f64; 2],
     pub fitted_drift_se: [f64; 2],
+    /// Sigma of the Lee-Carter residuals (before any calibration).
+    pub fitted_sigma: [f64; 2],
+    /// `[sigma, drift_se]` per sex that give the e0 intervals of `calibrate_to`, when given.
+    pub calibrated_to_e0_intervals: Option<[[f64; 2]; 2]>,
     pub sigma_used: [f64; 2],
     pub drift_used: String,
     pub base_period_e0: [f64; 2],
+    /// Decimal year at which k is at its base value (the middle of the base period).
+    pub base_period_middle: f64,
+    /// Regions with a mortality level of their own (not 1).
+    pub regions_with_own_level: usize,
 }
 
+/// How the base population was moved to the end of the base year.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseRecord {
+    /// Part of the base year between the count date and 31 December.
+    pub years_moved: f64,
+    pub method: &'static str,
+}
+
+/// The method of [`BaseRecord`].
+pub const BASE_METHOD: &str = "fractional step from the count date to 31 December: that part of a year of ageing (a share of each single-year age moves up), of the base schedule's death rates times each region's central level, of births and of net migration (central values)";
+
 /// What the run needs to say about its conventions (read by users of the tables).
-pub const CONVENTIONS: [&str; 4] = [
-    "values for year t are stocks at the end of year t; the census of 1 November is taken as the end of its year",
+pub const CONVENTIONS: [&str; 5] = [
+    "values for year t are stocks at 31 December of year t; the base population is moved there from its count date (see base)",
+    "survival over a year is the life table's L(x+1)/L(x) of the year's death rates (T(100)/T(99) for 99 and 100+); a region with mortality level c survives with S^c",
     "group figures are computed per draw from their members, then summarised",
     "quantiles are type 7 (R and numpy default) over the draws where a value is defined",
     "arrays by sex are [male, female]",
@@ -132,16 +153,28 @@ impl Manifest {
             peak_memory_bytes: peak_memory_bytes(),
             command_line: std::env::args().collect(),
             conventions: CONVENTIONS.to_vec(),
+            base: BaseRecord {
+                years_moved: s.base_shift,
+                method: BASE_METHOD,
+            },
             mortality: MortalityRecord {
                 fitted_periods: format!("{}-{}", f.periods.0, f.periods.1),
                 fitted_drift_per_year: f.drift,
                 fitted_drift_se: f.drift_se,
+                fitted_sigma: f.sigma,
+                calibrated_to_e0_intervals: f.calibrated.map(|c| [[c[0].0, c[1].0], [c[0].1, c[1].1]]),
                 sigma_used: s.mortality.sigma,
                 drift_used: match &s.mortality.drift {
-                    Drift::Fitted { .. } => "fitted: normal(fitted drift, its standard error) per draw".into(),
+                    Drift::Fitted { se, .. } => format!("normal(fitted drift, drift_se {:.4} / {:.4}) per draw", se[0], se[1]),
                     Drift::Given(d) => format!("given: {d:?}"),
                 },
                 base_period_e0: f.base_e0,
+                base_period_middle: s.mortality.base_mid,
+                regions_with_own_level: s
+                    .regions
+                    .iter()
+                    .filter(|r| !matches!(r.mortality_level, crate::dist::Dist::Fixed(v) if v == 1.0))
+                    .count(),
             },
         }
     }
