@@ -162,7 +162,7 @@ impl Constants {
 pub fn exp2_f32(y: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
     // (ln 2)^k / k!
-    const C1: f32 = 0.693_147_2;
+    const C1: f32 = std::f32::consts::LN_2;
     const C2: f32 = 0.240_226_5;
     const C3: f32 = 0.055_504_11;
     const C4: f32 = 0.009_618_129;

@@ -96,9 +96,9 @@ fn results_do_not_depend_on_block_or_chunk_size_or_threads() {
 }
 
 /// The fast single-precision kernel against the plain double-precision reference, draw by
-/// draw, on the shipped Hainan scenario (25 units with plan items, seasonal demand and
-/// caregivers none): every count within 2e-5 relative (or 0.05 persons/beds absolute) in every
-/// year of 100 draws.
+/// draw, on the shipped Hainan scenario (25 units with their own mortality levels, migration
+/// schedules and yearly gains, plan items, seasonal demand): every count within 2e-5 relative
+/// (or 0.05 persons/beds absolute) in every year of 100 draws.
 #[test]
 fn the_f32_kernel_agrees_with_the_f64_reference_draw_by_draw() {
     let p = super::repo().join("scenarios/hainan.toml");

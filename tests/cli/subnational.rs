@@ -151,7 +151,15 @@ fn a_higher_mortality_level_leaves_fewer_of_the_old() {
 fn gains_as_numbers_do_not_compound() {
     let p = repo().join("scenarios/hainan.toml");
     let total = |gains: &str| {
-        let s = scenario::load(&p, &["draws=20".into(), format!("migration.gains=\"{gains}\""), "migration.persistence=1".into()]).unwrap();
+        let s = scenario::load(
+            &p,
+            &[
+                "draws=20".into(),
+                format!("migration.gains=\"{gains}\""),
+                "migration.persistence=1".into(),
+            ],
+        )
+        .unwrap();
         let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
         let n = r.years.len();
         let xiuying = r.units.iter().find(|u| u.unit == Unit::Region(0)).unwrap();
@@ -159,7 +167,10 @@ fn gains_as_numbers_do_not_compound() {
         at(n - 1) / at(0)
     };
     let (counts, rates) = (total("counts"), total("rates"));
-    assert!(counts > 1.2 && counts < rates - 0.1, "growth 2020-2035: {counts} as numbers, {rates} as rates");
+    assert!(
+        counts > 1.2 && counts < rates - 0.1,
+        "growth 2020-2035: {counts} as numbers, {rates} as rates"
+    );
 }
 
 fn expect_check_error(text: &str, file_end: &str, message: &str) {
@@ -237,7 +248,7 @@ fn rejects_calibrated_uncertainty_without_a_file_of_intervals() {
 #[test]
 fn rejects_a_backtest_unit_that_is_not_in_the_scenario() {
     let d = repo().join("data");
-    let t = small_scenario().replacen("horizon = 2030", "horizon = 2030", 1)
+    let t = small_scenario()
         + &format!(
             "\n[backtest]\nfile = \"{}/census2020_target_regions_age5_sex.csv\"\nshape_file = \"{}/china_2020_pop_single_age_sex.csv\"\ndate = \"2025-11-01\"\n",
             d.display(),

@@ -591,9 +591,9 @@ fn timing_section(doc: &mut String, checks: &mut Vec<Check>, s: &bedsim::scenari
     // the size of that move, their census-day counts.
     let mut pop: Population = [[0.0; N_AGES]; 2];
     for r in &s.regions {
-        for sex in 0..2 {
-            for x in 0..N_AGES {
-                pop[sex][x] += r.base[sex][x];
+        for (total, own) in pop.iter_mut().zip(&r.base) {
+            for (a, b) in total.iter_mut().zip(own) {
+                *a += b;
             }
         }
     }
@@ -661,11 +661,17 @@ fn timing_section(doc: &mut String, checks: &mut Vec<Check>, s: &bedsim::scenari
         100.0 * moved80
     );
     checks.push(Check {
-        what: format!("the start-age rule's excess 80+ after 15 years: {:.2}%, within 2-8%", 100.0 * excess80_15),
+        what: format!(
+            "the start-age rule's excess 80+ after 15 years: {:.2}%, within 2-8%",
+            100.0 * excess80_15
+        ),
         ok: (0.02..=0.08).contains(&excess80_15),
     });
     checks.push(Check {
-        what: format!("moving the census to 31 December adds {:.2}% to the 60+, within 0.2-1.5%", 100.0 * moved60),
+        what: format!(
+            "moving the census to 31 December adds {:.2}% to the 60+, within 0.2-1.5%",
+            100.0 * moved60
+        ),
         ok: (0.002..=0.015).contains(&moved60),
     });
 }
