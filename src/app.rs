@@ -385,6 +385,7 @@ fn run(args: RunArgs) -> i32 {
             "threads": threads,
             "confidence": args.confidence,
             "targets": report::json::targets(&s, &result),
+            "backtest": report::json::backtest(&s, &result),
         }));
     } else if !args.quiet {
         let table = report::target_table_text(&s, &result, args.confidence);

@@ -52,6 +52,23 @@ pub fn targets(s: &Scenario, r: &RunResult) -> Value {
     )
 }
 
+/// The coverage of a back-test by level and metric (empty without `[backtest]`).
+pub fn backtest(s: &Scenario, r: &RunResult) -> Value {
+    let rows = crate::backtest::compare(s, r);
+    Value::Array(
+        crate::backtest::coverage(&rows)
+            .iter()
+            .map(|c| {
+                json!({
+                    "level": c.level, "metric": c.metric.name(), "units": c.units,
+                    "median_abs_error": c.median_abs_error, "p90_abs_error": c.p90_abs_error,
+                    "mean_error": c.mean_error, "coverage50": c.coverage50, "coverage90": c.coverage90,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The rows of `bedsim plan`.
 pub fn plan(rows: &[PlanRow]) -> Value {
     Value::Array(
