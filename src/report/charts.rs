@@ -472,7 +472,7 @@ pub fn pyramid(
                 r
             }))
             .map_err(|x| x.to_string())?
-            .label(format!("{base_year} (census)"))
+            .label(format!("end-{base_year} (census)"))
             .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BLACK.stroke_width(2)));
         legend(&mut chart, SeriesLabelPosition::UpperRight, 16, 44, 22)?;
         Ok(())
@@ -861,7 +861,7 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                     &p,
                     &format!("{heading}: population {} and {}", data.base_year, data.horizon),
                     &format!(
-                        "5-year age groups; {} census (outline) and {} median of {} draws",
+                        "5-year age groups; the {} census moved to 31 December (outline) and the {} median of {} draws",
                         data.base_year, data.horizon, data.draws
                     ),
                     cells,

@@ -766,19 +766,7 @@ impl Builder<'_> {
             let id = t.str_req("id", d);
             let name = t.str_opt("name", d);
             let parent = t.str_opt("parent", d);
-            let mig = if t.has("migration_rate") {
-                t.dist_soft(
-                    "migration_rate",
-                    None,
-                    f64::NEG_INFINITY,
-                    f64::INFINITY,
-                    -MAX_MIGRATION,
-                    MAX_MIGRATION,
-                    d,
-                )
-            } else {
-                None
-            };
+            let mig = migration_rate_field(&mut t, d);
             t.finish(d);
             let Some((id, o)) = id else { continue };
             if out.iter().any(|g| g.group.id == id) {
@@ -834,19 +822,7 @@ impl Builder<'_> {
             } else {
                 None
             };
-            let mig = if t.has("migration_rate") {
-                t.dist_soft(
-                    "migration_rate",
-                    None,
-                    f64::NEG_INFINITY,
-                    f64::INFINITY,
-                    -MAX_MIGRATION,
-                    MAX_MIGRATION,
-                    d,
-                )
-            } else {
-                None
-            };
+            let mig = migration_rate_field(&mut t, d);
             let tfr = t.get("tfr").and_then(|n| read_dist(n, "tfr", 0.0, 10.0, d));
             let registered_ratio = if t.has("registered_ratio") {
                 t.dist_soft("registered_ratio", None, 0.0, f64::INFINITY, 0.2, 5.0, d)
@@ -1609,6 +1585,23 @@ fn shift_to_year_end(
         };
         subnational::move_to_year_end(&mut region.base, &shift, level, tfr, &migration, &inflow);
     }
+}
+
+/// A region's or group's own `migration_rate`, when it gives one (per 1,000 a year, within the
+/// plausible range).
+fn migration_rate_field(t: &mut TableReader<'_>, d: &mut Diags) -> Option<Dist> {
+    if !t.has("migration_rate") {
+        return None;
+    }
+    t.dist_soft(
+        "migration_rate",
+        None,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        -MAX_MIGRATION,
+        MAX_MIGRATION,
+        d,
+    )
 }
 
 /// The national death rates at the middle of the last `h` of `year` (the mean drift's).

@@ -75,31 +75,8 @@ fn the_scenario_reader_gives_each_region_its_level_and_schedule() {
 #[test]
 fn the_f32_kernel_agrees_with_the_f64_reference_with_levels_and_schedules() {
     let s = load(&subnational_text(), &["draws=60".into()]);
-    let r = montecarlo::run(
-        &s,
-        &RunOptions {
-            keep_draws: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
-    let kept = r.kept.as_ref().unwrap();
-    let n_years = s.n_years();
-    let mut worst = 0.0f64;
-    for (ri, _) in s.regions.iter().enumerate() {
-        let unit = kept.iter().find(|u| u.unit == Unit::Region(ri)).unwrap();
-        for d in 0..s.draws {
-            let reference = montecarlo::reference::region_draw(&s, ri, d as u64);
-            for (yi, counts) in reference.counts.iter().enumerate() {
-                for m in Metric::ALL.iter().take(montecarlo::N_STORED) {
-                    let want = counts[m.index()];
-                    let got = unit.values[(m.index() * n_years + yi) * s.draws + d];
-                    worst = worst.max((got - want).abs() / want.abs().max(2500.0));
-                }
-            }
-        }
-    }
-    assert!(worst < 2e-5, "worst relative difference {worst:e}");
+    let (worst, at) = super::engine::kernel_against_reference(&s);
+    assert!(worst < 2e-5, "worst relative difference {worst:e} at {at}");
 }
 
 #[test]
