@@ -50,7 +50,7 @@ fn one_year_step(c: &mut Criterion) {
     inputs.fill(&s, &consts, 0, 0, LANES, &[1.0; LANES], &mut EntryCache::new(&s, LANES));
     let mut care = CareBlock::new(s.n_years());
     for l in 0..LANES {
-        care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, l as u64, 0));
+        care.push_lane(&s.care, s.seed, l as u64);
     }
     care.finish(&s, &consts);
     let base: [kernel::AgeLanes; 2] = std::array::from_fn(|sex| std::array::from_fn(|x| [s.regions[0].base[sex][x] as f32; LANES]));
@@ -80,7 +80,7 @@ fn one_year_step(c: &mut Criterion) {
         b.iter(|| {
             care.clear();
             for l in 0..LANES {
-                care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, l as u64, 0));
+                care.push_lane(&s.care, s.seed, l as u64);
             }
             care.finish(&s, &consts);
         })

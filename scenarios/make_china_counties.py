@@ -399,21 +399,24 @@ age_weights = [1.8, 4.0, 5.17, 3.41, 2.65, 2.36, 1.85, 1.57, 1.36, 1.31, 1.24, 1
 [care]
 # As hainan.toml and china-provinces.toml (national literature values, see scenarios/README.md):
 # dependency prevalence by age band (60-69, 70-79, 80+) from the age gradient of Chen et al. 2023
-# (ADL disability 10.8%, 21.2%, 47.0%) scaled by 0.96 so the 2015 national total matches the Fourth
+# (ADL disability 10.8%, 21.2%, 47.0%) scaled by 1.017 so the 2015 national total matches the Fourth
 # Sample Survey (18.3% of people aged 60+ disabled or semi-disabled). ASSUMPTION: the fully
 # dependent are 25%, 30% and 40% of the dependent in the three bands; the same prevalence in every
 # unit.
 age_bands = [60, 70, 80]
-partial = [0.078, 0.143, 0.271]
-full = [0.026, 0.061, 0.181]
+partial = [0.082, 0.151, 0.287]
+full = [0.027, 0.065, 0.191]
 female_to_male = 1.2        # Chen et al. 2023: 21.4% female vs 17.9% male
 level = { dist = "lognormal", meanlog = 0.0, sdlog = 0.2 }    # definitions differ widely (18-32%)
 trend = { dist = "normal", mean = -0.015, sd = 0.01, low = -0.06, high = 0.03 }  # CHNS 1997-2006: -3%/yr
+reference_year = 2015       # the prevalence is the 2015 survey's; the trend runs from then
 # ASSUMPTION (as hainan.toml): uptakes chosen to give about 3% of the elderly in institutions, the
 # "9073" planning rule.
-uptake_independent = { dist = "beta", alpha = 2, beta = 248 }  # mean 0.8%
-uptake_partial = { dist = "beta", alpha = 5, beta = 95 }       # mean 5%
-uptake_full = { dist = "beta", alpha = 6, beta = 34 }          # mean 15%
+# Uptakes chosen so that about 3% of the 60+ would use an institutional bed in 2020 (3.0% with
+# these means), China's "9073" planning rule (90% at home, 7% community, 3% institutions).
+uptake_independent = { dist = "beta", alpha = 3, beta = 247 }  # mean 1.2%
+uptake_partial = { dist = "beta", alpha = 7.5, beta = 92.5 }   # mean 7.5%
+uptake_full = { dist = "beta", alpha = 8.8, beta = 31.2 }      # mean 22%
 
 [capacity]
 # The end-2020 national stock (MCA, Feb 2021: 823.8万 beds including community beds), taken as the

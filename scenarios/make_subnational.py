@@ -744,11 +744,12 @@ age_weights = {weights}
 [care]
 # The shipped defaults (scenarios/README.md); not used by the back-test.
 age_bands = [60, 70, 80]
-partial = [0.078, 0.143, 0.271]
-full = [0.026, 0.061, 0.181]
-uptake_independent = 0.008
-uptake_partial = 0.05
-uptake_full = 0.15
+partial = [0.082, 0.151, 0.287]
+full = [0.027, 0.065, 0.191]
+reference_year = 2015
+uptake_independent = 0.012
+uptake_partial = 0.075
+uptake_full = 0.22
 
 [capacity]
 stock_year = 2010

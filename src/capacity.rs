@@ -1,17 +1,25 @@
 //! Bed capacity: the base stock and the build plan as it is realised in one draw.
 //!
-//! Each plan item is sampled once per draw from its own stream (cancellation, delay, delivered
-//! share, size or budget and cost per bed, nursing share, always in this order and always all of
-//! them, so a change to one parameter does not shift the others), then split over its regions by
-//! their shares and phased over the delivery years. The effects of a year's deliveries are
-//! applied in a fixed order: additions and closures, then conversions of general beds to nursing
-//! beds (limited to the general beds there are). The observed stock is the stock before any
-//! delivery of the stock year; years before the stock year report the observed stock.
+//! Every sampled field has its own stream, keyed by its entity (a plan item, a stock entry, by
+//! id or by what it covers) and its name, so a change to one parameter, or a sampler that uses a
+//! variable number of random numbers, does not shift any other value of the draw.
+//!
+//! A plan item is a programme of `projects` projects. Its planned size (beds, or a budget) is
+//! sampled once per draw and shared equally by the projects. The programme has a common fate
+//! per draw (cancellation, delay, delivered share, cost per bed, nursing share); each project
+//! follows it with probability `shared` (sampled per draw), and is otherwise realised on its
+//! own. A programme of one project is the whole item; of many, each project lies in one region.
+//! Deliveries are phased over the years from the (delayed) delivery year, and a year's
+//! deliveries are taken to be spread evenly over it. The effects of a year are applied in a
+//! fixed order: additions and closures, then conversions of general beds to nursing beds
+//! (limited to the general beds there are). The observed stock stands at its date in the stock
+//! year: of that year's deliveries (and caregiver training and attrition) only the part after
+//! the date is added; years before the stock year report the observed stock.
 
 use rand::RngExt;
 
-use crate::montecarlo::streams::{Purpose, stream};
-use crate::scenario::{ItemKind, ItemSize, NursingStock, Scenario};
+use crate::montecarlo::streams::{Purpose, StreamRng, field_key, field_stream};
+use crate::scenario::{ItemKind, ItemSize, NursingStock, PlanItem, Scenario};
 
 /// Beds of one region in one draw, by year index (0 = base year).
 #[derive(Debug, Clone)]
@@ -51,37 +59,86 @@ impl CapacityPath {
     }
 }
 
-/// One plan item as realised in one draw (before splitting over regions).
+/// One project of a plan item as realised in one draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Realised {
     pub cancelled: bool,
     pub delay_years: i32,
-    /// Beds actually delivered in total.
+    /// Beds actually delivered by the project (0 when cancelled).
     pub beds: f64,
     pub nursing_share: f64,
 }
 
-/// Samples a plan item for one draw.
-pub fn realise_item(s: &Scenario, item: usize, draw: u64) -> Realised {
+/// A value of a field: a fixed value draws nothing.
+fn sample(d: &crate::dist::Dist, rng: impl FnOnce() -> StreamRng) -> f64 {
+    match d {
+        crate::dist::Dist::Fixed(v) => *v,
+        d => d.sample(&mut rng()),
+    }
+}
+
+/// The fate of a project, or of the programme in common, from the streams of `entity`: whether
+/// it is cancelled, its delay, delivered share, cost per bed (budget items) and nursing share.
+struct Fate {
+    cancelled: bool,
+    delay_years: i32,
+    delivered: f64,
+    cost_per_bed: f64,
+    nursing_share: f64,
+}
+
+fn fate(s: &Scenario, it: &PlanItem, draw: u64, entity: u64) -> Fate {
+    let f = |field: &'static str| move || field_stream(s.seed, Purpose::PlanItem, draw, entity, field);
+    let u: f64 = if it.cancel_probability > 0.0 { f("cancel")().random() } else { 1.0 };
+    Fate {
+        cancelled: u < it.cancel_probability,
+        delay_years: sample(&it.delay, f("delay")).round() as i32,
+        delivered: sample(&it.delivered_share, f("delivered_share")),
+        cost_per_bed: match &it.size {
+            ItemSize::Budget { cost_per_bed, .. } => sample(cost_per_bed, f("cost_per_bed")),
+            ItemSize::Beds(_) => 1.0,
+        },
+        nursing_share: sample(&it.nursing_share, f("nursing_share")),
+    }
+}
+
+/// Realises every project of plan item `item` in one draw into `out` (resized to the item's
+/// projects).
+pub fn realise_item(s: &Scenario, item: usize, draw: u64, out: &mut Vec<Realised>) {
     let it = &s.plan[item];
-    let mut rng = stream(s.seed, Purpose::PlanItem, draw, it.key);
-    let u: f64 = rng.random();
-    let delay = it.delay.sample(&mut rng).round() as i32;
-    let delivered = it.delivered_share.sample(&mut rng);
+    let n = it.projects.max(1);
+    let f = |field: &'static str| move || field_stream(s.seed, Purpose::PlanItem, draw, it.key, field);
+    // The planned size, shared equally by the projects: beds, or a budget.
     let planned = match &it.size {
-        ItemSize::Beds(b) => b.sample(&mut rng),
-        ItemSize::Budget { yuan, cost_per_bed } => {
-            let money = yuan.sample(&mut rng);
-            money / cost_per_bed.sample(&mut rng)
-        }
-    };
-    let nursing_share = it.nursing_share.sample(&mut rng);
-    let cancelled = u < it.cancel_probability;
-    Realised {
-        cancelled,
-        delay_years: delay,
-        beds: if cancelled { 0.0 } else { planned * delivered },
-        nursing_share,
+        ItemSize::Beds(b) => sample(b, f("size")),
+        ItemSize::Budget { yuan, .. } => sample(yuan, f("size")),
+    } / n as f64;
+    let common = fate(s, it, draw, it.key);
+    let shared = if n > 1 { sample(&it.shared, f("shared")) } else { 1.0 };
+    out.clear();
+    for j in 0..n {
+        let project = field_key(it.key, &format!("project {j}"));
+        let follows = n == 1 || {
+            let u: f64 = field_stream(s.seed, Purpose::PlanItem, draw, project, "follows").random();
+            u < shared
+        };
+        let own;
+        let fa = if follows {
+            &common
+        } else {
+            own = fate(s, it, draw, project);
+            &own
+        };
+        let beds = match &it.size {
+            ItemSize::Beds(_) => planned,
+            ItemSize::Budget { .. } => planned / fa.cost_per_bed,
+        };
+        out.push(Realised {
+            cancelled: fa.cancelled,
+            delay_years: fa.delay_years,
+            beds: if fa.cancelled { 0.0 } else { beds * fa.delivered },
+            nursing_share: fa.nursing_share,
+        });
     }
 }
 
@@ -92,17 +149,11 @@ pub fn realise_item(s: &Scenario, item: usize, draw: u64) -> Realised {
 pub struct EntryCache {
     slots: usize,
     stock: Vec<(u64, [f64; 3])>,
-    items: Vec<(u64, Realised)>,
+    /// Per item and slot: the stamp and the item's projects.
+    items: Vec<(u64, Vec<Realised>)>,
     caregivers: Vec<(u64, [f64; 3])>,
     seasonal: Vec<(u64, [f64; 3])>,
 }
-
-const NO_REALISATION: Realised = Realised {
-    cancelled: true,
-    delay_years: 0,
-    beds: 0.0,
-    nursing_share: 0.0,
-};
 
 impl EntryCache {
     /// A cache with `slots` places per entry.
@@ -111,7 +162,7 @@ impl EntryCache {
         EntryCache {
             slots,
             stock: vec![(0, [0.0; 3]); s.capacity.stock.len() * slots],
-            items: vec![(0, NO_REALISATION); s.plan.len() * slots],
+            items: (0..s.plan.len() * slots).map(|_| (0, Vec::new())).collect(),
             caregivers: vec![(0, [0.0; 3]); s.capacity.caregivers.len() * slots],
             seasonal: vec![(0, [0.0; 3]); s.capacity.seasonal.len() * slots],
         }
@@ -153,63 +204,79 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
     for &(e, w) in &region.stock_entries {
         let [i, n, c] = cached(&mut cache.stock[at(e)], draw, || {
             let entry = &s.capacity.stock[e];
-            let mut rng = stream(s.seed, Purpose::Stock, draw, entry.key);
-            let i = entry.institutional.sample(&mut rng);
+            let f = |field: &'static str| move || field_stream(s.seed, Purpose::Stock, draw, entry.key, field);
+            let i = sample(&entry.institutional, f("institutional"));
             let n = match &entry.nursing {
-                NursingStock::Beds(d) => d.sample(&mut rng).min(i),
-                NursingStock::Share(d) => d.sample(&mut rng) * i,
+                NursingStock::Beds(d) => sample(d, f("nursing")).min(i),
+                NursingStock::Share(d) => sample(d, f("nursing")) * i,
             };
-            [i, n, entry.community.sample(&mut rng)]
+            [i, n, sample(&entry.community, f("community"))]
         });
         inst += w * i;
         nurs += w * n;
         comm += w * c;
     }
-    for &(item, w) in &region.plan_items {
-        let it = &s.plan[item];
-        let real = cached(&mut cache.items[at(item)], draw, || realise_item(s, item, draw));
-        if real.cancelled {
-            continue;
+    for link in &region.plan_items {
+        let it = &s.plan[link.item];
+        let entry = &mut cache.items[at(link.item)];
+        if entry.0 != draw + 1 {
+            realise_item(s, link.item, draw, &mut entry.1);
+            entry.0 = draw + 1;
         }
-        for (k, share) in it.phasing.iter().enumerate() {
-            let year = it.year + real.delay_years + k as i32;
-            if year > s.horizon {
-                break;
+        for real in &entry.1[link.projects.clone()] {
+            if real.cancelled {
+                continue;
             }
-            let yi = (year - s.base_year) as usize;
-            let beds = w * real.beds * share;
-            match it.kind {
-                ItemKind::New | ItemKind::Expansion => {
-                    cap.add_inst[yi] += beds;
-                    cap.add_nurs[yi] += beds * real.nursing_share;
+            for (k, share) in it.phasing.iter().enumerate() {
+                let year = it.year + real.delay_years + k as i32;
+                if year > s.horizon {
+                    break;
                 }
-                ItemKind::Conversion => cap.convert[yi] += beds,
-                ItemKind::Closure => {
-                    cap.close_inst[yi] += beds;
-                    cap.close_nurs[yi] += beds * real.nursing_share;
+                let yi = (year - s.base_year) as usize;
+                let beds = link.share * real.beds * share;
+                match it.kind {
+                    ItemKind::New | ItemKind::Expansion => {
+                        cap.add_inst[yi] += beds;
+                        cap.add_nurs[yi] += beds * real.nursing_share;
+                    }
+                    ItemKind::Conversion => cap.convert[yi] += beds,
+                    ItemKind::Closure => {
+                        cap.close_inst[yi] += beds;
+                        cap.close_nurs[yi] += beds * real.nursing_share;
+                    }
+                    ItemKind::Community => cap.add_comm[yi] += beds,
                 }
-                ItemKind::Community => cap.add_comm[yi] += beds,
             }
         }
     }
     let stock_index = (s.capacity.stock_year - s.base_year) as usize;
+    // The part of each year that comes after the observed stock: none before the stock year,
+    // the rest of the stock year after its date, all of every later year.
+    let after = |yi: usize| -> f64 {
+        match yi.cmp(&stock_index) {
+            std::cmp::Ordering::Less => 0.0,
+            std::cmp::Ordering::Equal => s.capacity.stock_year_after,
+            std::cmp::Ordering::Greater => 1.0,
+        }
+    };
     cap.caregivers.iter_mut().for_each(|x| *x = 0.0);
     for &(e, w) in &region.caregiver_entries {
         let [stock, trained, attrition] = cached(&mut cache.caregivers[at(e)], draw, || {
             let entry = &s.capacity.caregivers[e];
-            let mut rng = stream(s.seed, Purpose::Caregivers, draw, entry.key);
+            let f = |field: &'static str| move || field_stream(s.seed, Purpose::Caregivers, draw, entry.key, field);
             [
-                entry.stock.sample(&mut rng),
-                entry.trained_per_year.sample(&mut rng),
-                entry.attrition.sample(&mut rng),
+                sample(&entry.stock, f("stock")),
+                sample(&entry.trained_per_year, f("trained_per_year")),
+                sample(&entry.attrition, f("attrition")),
             ]
         });
-        // The stock stands until the stock year; each later year loses a share and gains the
-        // newly certified.
+        // The stock stands at its date; from then on each year (and the rest of the stock
+        // year) loses a share and gains the newly certified.
         let mut c = w * stock;
         for (yi, slot) in cap.caregivers.iter_mut().enumerate() {
-            if yi > stock_index {
-                c = c * (1.0 - attrition) + w * trained;
+            let a = after(yi);
+            if a > 0.0 {
+                c = c * (1.0 - attrition * a) + w * trained * a;
             }
             *slot += c;
         }
@@ -218,11 +285,11 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
     for &(e, w) in &region.seasonal_entries {
         let [elderly, growth, uptake] = cached(&mut cache.seasonal[at(e)], draw, || {
             let entry = &s.capacity.seasonal[e];
-            let mut rng = stream(s.seed, Purpose::Seasonal, draw, entry.key);
+            let f = |field: &'static str| move || field_stream(s.seed, Purpose::Seasonal, draw, entry.key, field);
             [
-                entry.elderly.sample(&mut rng),
-                entry.growth.sample(&mut rng),
-                entry.institutional_uptake.sample(&mut rng),
+                sample(&entry.elderly, f("elderly")),
+                sample(&entry.growth, f("growth")),
+                sample(&entry.institutional_uptake, f("institutional_uptake")),
             ]
         });
         for (yi, slot) in cap.seasonal.iter_mut().enumerate() {
@@ -230,11 +297,12 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         }
     }
     for yi in 0..n_years {
-        if yi >= stock_index {
-            inst = (inst + cap.add_inst[yi] - cap.close_inst[yi]).max(0.0);
-            nurs = (nurs + cap.add_nurs[yi] - cap.close_nurs[yi]).clamp(0.0, inst);
-            nurs += cap.convert[yi].min(inst - nurs);
-            comm += cap.add_comm[yi];
+        let a = after(yi);
+        if a > 0.0 {
+            inst = (inst + a * (cap.add_inst[yi] - cap.close_inst[yi])).max(0.0);
+            nurs = (nurs + a * (cap.add_nurs[yi] - cap.close_nurs[yi])).clamp(0.0, inst);
+            nurs += (a * cap.convert[yi]).min(inst - nurs);
+            comm += a * cap.add_comm[yi];
         }
         cap.institutional[yi] = inst;
         cap.nursing[yi] = nurs;

@@ -1,14 +1,13 @@
 //! Care need: dependency prevalence by age and sex, its trend, and institutional uptake.
 //!
-//! Prevalence of partial (半失能) and full (失能) dependency in year t is the base-year
-//! prevalence times a draw-level `level` and `(1 + trend)^(t - base)`, capped so that partial +
-//! full never exceeds 1. Demand for institutional beds is the sum over levels (and the
+//! Prevalence of partial (半失能) and full (失能) dependency in year t is the prevalence of its
+//! reference year (the survey it comes from) times a draw-level `level` and
+//! `(1 + trend)^(t - reference_year)`, capped so that partial + full never exceeds 1. Demand for institutional beds is the sum over levels (and the
 //! independent) of people times their uptake; demand for nursing-type beds comes from the
 //! dependent residents only.
 
-use rand::Rng;
-
 use crate::demography::{N_AGES, Population};
+use crate::montecarlo::streams::{Purpose, field_stream};
 use crate::scenario::Care;
 
 /// Institutional uptake of a draw: the share of each level that would use an institutional bed.
@@ -36,27 +35,35 @@ pub type ByYear = Vec<[[f64; N_AGES]; 2]>;
 pub struct CareDraw {
     pub level: f64,
     pub trend: f64,
+    /// Years from the prevalence's reference year to the base year.
+    pub offset: i32,
     pub uptake: Uptake,
 }
 
 impl CareDraw {
-    /// Multiplier of the base-year prevalence in year index `t`: `level * (1 + trend)^t`.
+    /// Multiplier of the reference-year prevalence in year index `t` (0 = base year):
+    /// `level * (1 + trend)^(t + base_year - reference_year)`.
     pub fn factor(&self, t: usize) -> f64 {
-        self.level * (1.0 + self.trend).powi(t as i32)
+        self.level * (1.0 + self.trend).powi(t as i32 + self.offset)
     }
 }
 
-/// Samples the care parameters of one draw, in a fixed order: level, trend, then the three
-/// uptakes.
-pub fn draw_parameters<R: Rng + ?Sized>(care: &Care, rng: &mut R) -> CareDraw {
-    let level = care.level.sample(rng);
-    let trend = care.trend.sample(rng);
-    let uptake = Uptake {
-        independent: care.uptake_independent.sample(rng),
-        partial: care.uptake_partial.sample(rng),
-        full: care.uptake_full.sample(rng),
+/// Samples the care parameters of one draw, each from its own stream.
+pub fn draw_parameters(care: &Care, seed: u64, draw: u64) -> CareDraw {
+    let sample = |d: &crate::dist::Dist, field: &str| match d {
+        crate::dist::Dist::Fixed(v) => *v,
+        d => d.sample(&mut field_stream(seed, Purpose::Care, draw, 0, field)),
     };
-    CareDraw { level, trend, uptake }
+    CareDraw {
+        level: sample(&care.level, "level"),
+        trend: sample(&care.trend, "trend"),
+        offset: care.reference_offset,
+        uptake: Uptake {
+            independent: sample(&care.uptake_independent, "uptake_independent"),
+            partial: sample(&care.uptake_partial, "uptake_partial"),
+            full: sample(&care.uptake_full, "uptake_full"),
+        },
+    }
 }
 
 /// Partial and full prevalence of one age and sex with a multiplier, capped so that neither
@@ -67,8 +74,8 @@ pub fn capped(partial: f64, full: f64, factor: f64) -> (f64, f64) {
 }
 
 /// Prevalence per year index (0 = base year) for one draw, and the draw's uptake.
-pub fn draw_prevalence<R: Rng + ?Sized>(care: &Care, n_years: usize, rng: &mut R) -> (ByYear, ByYear, Uptake) {
-    let d = draw_parameters(care, rng);
+pub fn draw_prevalence(care: &Care, n_years: usize, seed: u64, draw: u64) -> (ByYear, ByYear, Uptake) {
+    let d = draw_parameters(care, seed, draw);
     let mut partial = vec![[[0.0; N_AGES]; 2]; n_years];
     let mut full = vec![[[0.0; N_AGES]; 2]; n_years];
     for t in 0..n_years {

@@ -374,10 +374,10 @@ impl CareBlock {
     }
 
     /// Samples the next lane's level, trend and uptakes (as [`crate::care::draw_prevalence`],
-    /// from the same stream in the same order).
-    pub fn push_lane<R: rand::Rng + ?Sized>(&mut self, care: &crate::scenario::Care, rng: &mut R) {
+    /// from the same streams).
+    pub fn push_lane(&mut self, care: &crate::scenario::Care, seed: u64, draw: u64) {
         let l = self.draws.len();
-        let d = crate::care::draw_parameters(care, rng);
+        let d = crate::care::draw_parameters(care, seed, draw);
         for (t, f) in self.factor.iter_mut().enumerate() {
             f[l] = d.factor(t) as f32;
         }

@@ -681,7 +681,7 @@ fn project_block(
             let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), n_steps);
             set_kappa(&mut kappa, l, nd, &trend, &shocks);
         }
-        t.care.push_lane(&s.care, &mut stream(s.seed, Purpose::Care, draw, 0));
+        t.care.push_lane(&s.care, s.seed, draw);
         persistence[l] = migration_persistence(s, draw);
         trends.push(trend);
     }

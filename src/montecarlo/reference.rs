@@ -47,7 +47,7 @@ pub fn region_draw(s: &Scenario, r: usize, draw: u64) -> RegionPath {
     let trend = kappa_trend(s, draw);
     let shock_key = if s.mortality.national_shocks { 0 } else { region.key };
     let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, shock_key), n_steps);
-    let (partial, full, uptake) = care::draw_prevalence(&s.care, n_years, &mut stream(s.seed, Purpose::Care, draw, 0));
+    let (partial, full, uptake) = care::draw_prevalence(&s.care, n_years, s.seed, draw);
     let tfr = region
         .tfr
         .as_ref()

@@ -64,6 +64,19 @@ pub enum Purpose {
     MigrationPersistence = 13,
 }
 
+/// The key of one field of an entity (`"delay"` of a plan item, `"uptake_full"` of the care
+/// section): every sampled field has its own stream, so a sampler that uses a variable number of
+/// random numbers (the beta's rejection sampler) or a changed parameter of one field never
+/// shifts the values of another (common random numbers across sweep points).
+pub fn field_key(entity: u64, field: &str) -> u64 {
+    mix64(entity ^ mix64(entity_key(field)))
+}
+
+/// The stream of one field of an entity in a draw.
+pub fn field_stream(seed: u64, purpose: Purpose, draw: u64, entity: u64, field: &str) -> StreamRng {
+    stream(seed, purpose, draw, field_key(entity, field))
+}
+
 /// Builds the stream for `(seed, purpose, draw, entity)`.
 pub fn stream(seed: u64, purpose: Purpose, draw: u64, entity: u64) -> StreamRng {
     let a = mix64(seed ^ mix64(purpose as u64));

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::PlanLink;
 use super::data::{self, GroupedPopulation, MxPeriod};
 use super::reader::{Diags, TableReader, check_range, read_dist, suggest};
 use super::subnational::{self, Date};
@@ -162,7 +163,11 @@ pub fn read_bytes(path: &Path, bytes: &[u8], overrides: &[String]) -> Result<Sou
 /// Every problem found, sorted by place.
 pub fn build(root: &Node, dir: &Path) -> Result<Scenario, LoadError> {
     let mut d = Diags::default();
-    let mut b = Builder { dir, inputs: Vec::new() };
+    let mut b = Builder {
+        dir,
+        inputs: Vec::new(),
+        shape: None,
+    };
     let out = b.scenario(root, &mut d);
     if d.is_empty()
         && let Some(mut s) = out
@@ -192,6 +197,9 @@ fn origin_key(o: &Origin) -> (u8, String, usize, usize) {
 struct Builder<'a> {
     dir: &'a Path,
     inputs: Vec<InputFile>,
+    /// The national single-year profile of `[population] shape_file` (census-day shape), for
+    /// the care section's sex weights.
+    shape: Option<crate::demography::Population>,
 }
 
 /// Item-kind defaults for delivery uncertainty.
@@ -203,6 +211,8 @@ struct ItemDefaults {
     nursing_share: Dist,
     cost_per_bed: Dist,
     phasing: Vec<f64>,
+    /// Share of a programme's projects that follow its common fate.
+    shared: Dist,
 }
 
 fn discrete(values: &[f64], probs: &[f64]) -> Dist {
@@ -241,6 +251,10 @@ fn builtin_defaults(kind: ItemKind) -> ItemDefaults {
         ItemKind::Closure => (Dist::Fixed(0.0), 0.0, Dist::Fixed(1.0), Dist::Fixed(0.0)),
         ItemKind::Community => (discrete(&[0.0, 1.0, 2.0], &[0.5, 0.3, 0.2]), 0.10, beta(8.0, 2.0), Dist::Fixed(0.0)),
     };
+    // Projects of one programme share their funding (provincial and central budget lines, the
+    // welfare lottery fund), approval and policy, and differ in site, land and contractor:
+    // ASSUMPTION, scenarios/README.md.
+    let shared = Dist::new(DistSpec::Uniform { low: 0.25, high: 0.75 }).unwrap_or(Dist::Fixed(0.5));
     ItemDefaults {
         delay,
         cancel_probability: cancel,
@@ -248,6 +262,7 @@ fn builtin_defaults(kind: ItemKind) -> ItemDefaults {
         nursing_share: nursing,
         cost_per_bed: cost,
         phasing: vec![1.0],
+        shared,
     }
 }
 
@@ -349,7 +364,8 @@ impl Builder<'_> {
         };
         let fertility = self.fertility(top.get("fertility"), &root.origin, d);
         let migration = self.migration(top.get("migration"), &root.origin, &mut regions, d);
-        let care = self.care(top.get("care"), &root.origin, d);
+        let shape = self.shape;
+        let care = self.care(top.get("care"), &root.origin, base_year, shape.as_ref(), d);
         let backtest = match top.get("backtest") {
             Some(n) => {
                 let years = base_year.zip(horizon);
@@ -451,15 +467,42 @@ impl Builder<'_> {
         // Capacity: stock and item defaults. Links from regions to stock entries and plan items
         // are applied once the closures above no longer borrow the regions.
         let mut stock_links: Vec<(usize, usize, f64)> = Vec::new();
-        let mut plan_links: Vec<(usize, usize, f64)> = Vec::new();
+        let mut plan_links: Vec<(usize, PlanLink)> = Vec::new();
         let mut stock = Vec::new();
+        // Stream keys of stock, caregiver and seasonal entries already given (see entry_key).
+        let mut entry_seen: HashMap<String, usize> = HashMap::new();
         let mut stock_year = None;
+        // The part of the stock year after the stock: none for the end of the year (the default).
+        let mut stock_after = 0.0;
         let mut defaults: Vec<ItemDefaults> = (0..5).map(|k| builtin_defaults(kind_from_index(k))).collect();
         match top.get("capacity") {
             None => d.error(&root.origin, "the [capacity] section is missing: it gives the base bed stock"),
             Some(n) => {
                 if let Some(mut c) = TableReader::new(n, "capacity", d) {
                     stock_year = c.int_in("stock_year", base_year.map(i64::from), 1900, 2400, d).map(|v| v as i32);
+                    if let Some((text, o)) = c.str_opt("stock_date", d) {
+                        match Date::parse(text) {
+                            Some(dt) if c.get("stock_year").is_none() || stock_year == Some(dt.year) => {
+                                stock_year = Some(dt.year);
+                                // the stock counts what stood at the end of that day
+                                stock_after = dt.part_of_year_left()
+                                    - 1.0
+                                        / if (dt.year % 4 == 0 && dt.year % 100 != 0) || dt.year % 400 == 0 {
+                                            366.0
+                                        } else {
+                                            365.0
+                                        };
+                            }
+                            Some(dt) => d.error(
+                                o,
+                                format!(
+                                    "capacity.stock_date = {text} is not in stock_year {}",
+                                    stock_year.unwrap_or(dt.year)
+                                ),
+                            ),
+                            None => d.error(o, format!("capacity.stock_date = '{text}' is not a date YYYY-MM-DD")),
+                        }
+                    }
                     if let (Some(sy), Some(b), Some(h)) = (stock_year, base_year, horizon)
                         && (sy < b || sy > h)
                     {
@@ -489,10 +532,11 @@ impl Builder<'_> {
                             let o = t.get("nursing").map(|n| &n.origin).unwrap_or(t.origin);
                             d.error(o, format!("{path}: nursing beds (up to {}) can exceed institutional beds (from {}): nursing-type beds are part of institutional beds", n.support().1, inst.support().0));
                         }
-                        let key = entity_key(&format!("stock:{i}"));
+                        let own_id = t.str_opt("id", d).map(|(s, _)| s.to_string());
                         t.finish(d);
                         if let (Some(members), Some(institutional), Some(nursing), Some(community)) = (members, inst, nursing, community) {
                             let idx = stock.len();
+                            let key = entry_key("stock", own_id.as_deref(), &members, &regions, &mut entry_seen);
                             stock.push(StockEntry {
                                 key,
                                 institutional,
@@ -575,17 +619,36 @@ impl Builder<'_> {
                     d.error(&n.origin, format!("{path}.cost_per_bed_yuan applies only with budget_yuan"));
                 }
             }
+            let projects = t.int_in("projects", Some(1), 1, 100_000, d).map(|v| v as usize);
             let delivery = kind.map(|k| item_delivery(&mut t, &defaults[k as usize], d));
             if kind.is_none() {
                 // The kind is wrong (already reported): its delivery fields are still known ones.
-                for key in ["delay", "cancel_probability", "delivered_share", "nursing_share", "phasing"] {
+                for key in [
+                    "delay",
+                    "cancel_probability",
+                    "delivered_share",
+                    "nursing_share",
+                    "phasing",
+                    "shared",
+                ] {
                     t.has(key);
                 }
             }
             t.finish(d);
-            if let (Some(id), Some(kind), Some(members), Some(year), Some(size), Some(del)) = (id, kind, members, year, size, delivery) {
+            if let (Some(id), Some(kind), Some(members), Some(year), Some(size), Some(del), Some(projects)) =
+                (id, kind, members, year, size, delivery, projects)
+            {
                 let idx = plan.len();
-                plan_links.extend(members.into_iter().map(|(r, w)| (r, idx, w)));
+                plan_links.extend(project_links(&members, projects).into_iter().map(|(r, share, range)| {
+                    (
+                        r,
+                        PlanLink {
+                            item: idx,
+                            share,
+                            projects: range,
+                        },
+                    )
+                }));
                 plan.push(PlanItem {
                     key: entity_key(&id),
                     id,
@@ -597,6 +660,8 @@ impl Builder<'_> {
                     delay: del.delay,
                     cancel_probability: del.cancel_probability,
                     delivered_share: del.delivered_share,
+                    projects,
+                    shared: del.shared,
                 });
             }
         }
@@ -609,6 +674,7 @@ impl Builder<'_> {
                 continue;
             };
             let members = targets_of(&mut t, d);
+            let own_id = t.str_opt("id", d).map(|(s, _)| s.to_string());
             let stock = t.dist("stock", None, 0.0, MAX_BEDS, d);
             let trained = t.dist("trained_per_year", Some(Dist::Fixed(0.0)), 0.0, MAX_BEDS, d);
             let attrition = t.dist("attrition", Some(Dist::Fixed(0.0)), 0.0, 1.0, d);
@@ -616,7 +682,7 @@ impl Builder<'_> {
             if let (Some(members), Some(stock), Some(trained_per_year), Some(attrition)) = (members, stock, trained, attrition) {
                 let idx = caregivers.len();
                 caregivers.push(CaregiverEntry {
-                    key: entity_key(&format!("caregivers:{i}")),
+                    key: entry_key("caregivers", own_id.as_deref(), &members, &regions, &mut entry_seen),
                     stock,
                     trained_per_year,
                     attrition,
@@ -631,6 +697,7 @@ impl Builder<'_> {
                 continue;
             };
             let members = targets_of(&mut t, d);
+            let own_id = t.str_opt("id", d).map(|(s, _)| s.to_string());
             let elderly = t.dist("elderly", None, 0.0, 1e9, d);
             let growth = t.dist("growth", Some(Dist::Fixed(0.0)), -0.5, 1.0, d);
             let uptake = t.dist("institutional_uptake", None, 0.0, 1.0, d);
@@ -638,7 +705,7 @@ impl Builder<'_> {
             if let (Some(members), Some(elderly), Some(growth), Some(institutional_uptake)) = (members, elderly, growth, uptake) {
                 let idx = seasonal.len();
                 seasonal.push(SeasonalEntry {
-                    key: entity_key(&format!("seasonal:{i}")),
+                    key: entry_key("seasonal", own_id.as_deref(), &members, &regions, &mut entry_seen),
                     elderly,
                     growth,
                     institutional_uptake,
@@ -655,8 +722,8 @@ impl Builder<'_> {
         for (r, idx, w) in stock_links {
             regions[r].region.stock_entries.push((idx, w));
         }
-        for (r, idx, w) in plan_links {
-            regions[r].region.plan_items.push((idx, w));
+        for (r, link) in plan_links {
+            regions[r].region.plan_items.push(link);
         }
 
         // Targets.
@@ -744,6 +811,7 @@ impl Builder<'_> {
             care: care?,
             capacity: Capacity {
                 stock_year: stock_year?,
+                stock_year_after: stock_after.max(0.0),
                 stock,
                 caregivers,
                 seasonal,
@@ -903,6 +971,7 @@ impl Builder<'_> {
         }
         t.finish(d);
         let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
+        self.shape = shape;
         let csv = csv?;
         let wanted: Vec<&str> = regions.iter().map(|r| r.region.id.as_str()).collect();
         let grouped: HashMap<String, GroupedPopulation> = data::load_population(&csv, &wanted, d);
@@ -1338,7 +1407,14 @@ impl Builder<'_> {
         })
     }
 
-    fn care(&mut self, node: Option<&Node>, root: &Origin, d: &mut Diags) -> Option<Care> {
+    fn care(
+        &mut self,
+        node: Option<&Node>,
+        root: &Origin,
+        base_year: Option<i32>,
+        shape: Option<&crate::demography::Population>,
+        d: &mut Diags,
+    ) -> Option<Care> {
         let Some(node) = node else {
             d.error(root, "the [care] section is missing");
             return None;
@@ -1350,6 +1426,15 @@ impl Builder<'_> {
         let ratio = t.f64_in("female_to_male", Some(1.0), 0.1, 10.0, d);
         let level = t.dist_soft("level", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.0, 10.0, d);
         let trend = t.dist("trend", Some(Dist::Fixed(0.0)), -0.5, 0.5, d);
+        let reference_year = t
+            .int_in("reference_year", base_year.map(i64::from), 1900, 2400, d)
+            .map(|v| v as i32);
+        if let (Some(r), Some(b)) = (reference_year, base_year)
+            && (r - b).abs() > 50
+        {
+            let o = t.get("reference_year").map(|n| &n.origin).unwrap_or(t.origin);
+            d.error(o, format!("care.reference_year = {r} is more than 50 years from base_year {b}"));
+        }
         let ui = t.dist("uptake_independent", None, 0.0, 1.0, d);
         let up = t.dist("uptake_partial", None, 0.0, 1.0, d);
         let uf = t.dist("uptake_full", None, 0.0, 1.0, d);
@@ -1374,11 +1459,19 @@ impl Builder<'_> {
         let p = bands_to_ages(&bands, &partial, bo, "care.age_bands", d)?;
         let f = bands_to_ages(&bands, &full, bo, "care.age_bands", d)?;
         let ratio = ratio?;
-        // Sex factors that keep the average of the two sexes at the band value.
-        let (fm, ff) = (2.0 / (1.0 + ratio), 2.0 * ratio / (1.0 + ratio));
+        // Sex factors that keep the band value for both sexes together: at each age, the men's
+        // factor fm and the women's ratio * fm average to 1 over the two sexes weighted by
+        // their numbers (the national profile's; women outnumber men at old ages, so an
+        // unweighted mean of the two would raise the band's prevalence).
         let mut out_p = [[0.0; N_AGES]; 2];
         let mut out_f = [[0.0; N_AGES]; 2];
         for x in 0..N_AGES {
+            let female = match shape {
+                Some(sh) if sh[0][x] + sh[1][x] > 0.0 => sh[1][x] / (sh[0][x] + sh[1][x]),
+                _ => 0.5,
+            };
+            let fm = 1.0 / ((1.0 - female) + ratio * female);
+            let ff = ratio * fm;
             out_p[0][x] = (p[x] * fm).min(1.0);
             out_p[1][x] = (p[x] * ff).min(1.0);
             out_f[0][x] = (f[x] * fm).min(1.0 - out_p[0][x]);
@@ -1390,6 +1483,7 @@ impl Builder<'_> {
             min_age: bands.first().map(|b| *b as usize).unwrap_or(0),
             level: level?,
             trend: trend?,
+            reference_offset: base_year.unwrap_or(0) - reference_year?,
             uptake_independent: ui?,
             uptake_partial: up?,
             uptake_full: uf?,
@@ -1475,6 +1569,7 @@ fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut Diags) -> 
     } else {
         Some(def.cost_per_bed.clone())
     };
+    let shared = t.dist("shared", Some(def.shared.clone()), 0.0, 1.0, d);
     let phasing = t.f64_list("phasing", Some(def.phasing.clone()), 0.0, 1.0, d);
     let phasing = match phasing {
         Some((p, o)) if p.is_empty() || (p.iter().sum::<f64>() - 1.0).abs() > 1e-6 => {
@@ -1491,6 +1586,7 @@ fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut Diags) -> 
         nursing_share: nursing.unwrap_or_else(|| def.nursing_share.clone()),
         cost_per_bed: cost.unwrap_or_else(|| def.cost_per_bed.clone()),
         phasing: phasing.unwrap_or_else(|| def.phasing.clone()),
+        shared: shared.unwrap_or_else(|| def.shared.clone()),
     }
 }
 
@@ -1614,6 +1710,57 @@ fn year_end_rates(m: &Mortality, year: i32, h: f64) -> [[f64; N_AGES]; 2] {
     std::array::from_fn(|sex| {
         std::array::from_fn(|x| crate::demography::lifetable::exp(m.base_log_m[sex][x] + m.b[sex][x] * drift[sex] * t))
     })
+}
+
+/// The stream key of a stock, caregiver or seasonal entry: from its `id` when it has one, else
+/// from the regions it covers and how many entries of the kind covered them before, so that
+/// adding or removing an entry elsewhere leaves the others' draws as they were.
+fn entry_key(kind: &str, id: Option<&str>, members: &[(usize, f64)], regions: &[RegionDraft], seen: &mut HashMap<String, usize>) -> u64 {
+    let base = match id {
+        Some(id) => format!("{kind}:id:{id}"),
+        None => {
+            let ids: Vec<&str> = members.iter().map(|(r, _)| regions[*r].region.id.as_str()).collect();
+            format!("{kind}:{}", ids.join(","))
+        }
+    };
+    let n = seen.entry(base.clone()).or_insert(0);
+    *n += 1;
+    entity_key(&format!("{base}#{n}"))
+}
+
+/// How a plan item's projects fall to its regions: one project is spread over the regions by
+/// their shares; several are whole, the regions getting whole projects in proportion to their
+/// shares (largest remainders, ties to the earlier region), in order. Returns (region, share of
+/// each project, projects).
+fn project_links(members: &[(usize, f64)], projects: usize) -> Vec<(usize, f64, std::ops::Range<usize>)> {
+    if projects <= 1 {
+        return members.iter().map(|&(r, w)| (r, w, 0..1)).collect();
+    }
+    let quota: Vec<f64> = members.iter().map(|&(_, w)| w * projects as f64).collect();
+    let mut count: Vec<usize> = quota.iter().map(|q| q.floor() as usize).collect();
+    let mut left = projects.saturating_sub(count.iter().sum::<usize>());
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&a, &b| {
+        (quota[b] - quota[b].floor())
+            .total_cmp(&(quota[a] - quota[a].floor()))
+            .then(a.cmp(&b))
+    });
+    for &i in order.iter().cycle().take(members.len() * 2) {
+        if left == 0 {
+            break;
+        }
+        count[i] += 1;
+        left -= 1;
+    }
+    let mut start = 0;
+    let mut out = Vec::new();
+    for (i, &(r, _)) in members.iter().enumerate() {
+        if count[i] > 0 {
+            out.push((r, 1.0, start..start + count[i]));
+            start += count[i];
+        }
+    }
+    out
 }
 
 fn find_region(regions: &[RegionDraft], id: &str, o: &Origin, d: &mut Diags) -> Option<usize> {

@@ -188,8 +188,8 @@ pub struct Region {
     pub migration_rate: Option<Dist>,
     /// Total fertility rate when the region has its own.
     pub tfr: Option<Dist>,
-    /// Plan items that touch the region: (item index, share of the item).
-    pub plan_items: Vec<(usize, f64)>,
+    /// Plan items that touch the region.
+    pub plan_items: Vec<PlanLink>,
     /// Stock entries that touch the region: (entry index, share of the entry).
     pub stock_entries: Vec<(usize, f64)>,
     /// Caregiver entries that touch the region: (entry index, share of the entry).
@@ -198,6 +198,16 @@ pub struct Region {
     pub seasonal_entries: Vec<(usize, f64)>,
     /// Ratio of registered (户籍) to resident elderly, sampled per draw (1 when not given).
     pub registered_ratio: Dist,
+}
+
+/// A plan item's part in a region: a share of each of the item's projects in `projects` (an
+/// item of one project spread over its regions), or whole projects (a programme of many
+/// projects, each in one region: `share` 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanLink {
+    pub item: usize,
+    pub share: f64,
+    pub projects: std::ops::Range<usize>,
 }
 
 /// A group of regions (prefecture, province) whose figures are summed per draw.
@@ -290,8 +300,11 @@ pub struct Care {
     pub min_age: usize,
     /// Multiplier of all prevalences, per draw.
     pub level: Dist,
-    /// Annual relative change of prevalence from the base year, per draw.
+    /// Annual relative change of prevalence from the reference year, per draw.
     pub trend: Dist,
+    /// `base_year - reference_year`: years of trend between the prevalence's reference year
+    /// (the survey it comes from) and the base year.
+    pub reference_offset: i32,
     pub uptake_independent: Dist,
     pub uptake_partial: Dist,
     pub uptake_full: Dist,
@@ -300,8 +313,12 @@ pub struct Care {
 /// Base stock and its year.
 #[derive(Debug, Clone)]
 pub struct Capacity {
-    /// Year whose end the stock was observed at; years before it report the observed stock.
+    /// Year the stock was observed in; years before it report the observed stock.
     pub stock_year: i32,
+    /// Part of the stock year after the observation (0 for a stock at the end of the year, 0.5
+    /// at the end of June): that part of the stock year's deliveries, training and attrition
+    /// is added to the stock (deliveries are spread evenly over their year).
+    pub stock_year_after: f64,
     pub stock: Vec<StockEntry>,
     pub caregivers: Vec<CaregiverEntry>,
     pub seasonal: Vec<SeasonalEntry>,
@@ -400,6 +417,12 @@ pub struct PlanItem {
     pub delay: Dist,
     pub cancel_probability: f64,
     pub delivered_share: Dist,
+    /// Number of projects of the programme (1: one item, realised as a whole).
+    pub projects: usize,
+    /// Share of the projects that follow the programme's common fate in a draw (its
+    /// cancellation, delay, delivered share, cost per bed and nursing share); the others are
+    /// realised on their own. 1: all or nothing, 0: independent projects.
+    pub shared: Dist,
 }
 
 /// A metric a target can test.

@@ -6,6 +6,7 @@ mod charts;
 mod engine;
 mod faults;
 mod fuzz_corpus;
+mod plans;
 mod run;
 mod subnational;
 mod sweep;

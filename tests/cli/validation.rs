@@ -234,8 +234,9 @@ fn validation_report_holds_its_tolerances() {
          The default prevalence (`scenarios/README.md`, [care]) takes its age gradient from Chen et al. 2023 and its level \
          from the Fourth Sample Survey of the Aged Population (2015: 18.3% of people aged 60+, 40.63 million, disabled or \
          semi-disabled). Applied with `level` = 1 and no trend to WPP's mid-2015 population (spread evenly within 5-year \
-         groups) it implies {:.2} million dependent elderly in 2015 ({:.1}% of the published figure); applied to the 2020 \
-         census (bedsim's base year, median level) it implies {:.2} million ({:.1}% of the 60+). This is a consistency check \
+         groups) it implies {:.2} million dependent elderly in 2015 ({:.1}% of the published figure); in 2020 (bedsim's base \
+         year, the 2015 prevalence moved on five years by the median trend, median level) it implies {:.2} million \
+         ({:.1}% of the 60+). This is a consistency check \
          of the calibration, not an independent test: the level was scaled to that survey. Definitions differ widely \
          (census self-rated 'unable to care for self' 2.1% in Shaanxi 2020; ADL meta-analyses 26-32%), which is why the \
          scenarios carry a lognormal level uncertainty (sdlog 0.2).\n\n\
@@ -248,6 +249,18 @@ fn validation_report_holds_its_tolerances() {
     checks.push(Check {
         what: format!("dependent elderly 2015: {:.2} M vs 40.63 M within 10%", dep_2015 / 1e6),
         ok: (ratio - 1.0).abs() <= 0.10,
+    });
+    // "9073": about 3% of the elderly in institutions.
+    let inst_share = median(Metric::DemandInstitutional, 2020) / median(Metric::Elderly, 2020);
+    let _ = writeln!(
+        doc,
+        "The default uptakes give institutional demand of {:.2}% of the 60+ in 2020 (median), China's \"9073\" planning \
+         rule of about 3% in institutions. Tolerance: 2.5-3.5%.\n",
+        100.0 * inst_share
+    );
+    checks.push(Check {
+        what: format!("institutional demand 2020: {:.2}% of the 60+, within 2.5-3.5%", 100.0 * inst_share),
+        ok: (0.025..=0.035).contains(&inst_share),
     });
 
     backtest_sections(&mut doc, &mut checks);

@@ -312,7 +312,16 @@ fn check_scenario(s: &Scenario) {
                 r.id
             );
         }
-        check_links("plan items", &r.plan_items, s.plan.len());
+        for link in &r.plan_items {
+            assert!(
+                link.item < s.plan.len() && link.share.is_finite() && (0.0..=1.0).contains(&link.share),
+                "plan link {link:?}"
+            );
+            assert!(
+                link.projects.start < link.projects.end && link.projects.end <= s.plan[link.item].projects.max(1),
+                "plan link {link:?}"
+            );
+        }
         check_links("stock entries", &r.stock_entries, s.capacity.stock.len());
         check_links("caregiver entries", &r.caregiver_entries, s.capacity.caregivers.len());
         check_links("seasonal entries", &r.seasonal_entries, s.capacity.seasonal.len());
