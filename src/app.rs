@@ -273,29 +273,36 @@ fn run(args: RunArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let s = if args.only.is_empty() {
-        s
-    } else if args.shard.is_some() {
-        report_failure("--only and --shard cannot be combined", args.format);
-        return EXIT_INVALID;
-    } else {
-        match s.restrict(&args.only) {
-            Ok(s) => s,
-            Err(problems) => {
-                for p in &problems {
-                    eprintln!("{}: {p}", path.display());
-                }
-                report_failure(&format!("--only: {} unknown id(s); nothing was run", problems.len()), args.format);
-                return EXIT_INVALID;
-            }
+    // The slice of --only is checked now and taken after conditioning on the observations,
+    // which uses the whole scenario (a region's results are those it has in the whole run).
+    if !args.only.is_empty() {
+        if args.shard.is_some() {
+            report_failure("--only and --shard cannot be combined", args.format);
+            return EXIT_INVALID;
         }
-    };
+        if let Err(problems) = s.restrict(&args.only) {
+            for p in &problems {
+                eprintln!("{}: {p}", path.display());
+            }
+            report_failure(&format!("--only: {} unknown id(s); nothing was run", problems.len()), args.format);
+            return EXIT_INVALID;
+        }
+    }
     if args.memory == Some(0) {
         report_failure("--memory must be at least 1 MiB", args.format);
         return EXIT_INVALID;
     }
     stages.check = clock.elapsed().as_secs_f64();
+    let condition_options = RunOptions {
+        confidence: args.confidence,
+        cancelled: Some(&interrupted),
+        ..RunOptions::default()
+    };
     if let Some(shard) = &args.shard {
+        let s = match condition_on_observations(s, &condition_options, args.quiet, args.format) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
         return crate::sweep::run_shard(&s, &args, shard, &path, &overrides);
     }
     let default_name = if args.only.is_empty() {
@@ -330,6 +337,15 @@ fn run(args: RunArgs) -> i32 {
         }
     };
     let sim_clock = Instant::now();
+    let s = match pool.install(|| condition_on_observations(s, &condition_options, args.quiet, args.format)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let s = if args.only.is_empty() {
+        s
+    } else {
+        s.restrict(&args.only).expect("checked above")
+    };
     let result = pool.install(|| simulate(&s, &args));
     stages.simulate = sim_clock.elapsed().as_secs_f64();
     let result = match result {
@@ -386,6 +402,7 @@ fn run(args: RunArgs) -> i32 {
             "confidence": args.confidence,
             "targets": report::json::targets(&s, &result),
             "backtest": report::json::backtest(&s, &result),
+            "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
         }));
     } else if !args.quiet {
         let table = report::target_table_text(&s, &result, args.confidence);
@@ -412,6 +429,48 @@ fn run(args: RunArgs) -> i32 {
         );
     }
     0
+}
+
+/// Conditions the scenario on its observations, if it has any, and says how many effective
+/// draws are left (a warning names the least consistent observation when they are few).
+///
+/// # Errors
+/// The exit code, after reporting why.
+pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: bool, format: Format) -> Result<Scenario, i32> {
+    if s.observations.is_empty() {
+        return Ok(s);
+    }
+    let s = match montecarlo::observe::conditioned(s, options) {
+        Ok(s) => s,
+        Err(montecarlo::observe::ConditionError::Cancelled(_)) => {
+            report_failure("interrupted while conditioning on the observations; nothing was written", format);
+            return Err(EXIT_FAILED);
+        }
+        Err(e) => {
+            report_failure(&e.to_string(), format);
+            return Err(EXIT_INVALID);
+        }
+    };
+    if let Some(c) = &s.conditioned {
+        if !quiet {
+            eprintln!(
+                "conditioned on {} observation(s): an effective sample of {:.0} of {} draws ({} distinct)",
+                c.fits.len(),
+                c.effective_draws,
+                s.draws,
+                c.distinct_draws
+            );
+        }
+        if c.is_doubtful()
+            && let Some(w) = c.least_consistent()
+        {
+            eprintln!(
+                "warning: the observations leave {:.0} effective draws and '{}' ({}) is the least consistent with the scenario: its 90% range is {:.6} .. {:.6}, the closest draw {:.1} measurement errors away, and alone it leaves {:.0} effective draws; check the figure and its error, or the scenario",
+                c.effective_draws, w.observation, w.value, w.prior[0], w.prior[2], w.closest_in_errors, w.effective_draws_alone
+            );
+        }
+    }
+    Ok(s)
 }
 
 fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {

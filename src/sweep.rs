@@ -108,6 +108,7 @@ fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64]) -> Vec<Swe
                     t.metric.map(|m| m.quantiles[6]),
                 ],
                 needed: t.needed,
+                effective_draws: s.conditioned.as_ref().map(|c| c.effective_draws),
             }
         })
         .collect()
@@ -127,7 +128,7 @@ fn encode_point(rows: &[SweepRow]) -> String {
     for r in rows {
         let vals: Vec<String> = r.values.iter().map(|v| format!("{v:?}")).collect();
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r.point,
             vals.join(","),
             r.unit,
@@ -138,7 +139,8 @@ fn encode_point(rows: &[SweepRow]) -> String {
             opt(r.metric[0]),
             opt(r.metric[1]),
             opt(r.metric[2]),
-            opt(r.needed)
+            opt(r.needed),
+            opt(r.effective_draws)
         ));
     }
     out
@@ -148,7 +150,7 @@ fn decode_point(text: &str) -> Option<Vec<SweepRow>> {
     text.lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            if f.len() != 11 {
+            if f.len() != 12 {
                 return None;
             }
             Some(SweepRow {
@@ -161,6 +163,7 @@ fn decode_point(text: &str) -> Option<Vec<SweepRow>> {
                 probability: parse_opt(f[6]),
                 metric: [parse_opt(f[7]), parse_opt(f[8]), parse_opt(f[9])],
                 needed: parse_opt(f[10]),
+                effective_draws: parse_opt(f[11]),
             })
         })
         .collect()
@@ -449,6 +452,14 @@ pub fn sweep(args: SweepArgs) -> i32 {
             cancelled: Some(&crate::app::interrupted),
             ..RunOptions::default()
         };
+        // Each point is conditioned on the observations with its own inputs.
+        let s = match pool.install(|| crate::app::condition_on_observations(s, &options, true, args.format)) {
+            Ok(s) => s,
+            Err(code) => {
+                bar.finish_and_clear();
+                return code;
+            }
+        };
         let result = match pool.install(|| montecarlo::run(&s, &options)) {
             Ok(r) => r,
             Err(e) => {
@@ -506,6 +517,13 @@ pub fn sweep(args: SweepArgs) -> i32 {
                 out.display(),
                 started.elapsed().as_secs_f64()
             );
+            let ess: Vec<f64> = rows.iter().filter_map(|r| r.effective_draws).collect();
+            if let (Some(lo), Some(hi)) = (ess.iter().copied().reduce(f64::min), ess.iter().copied().reduce(f64::max)) {
+                eprintln!(
+                    "each point conditioned on {} observation(s): effective sample {lo:.0} to {hi:.0} draws (column effective_draws)",
+                    prep.base.observations.len()
+                );
+            }
         }
     } else {
         eprintln!("finished points are kept in {} for a rerun", partial.display());
@@ -1056,6 +1074,10 @@ pub fn plan(args: PlanArgs) -> i32 {
         confidence: args.confidence,
         ..RunOptions::default()
     };
+    let s = match crate::app::condition_on_observations(s, &options, false, args.format) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let r = match montecarlo::run(&s, &options) {
         Ok(r) => r,
         Err(e) => {
@@ -1101,6 +1123,7 @@ pub fn plan(args: PlanArgs) -> i32 {
             "draws": s.draws,
             "seed": s.seed,
             "confidence": args.confidence,
+            "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
             "rows": bedsim::report::json::plan(&rows),
         }));
     } else if !args.quiet {

@@ -476,7 +476,7 @@ impl RegionBlock {
         let mut rate = [0.0f64; LANES];
         let mut level = [1.0f32; LANES];
         for l in 0..lanes {
-            let draw = (d0 + l) as u64;
+            let draw = s.draw_id(d0 + l);
             // A fixed value draws no random number: its stream need not be made.
             let sample = |d: &crate::dist::Dist, purpose| match d {
                 crate::dist::Dist::Fixed(v) => *v,

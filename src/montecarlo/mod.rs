@@ -51,6 +51,7 @@ macro_rules! avx2_dispatch {
 }
 
 pub mod kernel;
+pub mod observe;
 pub mod reference;
 pub mod select;
 pub mod streams;
@@ -276,8 +277,9 @@ pub(crate) fn kappa_trend(s: &Scenario, draw: u64) -> Vec<[f64; 2]> {
 /// projections. `year` must lie after the base year and up to the horizon.
 pub fn life_expectancy_draws(s: &Scenario, year: i32) -> Vec<[f64; 2]> {
     let step = (year - s.base_year - 1).clamp(0, (s.n_years() as i32 - 2).max(0)) as usize;
-    (0..s.draws as u64)
-        .map(|draw| {
+    (0..s.draws)
+        .map(|index| {
+            let draw = s.draw_id(index);
             let trend = kappa_trend(s, draw);
             let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), s.n_years() - 1);
             let mut out = [0.0; 2];
@@ -675,7 +677,7 @@ fn project_block(
     let mut persistence = [0.0; kernel::LANES];
     t.care.clear();
     for l in 0..nd {
-        let draw = (d0 + l) as u64;
+        let draw = s.draw_id(d0 + l);
         let trend = kappa_trend(s, draw);
         if national {
             let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, 0), n_steps);
@@ -712,7 +714,7 @@ fn project_block(
             }
         } else {
             for (l, trend) in trends.iter().enumerate() {
-                let draw = (d0 + l) as u64;
+                let draw = s.draw_id(d0 + l);
                 let shocks = kappa_shocks(s, &mut stream(s.seed, Purpose::MortalityShock, draw, region.key), n_steps);
                 set_kappa(&mut kappa, l, nd, trend, &shocks);
             }

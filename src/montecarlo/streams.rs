@@ -62,6 +62,8 @@ pub enum Purpose {
     MortalityLevel = 12,
     /// Persistence of the migration schedules in a draw (national).
     MigrationPersistence = 13,
+    /// The resampling of draws by their likelihood under the observations.
+    Observation = 14,
 }
 
 /// The key of one field of an entity (`"delay"` of a plan item, `"uptake_full"` of the care

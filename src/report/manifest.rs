@@ -37,6 +37,8 @@ pub struct Manifest {
     pub conventions: Vec<&'static str>,
     pub base: BaseRecord,
     pub mortality: MortalityRecord,
+    /// With observations: the effective sample size and how each observation fits.
+    pub conditioning: Option<crate::montecarlo::observe::Conditioned>,
 }
 
 /// Wall time of the stages of a run, in seconds.
@@ -153,6 +155,7 @@ impl Manifest {
             peak_memory_bytes: peak_memory_bytes(),
             command_line: std::env::args().collect(),
             conventions: CONVENTIONS.to_vec(),
+            conditioning: s.conditioned.as_deref().cloned(),
             base: BaseRecord {
                 years_moved: s.base_shift,
                 method: BASE_METHOD,

@@ -280,6 +280,15 @@ pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String
         "{} — {} draws, seed {}; probability of meeting each target",
         s.name, r.draws, s.seed
     );
+    if let Some(c) = &s.conditioned {
+        let _ = writeln!(
+            out,
+            "conditioned on {} observation(s): an effective sample of {:.0} of {} draws",
+            c.fits.len(),
+            c.effective_draws,
+            r.draws
+        );
+    }
     if let Some(bt) = &s.backtest {
         let cov = crate::backtest::coverage(&crate::backtest::compare(s, r));
         let _ = writeln!(

@@ -21,6 +21,8 @@ pub struct SweepRow {
     /// p05, p50, p95 of the target's metric.
     pub metric: [Option<f64>; 3],
     pub needed: Option<f64>,
+    /// Effective sample size of the point's draws, when the scenario conditions on observations.
+    pub effective_draws: Option<f64>,
 }
 
 /// One Sobol' index row.
@@ -71,6 +73,13 @@ pub fn sweep_frame(parameters: &[String], rows: &[SweepRow]) -> PolarsResult<Dat
         "needed_at_confidence".into(),
         rows.iter().map(|r| r.needed).collect::<Vec<_>>(),
     ));
+    // Only a conditioned scenario's sweep has the column: each point has its own weights.
+    if rows.iter().any(|r| r.effective_draws.is_some()) {
+        cols.push(Column::new(
+            "effective_draws".into(),
+            rows.iter().map(|r| r.effective_draws).collect::<Vec<_>>(),
+        ));
+    }
     DataFrame::new(n, cols)
 }
 

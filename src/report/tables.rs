@@ -297,6 +297,12 @@ fn draws_frame_of(s: &Scenario, r: &RunResult, kept: &[crate::montecarlo::UnitDr
         Column::new("year".into(), year),
         Column::new("draw".into(), draw),
     ];
+    // A conditioned run's draws are the scenario's draws resampled by weight: which one each is
+    // (repeated draws share it).
+    if s.conditioned.is_some() {
+        let source: Vec<u64> = (0..kept.len() * n_years).flat_map(|_| (0..r.draws).map(|d| s.draw_id(d))).collect();
+        cols.push(Column::new("scenario_draw".into(), source));
+    }
     for (m, col) in Metric::ALL.iter().zip(metrics) {
         cols.push(Column::new(m.name().into(), col));
     }

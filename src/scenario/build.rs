@@ -789,6 +789,7 @@ impl Builder<'_> {
                 });
             }
         }
+        let observations = self.observations(top.tables("observation", d), &regions, &groups, base_year.zip(horizon), d);
         top.finish(d);
 
         if !d.is_empty() || !years_ok || !pop_ok {
@@ -820,6 +821,8 @@ impl Builder<'_> {
             plan,
             targets,
             backtest,
+            observations,
+            conditioned: None,
             inputs: Vec::new(),
         })
     }
@@ -1193,6 +1196,95 @@ impl Builder<'_> {
             national_shocks: shocks? == "national",
             fitted,
         })
+    }
+
+    /// `[[observation]]`: published figures the run conditions on (see
+    /// [`crate::montecarlo::observe`]).
+    fn observations(
+        &mut self,
+        nodes: Vec<&Node>,
+        regions: &[RegionDraft],
+        groups: &[GroupDraft],
+        years: Option<(i32, i32)>,
+        d: &mut Diags,
+    ) -> Vec<Observation> {
+        let names: Vec<&str> = crate::montecarlo::Metric::ALL.iter().map(|m| m.name()).collect();
+        let mut out = Vec::new();
+        for (i, node) in nodes.into_iter().enumerate() {
+            let path = format!("observation[{i}]");
+            let Some(mut t) = TableReader::new(node, path.clone(), d) else {
+                continue;
+            };
+            let unit = t.str_req("unit", d).and_then(|(id, o)| {
+                if let Some(r) = regions.iter().position(|r| r.region.id == id) {
+                    Some(Unit::Region(r))
+                } else if let Some(g) = groups.iter().position(|g| g.group.id == id) {
+                    Some(Unit::Group(g))
+                } else {
+                    let hint = suggest(
+                        id,
+                        regions
+                            .iter()
+                            .map(|r| r.region.id.as_str())
+                            .chain(groups.iter().map(|g| g.group.id.as_str())),
+                    )
+                    .map(|h| format!(" (did you mean '{h}'?)"))
+                    .unwrap_or_default();
+                    d.error(o, format!("{path}.unit '{id}' is neither a region nor a group{hint}"));
+                    None
+                }
+            });
+            let metric = t
+                .choice("metric", None, &names, d)
+                .and_then(|m| crate::montecarlo::Metric::ALL.iter().copied().find(|x| x.name() == m));
+            let year = t.int_in("year", None, 1900, 2400, d).map(|v| v as i32);
+            if let (Some(y), Some((b, h))) = (year, years)
+                && !(b < y && y <= h)
+            {
+                let o = t.get("year").map(|n| &n.origin).unwrap_or(t.origin);
+                d.error(o, format!("{path}.year = {y} must lie after base_year {b} and by the horizon {h}"));
+            }
+            let value = t.f64_in("value", None, -1e12, 1e12, d);
+            let sd = match (t.has("sd"), t.has("relative_sd")) {
+                (true, false) => t.f64_in("sd", None, 0.0, 1e12, d),
+                (false, true) => t.f64_in("relative_sd", None, 0.0, 10.0, d).zip(value).map(|(r, v)| r * v.abs()),
+                (true, true) => {
+                    d.error(t.origin, format!("[{path}] gives both sd and relative_sd: give one"));
+                    None
+                }
+                (false, false) => {
+                    d.error(
+                        t.origin,
+                        format!("[{path}] needs sd or relative_sd, the measurement error of the figure"),
+                    );
+                    None
+                }
+            };
+            let origin = t.origin;
+            t.finish(d);
+            if let Some(0.0) = sd {
+                d.error(
+                    origin,
+                    format!("[{path}]: the measurement error must be above 0 (no published figure is exact)"),
+                );
+                continue;
+            }
+            if let (Some(unit), Some(metric), Some(year), Some(value), Some(sd)) = (unit, metric, year, value, sd) {
+                let id = match unit {
+                    Unit::Region(r) => regions[r].region.id.as_str(),
+                    Unit::Group(g) => groups[g].group.id.as_str(),
+                };
+                out.push(Observation {
+                    label: format!("{} {id} {year}", metric.name()),
+                    unit,
+                    metric,
+                    year,
+                    value,
+                    sd,
+                });
+            }
+        }
+        out
     }
 
     /// `[backtest]`: a later census to set the projection against (see [`crate::backtest`]).

@@ -48,11 +48,24 @@ pub struct Scenario {
     pub targets: Vec<Target>,
     /// A later census to compare the projection with, when the scenario is a back-test.
     pub backtest: Option<crate::backtest::Backtest>,
+    /// Published figures after the base year that the run conditions on.
+    pub observations: Vec<Observation>,
+    /// The draws resampled by their likelihood under the observations, once the run has
+    /// conditioned on them ([`crate::montecarlo::observe`]); `None`: draws `0..draws`.
+    pub conditioned: Option<std::sync::Arc<crate::montecarlo::observe::Conditioned>>,
     /// Data files read, with their content hash, for the run manifest.
     pub inputs: Vec<InputFile>,
 }
 
 impl Scenario {
+    /// The stream id of draw `index` of the run: the index itself, or the resampled draw's.
+    pub fn draw_id(&self, index: usize) -> u64 {
+        match &self.conditioned {
+            Some(c) => c.draw_ids[index],
+            None => index as u64,
+        }
+    }
+
     /// Number of reported years, base year included.
     pub fn n_years(&self) -> usize {
         (self.horizon - self.base_year + 1) as usize
@@ -143,6 +156,12 @@ impl Scenario {
             Unit::Group(g) => self.groups[g].members.iter().all(|&m| keep[m]),
             Unit::Region(_) => true,
         };
+        out.observations = self
+            .observations
+            .iter()
+            .filter(|o| complete(o.unit))
+            .filter_map(|o| map(o.unit).map(|unit| Observation { unit, ..o.clone() }))
+            .collect();
         if let Some(bt) = &mut out.backtest {
             bt.units = bt
                 .units
@@ -423,6 +442,19 @@ pub struct PlanItem {
     /// cancellation, delay, delivered share, cost per bed and nursing share); the others are
     /// realised on their own. 1: all or nothing, 0: independent projects.
     pub shared: Dist,
+}
+
+/// A published figure the run conditions on: the value of `metric` for `unit` at the end of
+/// `year`, measured with a normal error of standard deviation `sd`.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// How the scenario names it, for messages: `metric unit year`.
+    pub label: String,
+    pub unit: Unit,
+    pub metric: crate::montecarlo::Metric,
+    pub year: i32,
+    pub value: f64,
+    pub sd: f64,
 }
 
 /// A metric a target can test.

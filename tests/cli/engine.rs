@@ -125,7 +125,7 @@ pub fn kernel_against_reference(s: &Scenario) -> (f64, String) {
     for (ri, region) in s.regions.iter().enumerate() {
         let unit = kept.iter().find(|u| u.unit == Unit::Region(ri)).unwrap();
         for d in 0..s.draws {
-            let reference = montecarlo::reference::region_draw(s, ri, d as u64);
+            let reference = montecarlo::reference::region_draw(s, ri, s.draw_id(d));
             for (yi, counts) in reference.counts.iter().enumerate() {
                 for m in Metric::ALL.iter().take(montecarlo::N_STORED) {
                     let want = counts[m.index()];

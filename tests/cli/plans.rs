@@ -185,3 +185,243 @@ fn the_stock_date_decides_how_much_of_its_years_deliveries_is_added() {
     let (_, end, _) = stock_at("stock_year = 2021");
     assert!(end - before >= 1000.0 - 1e-6);
 }
+
+/// The small scenario with an observation of institutional beds at the end of 2023: Kongtong's
+/// (fixed in every draw) or Jingchuan's (with its new home, uncertain).
+fn observed_in(unit: &str, value: &str, sd: &str) -> String {
+    small_scenario()
+        + &format!("\n[[observation]]\nunit = \"{unit}\"\nmetric = \"beds_institutional\"\nyear = 2023\nvalue = {value}\nsd = {sd}\n")
+}
+
+fn observed(value: &str, sd: &str) -> String {
+    observed_in("620802", value, sd)
+}
+
+fn run_targets(dir: &std::path::Path, text: &str) -> (String, String, Vec<std::collections::HashMap<String, String>>) {
+    let p = write(dir, "s.toml", text);
+    let o = super::bedsim(dir)
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--no-charts",
+            "--draws",
+            "400",
+            "--out",
+            "res",
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let targets = std::fs::read_to_string(dir.join("res/targets.csv")).unwrap();
+    (
+        targets,
+        String::from_utf8_lossy(&o.stderr).to_string(),
+        super::read_rows(&dir.join("res/targets.csv")),
+    )
+}
+
+/// Without observations the draws are the scenario's own; an observation that says nothing (an
+/// error far wider than the scenario's spread) keeps every draw and the same tables, byte for
+/// byte.
+#[test]
+fn an_observation_that_says_nothing_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, _, _) = run_targets(dir.path(), &small_scenario());
+    let (vague, stderr, _) = run_targets(dir.path(), &observed("3000", "1e9"));
+    assert!(stderr.contains("an effective sample of 400 of 400 draws"), "{stderr}");
+    assert_eq!(plain, vague);
+}
+
+/// Conditioning on what the scenario already predicts (its median, with an error like its own
+/// spread) leaves the answers within Monte Carlo error.
+#[test]
+fn conditioning_on_what_the_scenario_predicts_leaves_the_answer() {
+    let s = load(&small_scenario(), &["draws=400".into()]);
+    let r = bedsim::montecarlo::run(&s, &bedsim::montecarlo::RunOptions::default()).unwrap();
+    let n = r.years.len();
+    let inst = r.units[1].stats[bedsim::montecarlo::Metric::BedsInstitutional.index() * n + 3].unwrap();
+    let (median, spread) = (inst.quantiles[3], inst.quantiles[6] - inst.quantiles[0]);
+    assert!(spread > 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, plain) = run_targets(dir.path(), &small_scenario());
+    let (_, stderr, cond) = run_targets(dir.path(), &observed_in("620821", &median.to_string(), &spread.to_string()));
+    assert!(!stderr.contains("warning"), "{stderr}");
+    for (a, b) in plain.iter().zip(&cond) {
+        let (pa, pb): (f64, f64) = (a["probability_met"].parse().unwrap(), b["probability_met"].parse().unwrap());
+        // 400 draws: a standard error of at most 2.5 points, and fewer effective draws
+        assert!((pa - pb).abs() < 0.1, "{} {}: {pa} vs {pb}", a["target"], a["region"]);
+    }
+}
+
+/// An informative figure pulls the published distribution towards it: observing Jingchuan's
+/// beds near the scenario's 90th percentile, with an error a tenth of its spread, moves the
+/// summary's median of that metric and year to within a few errors of the figure and narrows
+/// its interval.
+#[test]
+fn an_informative_observation_moves_the_summary_towards_it() {
+    let s = load(&small_scenario(), &["draws=400".into()]);
+    let r = bedsim::montecarlo::run(&s, &bedsim::montecarlo::RunOptions::default()).unwrap();
+    let n = r.years.len();
+    let inst = r.units[1].stats[bedsim::montecarlo::Metric::BedsInstitutional.index() * n + 3].unwrap();
+    let (p10, p90) = (inst.quantiles[1], inst.quantiles[5]);
+    let sd = (p90 - p10) / 10.0;
+    assert!(sd > 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, stderr, _) = run_targets(dir.path(), &observed_in("620821", &p90.to_string(), &sd.to_string()));
+    assert!(stderr.contains("conditioned on 1 observation(s)"), "{stderr}");
+    let rows = super::read_rows(&dir.path().join("res/summary.csv"));
+    let row = rows
+        .iter()
+        .find(|r| r["region"] == "620821" && r["year"] == "2023" && r["metric"] == "beds_institutional")
+        .unwrap();
+    let (median, low, high): (f64, f64, f64) = (
+        row["p50"].parse().unwrap(),
+        row["p05"].parse().unwrap(),
+        row["p95"].parse().unwrap(),
+    );
+    assert!(
+        (median - p90).abs() < 3.0 * sd,
+        "median {median} against the figure {p90} (sd {sd})"
+    );
+    assert!(high - low < inst.quantiles[6] - inst.quantiles[0], "{low}..{high}");
+}
+
+/// A figure far from every draw leaves few effective draws: the run says so and names it.
+#[test]
+fn an_observation_far_from_every_draw_is_named_in_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, stderr, _) = run_targets(dir.path(), &observed("40000", "100"));
+    assert!(
+        stderr.contains("warning: the observations leave") && stderr.contains("'beds_institutional 620802 2023' (40000)"),
+        "{stderr}"
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("res/manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"effective_draws\"") && manifest.contains("beds_institutional 620802 2023"),
+        "{manifest}"
+    );
+}
+
+/// The resampling comes from the scenario's seed: a conditioned run gives the same tables, byte
+/// for byte, on one thread and on two.
+#[test]
+fn a_conditioned_run_is_the_same_on_any_thread_count() {
+    let s = load(&small_scenario(), &["draws=300".into()]);
+    let r = bedsim::montecarlo::run(&s, &bedsim::montecarlo::RunOptions::default()).unwrap();
+    let n = r.years.len();
+    let inst = r.units[1].stats[bedsim::montecarlo::Metric::BedsInstitutional.index() * n + 3].unwrap();
+    let (p75, sd) = (inst.quantiles[4], (inst.quantiles[5] - inst.quantiles[1]) / 4.0);
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", &observed_in("620821", &p75.to_string(), &sd.to_string()));
+    for (out, threads) in [("t1", "1"), ("t2", "2")] {
+        let o = super::bedsim(dir.path())
+            .args([
+                "run",
+                p.to_str().unwrap(),
+                "--no-charts",
+                "--draws",
+                "300",
+                "--threads",
+                threads,
+                "--out",
+                out,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && stderr.contains("conditioned on 1 observation(s)"), "{stderr}");
+        assert!(
+            !stderr.contains("of 300 draws (300 distinct)"),
+            "the observation should weigh: {stderr}"
+        );
+    }
+    for f in ["summary.csv", "targets.csv", "pyramid.csv"] {
+        let a = std::fs::read(dir.path().join("t1").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("t2").join(f)).unwrap();
+        assert!(a == b, "{f} differs between one and two threads");
+    }
+}
+
+#[test]
+fn an_observation_of_an_unknown_unit_or_without_an_error_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, message) in [
+        (
+            observed("3000", "100").replace("unit = \"620802\"", "unit = \"620803\""),
+            "observation[0].unit '620803' is neither a region nor a group",
+        ),
+        (observed("3000", "0"), "the measurement error must be above 0"),
+        (
+            observed("3000", "100").replace("year = 2023", "year = 2020"),
+            "observation[0].year = 2020 must lie after base_year 2020",
+        ),
+    ] {
+        let p = write(dir.path(), "bad.toml", &text);
+        let o = super::bedsim(dir.path()).args(["check", p.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(message) && stderr.contains("bad.toml:"), "{stderr}");
+    }
+}
+
+/// A sweep of a conditioned scenario conditions each point with its own inputs: the points that
+/// disagree with the observation keep fewer effective draws, and `sweep.csv` says how many.
+#[test]
+fn a_sweep_conditions_each_point_and_reports_its_effective_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", &observed_in("620821", "3300", "300"));
+    let o = super::bedsim(dir.path())
+        .args([
+            "sweep",
+            p.to_str().unwrap(),
+            "--draws",
+            "200",
+            "--vary",
+            "plan.new-home.beds=0..3000",
+            "--method",
+            "grid",
+            "--steps",
+            "3",
+            "--out",
+            "sw",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("each point conditioned on 1 observation(s)"), "{stderr}");
+    let rows = super::read_rows(&dir.path().join("sw/sweep.csv"));
+    let mut ess: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| (r["point"].clone(), r["effective_draws"].parse().unwrap()))
+        .collect();
+    ess.dedup();
+    assert_eq!(ess.len(), 3, "{ess:?}");
+    assert!(ess.iter().all(|(_, e)| *e > 0.0 && *e <= 200.0 + 1e-9), "{ess:?}");
+    assert!(ess.windows(2).any(|w| (w[0].1 - w[1].1).abs() > 1.0), "{ess:?}");
+}
+
+/// `--keep-draws` of a conditioned run says which of the scenario's draws each kept draw is: the
+/// resampled ones, with the repeats of the draws that agree best.
+#[test]
+fn the_kept_draws_of_a_conditioned_run_name_their_scenario_draw() {
+    use bedsim::montecarlo::{RunOptions, observe, run};
+    let s = load(&observed_in("620821", "3300", "300"), &["draws=200".into()]);
+    let s = observe::conditioned(s, &RunOptions::default()).unwrap();
+    let c = s.conditioned.clone().expect("conditioned");
+    assert!(c.distinct_draws < 200, "an informative figure repeats some draws");
+    let r = run(
+        &s,
+        &RunOptions {
+            keep_draws: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let frame = bedsim::report::tables::draws_frame(&s, &r).unwrap().unwrap();
+    let column = frame.column("scenario_draw").unwrap().u64().unwrap();
+    let source: Vec<u64> = (0..column.len()).map(|i| column.get(i).unwrap()).collect();
+    assert_eq!(source.len(), frame.height());
+    assert_eq!(&source[..200], &c.draw_ids[..]);
+}
