@@ -150,6 +150,16 @@ impl Constants {
     }
 }
 
+/// `out[l] = 2^(c[l] y[l])` for every lane, by [`exp2_f32`]. A plain loop over the lanes, not
+/// `array::from_fn`: in the large projection kernel LLVM reliably vectorises the loop, while the
+/// closure form was left partly scalar by some builds (half the kernel's speed).
+#[inline(always)]
+fn exp2_scaled(out: &mut V, c: &V, y: &V) {
+    for l in 0..LANES {
+        out[l] = exp2_f32(c[l] * y[l]);
+    }
+}
+
 /// `2^y` in single precision from basic IEEE operations (no libm, no fused multiply-add), so
 /// it gives the same bits on every machine and vectorises: `y = n + f` with `n` the nearest
 /// integer and `|f| <= 1/2` (exact), `2^f` by the degree-6 Taylor polynomial of `e^(f ln 2)`
@@ -332,10 +342,9 @@ impl OwnSurvival {
         for sex in 0..2 {
             for x in 0..N_AGES {
                 let ls = &mort.log2_surv[i][sex][x];
-                self.surv[sex][x] = std::array::from_fn(|l| exp2_f32(level[l] * ls[l]));
+                exp2_scaled(&mut self.surv[sex][x], level, ls);
             }
-            let li = &mort.log2_infant[i][sex];
-            self.infant[sex] = std::array::from_fn(|l| exp2_f32(level[l] * li[l]));
+            exp2_scaled(&mut self.infant[sex], level, &mort.log2_infant[i][sex]);
         }
         for (k, x) in (c.fert_lo..c.fert_hi).enumerate() {
             let shape = s.fertility.shape[x] as f32;
