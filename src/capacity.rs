@@ -142,6 +142,16 @@ pub fn realise_item(s: &Scenario, item: usize, draw: u64, out: &mut Vec<Realised
     }
 }
 
+/// The offset in [0, 1) that places a programme's projects in its regions in one draw (see
+/// [`crate::scenario::PlanLink::projects`]); 0 for an item of one project.
+pub fn allocation_offset(s: &Scenario, item: usize, draw: u64) -> f64 {
+    let it = &s.plan[item];
+    if it.projects <= 1 {
+        return 0.0;
+    }
+    field_stream(s.seed, Purpose::PlanItem, draw, it.key, "allocation").random()
+}
+
 /// The sampled values of the stock, plan, caregiver and seasonal entries in a few draws, kept
 /// so that an entry shared by many regions (a national stock split over 3,000 counties) is
 /// sampled once per draw, not once per region. Each entry has `slots` places, one per draw of a
@@ -149,8 +159,8 @@ pub fn realise_item(s: &Scenario, item: usize, draw: u64, out: &mut Vec<Realised
 pub struct EntryCache {
     slots: usize,
     stock: Vec<(u64, [f64; 3])>,
-    /// Per item and slot: the stamp and the item's projects.
-    items: Vec<(u64, Vec<Realised>)>,
+    /// Per item and slot: the stamp, the item's projects and its allocation offset.
+    items: Vec<(u64, Vec<Realised>, f64)>,
     caregivers: Vec<(u64, [f64; 3])>,
     seasonal: Vec<(u64, [f64; 3])>,
 }
@@ -162,7 +172,7 @@ impl EntryCache {
         EntryCache {
             slots,
             stock: vec![(0, [0.0; 3]); s.capacity.stock.len() * slots],
-            items: (0..s.plan.len() * slots).map(|_| (0, Vec::new())).collect(),
+            items: (0..s.plan.len() * slots).map(|_| (0, Vec::new(), 0.0)).collect(),
             caregivers: vec![(0, [0.0; 3]); s.capacity.caregivers.len() * slots],
             seasonal: vec![(0, [0.0; 3]); s.capacity.seasonal.len() * slots],
         }
@@ -221,9 +231,10 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         let entry = &mut cache.items[at(link.item)];
         if entry.0 != draw + 1 {
             realise_item(s, link.item, draw, &mut entry.1);
+            entry.2 = allocation_offset(s, link.item, draw);
             entry.0 = draw + 1;
         }
-        for real in &entry.1[link.projects.clone()] {
+        for real in &entry.1[link.projects(entry.2)] {
             if real.cancelled {
                 continue;
             }

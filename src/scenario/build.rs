@@ -639,16 +639,11 @@ impl Builder<'_> {
                 (id, kind, members, year, size, delivery, projects)
             {
                 let idx = plan.len();
-                plan_links.extend(project_links(&members, projects).into_iter().map(|(r, share, range)| {
-                    (
-                        r,
-                        PlanLink {
-                            item: idx,
-                            share,
-                            projects: range,
-                        },
-                    )
-                }));
+                plan_links.extend(
+                    project_links(&members, projects)
+                        .into_iter()
+                        .map(|(r, share, quota)| (r, PlanLink { item: idx, share, quota })),
+                );
                 plan.push(PlanItem {
                     key: entity_key(&id),
                     id,
@@ -1821,36 +1816,25 @@ fn entry_key(kind: &str, id: Option<&str>, members: &[(usize, f64)], regions: &[
 }
 
 /// How a plan item's projects fall to its regions: one project is spread over the regions by
-/// their shares; several are whole, the regions getting whole projects in proportion to their
-/// shares (largest remainders, ties to the earlier region), in order. Returns (region, share of
-/// each project, projects).
-fn project_links(members: &[(usize, f64)], projects: usize) -> Vec<(usize, f64, std::ops::Range<usize>)> {
+/// their shares; several are whole, each region's slice of `[0, projects)` proportional to its
+/// share (regions in order; see [`PlanLink::projects`]). Returns (region, share of each
+/// project, slice).
+fn project_links(members: &[(usize, f64)], projects: usize) -> Vec<(usize, f64, Option<[f64; 2]>)> {
     if projects <= 1 {
-        return members.iter().map(|&(r, w)| (r, w, 0..1)).collect();
+        return members.iter().map(|&(r, w)| (r, w, None)).collect();
     }
-    let quota: Vec<f64> = members.iter().map(|&(_, w)| w * projects as f64).collect();
-    let mut count: Vec<usize> = quota.iter().map(|q| q.floor() as usize).collect();
-    let mut left = projects.saturating_sub(count.iter().sum::<usize>());
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by(|&a, &b| {
-        (quota[b] - quota[b].floor())
-            .total_cmp(&(quota[a] - quota[a].floor()))
-            .then(a.cmp(&b))
-    });
-    for &i in order.iter().cycle().take(members.len() * 2) {
-        if left == 0 {
-            break;
+    let n = projects as f64;
+    // Slice ends snapped to whole numbers where the shares make them so (equal splits), so that
+    // rounding never moves a project between regions that should have exact counts.
+    let snap = |x: f64| if (x - x.round()).abs() < 1e-9 * n { x.round() } else { x };
+    let mut lo = 0.0;
+    let mut out = Vec::with_capacity(members.len());
+    for (i, &(r, w)) in members.iter().enumerate() {
+        let hi = if i + 1 == members.len() { n } else { snap(lo + w * n).min(n) };
+        if hi > lo {
+            out.push((r, 1.0, Some([lo, hi])));
         }
-        count[i] += 1;
-        left -= 1;
-    }
-    let mut start = 0;
-    let mut out = Vec::new();
-    for (i, &(r, _)) in members.iter().enumerate() {
-        if count[i] > 0 {
-            out.push((r, 1.0, start..start + count[i]));
-            start += count[i];
-        }
+        lo = hi;
     }
     out
 }

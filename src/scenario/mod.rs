@@ -219,14 +219,34 @@ pub struct Region {
     pub registered_ratio: Dist,
 }
 
-/// A plan item's part in a region: a share of each of the item's projects in `projects` (an
-/// item of one project spread over its regions), or whole projects (a programme of many
-/// projects, each in one region: `share` 1).
+/// A plan item's part in a region: a share of its one project (an item spread over its
+/// regions), or whole projects of a programme (`share` 1), as many as the region's `quota`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanLink {
     pub item: usize,
     pub share: f64,
-    pub projects: std::ops::Range<usize>,
+    /// A programme's projects fall to its regions by their shares: the region's expected
+    /// projects are `hi - lo`, with `[lo, hi)` its slice of `[0, projects)` (regions in order).
+    /// `None`: the item is one project and the region has its `share` of it.
+    pub quota: Option<[f64; 2]>,
+}
+
+impl PlanLink {
+    /// The item's projects that lie in this region in a draw with allocation offset `u` in
+    /// [0, 1): projects `j` with `lo <= j + u < hi`. Every region gets the whole part of its
+    /// expected projects and one more with the probability of its fraction (balanced rounding:
+    /// the expectation is exact and the programme's total is always its count), so a county
+    /// whose expected share is 0.4 of a project has it in 40% of the draws, not never.
+    pub fn projects(&self, u: f64) -> std::ops::Range<usize> {
+        match self.quota {
+            None => 0..1,
+            Some([lo, hi]) => {
+                let first = (lo - u).ceil().max(0.0) as usize;
+                let end = (hi - u).ceil().max(0.0) as usize;
+                first..end.max(first)
+            }
+        }
+    }
 }
 
 /// A group of regions (prefecture, province) whose figures are summed per draw.

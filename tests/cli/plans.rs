@@ -74,22 +74,42 @@ fn projects_that_share_their_fate_are_all_or_nothing() {
     assert!(half > 60.0 && half < 350.0, "sd {half}");
 }
 
-/// A programme's projects lie whole in its regions, in proportion to their shares.
+/// A programme's projects lie whole in its regions, in proportion to their shares: each region
+/// gets the whole part of its expected count and one more with the probability of the fraction,
+/// and the programme's total is always its count.
 #[test]
 fn a_programmes_projects_are_spread_over_its_regions() {
     let text = small_scenario()
         + "\n[[plan]]\nid = \"centres\"\nkind = \"new\"\ngroup = \"city\"\nsplit = \"equal\"\nyear = 2023\nbeds = 700\nprojects = 7\n";
-    let s = load(&text, &[]);
+    let s = load(&text, &["draws=4000".into()]);
     let item = s.plan.iter().position(|p| p.id == "centres").unwrap();
     let links: Vec<_> = s
         .regions
         .iter()
         .map(|r| r.plan_items.iter().find(|l| l.item == item).unwrap().clone())
         .collect();
-    // 7 projects over two regions with equal shares: 4 (the larger remainder goes first) and 3
-    assert_eq!(links[0].projects, 0..4);
-    assert_eq!(links[1].projects, 4..7);
+    // 7 projects over two regions with equal shares: 3.5 expected in each
+    assert_eq!(links[0].quota, Some([0.0, 3.5]));
+    assert_eq!(links[1].quota, Some([3.5, 7.0]));
     assert!(links.iter().all(|l| l.share == 1.0));
+    let mut fours = 0;
+    for d in 0..s.draws as u64 {
+        let u = bedsim::capacity::allocation_offset(&s, item, d);
+        let (a, b) = (links[0].projects(u), links[1].projects(u));
+        assert_eq!(a.end, b.start, "the regions' projects are disjoint and cover the programme");
+        assert_eq!((a.start, b.end), (0, 7));
+        assert!(a.len() == 3 || a.len() == 4, "{a:?}");
+        fours += usize::from(a.len() == 4);
+    }
+    // the first region has 4 projects in half the draws (standard error 0.8 points)
+    let share = fours as f64 / s.draws as f64;
+    assert!((share - 0.5).abs() < 0.04, "{share}");
+    // whole expected counts are exact in every draw
+    let equal = load(&text.replace("projects = 7", "projects = 8"), &[]);
+    let l0 = equal.regions[0].plan_items.iter().find(|l| l.item == item).unwrap();
+    for u in [0.0, 0.3, 0.999_999] {
+        assert_eq!(l0.projects(u), 0..4);
+    }
 }
 
 /// Sweeping one distribution's parameter leaves every other sampled value of every draw as it

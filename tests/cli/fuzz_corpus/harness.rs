@@ -317,10 +317,14 @@ fn check_scenario(s: &Scenario) {
                 link.item < s.plan.len() && link.share.is_finite() && (0.0..=1.0).contains(&link.share),
                 "plan link {link:?}"
             );
-            assert!(
-                link.projects.start < link.projects.end && link.projects.end <= s.plan[link.item].projects.max(1),
-                "plan link {link:?}"
-            );
+            let n = s.plan[link.item].projects.max(1);
+            if let Some([lo, hi]) = link.quota {
+                assert!(0.0 <= lo && lo < hi && hi <= n as f64, "plan link {link:?}");
+            }
+            for u in [0.0, 0.5, 0.999_999] {
+                let p = link.projects(u);
+                assert!(p.start <= p.end && p.end <= n, "plan link {link:?}: {p:?}");
+            }
         }
         check_links("stock entries", &r.stock_entries, s.capacity.stock.len());
         check_links("caregiver entries", &r.caregiver_entries, s.capacity.caregivers.len());
