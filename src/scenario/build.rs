@@ -1211,23 +1211,14 @@ impl Builder<'_> {
                 continue;
             };
             let unit = t.str_req("unit", d).and_then(|(id, o)| {
-                if let Some(r) = regions.iter().position(|r| r.region.id == id) {
-                    Some(Unit::Region(r))
-                } else if let Some(g) = groups.iter().position(|g| g.group.id == id) {
-                    Some(Unit::Group(g))
-                } else {
-                    let hint = suggest(
-                        id,
-                        regions
-                            .iter()
-                            .map(|r| r.region.id.as_str())
-                            .chain(groups.iter().map(|g| g.group.id.as_str())),
-                    )
-                    .map(|h| format!(" (did you mean '{h}'?)"))
-                    .unwrap_or_default();
-                    d.error(o, format!("{path}.unit '{id}' is neither a region nor a group{hint}"));
-                    None
-                }
+                find_unit(
+                    regions,
+                    groups,
+                    id,
+                    |id| format!("{path}.unit '{id}' is neither a region nor a group"),
+                    o,
+                    d,
+                )
             });
             let metric = t
                 .choice("metric", None, &names, d)
@@ -1596,21 +1587,15 @@ impl Builder<'_> {
                         d.error(&item.origin, "target units must be region or group ids (strings)");
                         continue;
                     };
-                    if let Some(i) = regions.iter().position(|r| &r.region.id == id) {
-                        out.push(Unit::Region(i));
-                    } else if let Some(i) = groups.iter().position(|g| &g.group.id == id) {
-                        out.push(Unit::Group(i));
-                    } else {
-                        let hint = suggest(
-                            id,
-                            regions
-                                .iter()
-                                .map(|r| r.region.id.as_str())
-                                .chain(groups.iter().map(|g| g.group.id.as_str())),
-                        )
-                        .map(|h| format!(" (did you mean '{h}'?)"))
-                        .unwrap_or_default();
-                        d.error(&item.origin, format!("target refers to unknown region or group '{id}'{hint}"));
+                    if let Some(u) = find_unit(
+                        regions,
+                        groups,
+                        id,
+                        |id| format!("target refers to unknown region or group '{id}'"),
+                        &item.origin,
+                        d,
+                    ) {
+                        out.push(u);
                     }
                 }
                 (!out.is_empty()).then_some(out)
@@ -1848,6 +1833,31 @@ fn find_region(regions: &[RegionDraft], id: &str, o: &Origin, d: &mut Diags) -> 
         d.error(o, format!("unknown region '{id}'{hint}"));
     }
     found
+}
+
+/// A target's or an observation's unit: a region id or a group id. `message` words the error for
+/// an unknown id; a "did you mean" hint is added to it.
+fn find_unit(
+    regions: &[RegionDraft],
+    groups: &[GroupDraft],
+    id: &str,
+    message: impl FnOnce(&str) -> String,
+    o: &Origin,
+    d: &mut Diags,
+) -> Option<Unit> {
+    if let Some(r) = regions.iter().position(|r| r.region.id == id) {
+        return Some(Unit::Region(r));
+    }
+    if let Some(g) = groups.iter().position(|g| g.group.id == id) {
+        return Some(Unit::Group(g));
+    }
+    let ids = regions
+        .iter()
+        .map(|r| r.region.id.as_str())
+        .chain(groups.iter().map(|g| g.group.id.as_str()));
+    let hint = suggest(id, ids).map(|h| format!(" (did you mean '{h}'?)")).unwrap_or_default();
+    d.error(o, format!("{}{hint}", message(id)));
+    None
 }
 
 fn find_group(groups: &[GroupDraft], id: &str, o: &Origin, d: &mut Diags) -> Option<usize> {
