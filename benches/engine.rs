@@ -29,7 +29,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn counties(draws: usize) -> Scenario {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/china-counties.toml");
-    scenario::load(&p, &[format!("draws={draws}")]).expect("shipped scenario loads")
+    scenario::load(&p, &scenario::Override::sets(&[format!("draws={draws}")]).expect("valid override")).expect("shipped scenario loads")
 }
 
 /// The national scenario restricted to its first `n` regions.

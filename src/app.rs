@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use bedsim::montecarlo::{self, RunOptions};
 use bedsim::report::{self, Staging, manifest::Manifest, manifest::Stages};
-use bedsim::scenario::{self, LoadError, Scenario};
+use bedsim::scenario::{self, LoadError, Override, Scenario};
 
 use crate::cli::{ChartArgs, CheckArgs, Cli, Command, Format, RunArgs};
 
@@ -122,6 +122,38 @@ fn scenarios_dir() -> PathBuf {
 }
 
 /// Reports an invalid input on stderr and, with `--format json`, as a JSON document on stdout.
+/// The command line's changes to a scenario, typed, in the order they apply: each `--set`, then
+/// `--draws`, then `--seed` (so the flags win over a `--set` of the same field).
+///
+/// # Errors
+/// A `--set` without `PATH=`.
+pub fn overrides(set: &[String], draws: Option<u64>, seed: Option<u64>) -> Result<Vec<Override>, LoadError> {
+    let mut out = Override::sets(set).map_err(LoadError)?;
+    out.extend(draws.map(|d| Override::integer("--draws", "draws", d)));
+    out.extend(seed.map(|s| Override::integer("--seed", "seed", s)));
+    Ok(out)
+}
+
+/// Checks before any simulation that results can go to `out`: not a file, not a folder of
+/// something else unless `force`, and writable (its parents are created and a staging folder
+/// is made and removed). Reports the problem; the error is the exit code.
+pub fn destination(out: &Path, force: bool, format: Format) -> Result<(), i32> {
+    if let Err(e) = report::check_destination(out, force) {
+        report_failure(&e.to_string(), format);
+        return Err(EXIT_INVALID);
+    }
+    if let Err(e) = report::probe_destination(out) {
+        report_failure(&format!("cannot write results to {}: {e}", out.display()), format);
+        return Err(EXIT_FAILED);
+    }
+    Ok(())
+}
+
+/// The texts manifests record for overrides (`PATH=VALUE`).
+pub fn override_texts(overrides: &[Override]) -> Vec<String> {
+    overrides.iter().map(|o| o.text().to_string()).collect()
+}
+
 pub fn report_invalid(e: &LoadError, format: Format) {
     print_load_error(e);
     if format == Format::Json {
@@ -131,7 +163,7 @@ pub fn report_invalid(e: &LoadError, format: Format) {
 
 /// Reports a failure that is not an input problem.
 pub fn report_failure(message: &str, format: Format) {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", scenario::tree::escape_invisible(message));
     if format == Format::Json {
         report::json::print(&report::json::failure(message, &[]));
     }
@@ -146,7 +178,7 @@ pub fn print_load_error(e: &LoadError) {
 }
 
 fn check(args: CheckArgs) -> i32 {
-    match scenario::load(&args.scenario, &args.set) {
+    match overrides(&args.set, None, None).and_then(|o| scenario::load(&args.scenario, &o)) {
         Ok(s) => {
             let f = &s.mortality.fitted;
             eprintln!(
@@ -258,13 +290,14 @@ fn run(args: RunArgs) -> i32 {
         return EXIT_INVALID;
     }
     let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
-    let mut overrides = args.set.clone();
-    if let Some(d) = args.draws {
-        overrides.push(format!("draws={d}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
-    }
+    let overrides = match overrides(&args.set, args.draws, args.seed) {
+        Ok(o) => o,
+        Err(e) => {
+            report_invalid(&e, args.format);
+            return EXIT_INVALID;
+        }
+    };
+    let texts = override_texts(&overrides);
     let mut stages = Stages::default();
     let s = match scenario::load(&path, &overrides) {
         Ok(s) => s,
@@ -299,11 +332,15 @@ fn run(args: RunArgs) -> i32 {
         ..RunOptions::default()
     };
     if let Some(shard) = &args.shard {
+        let (kn, out) = match crate::sweep::shard_destination(&s.name, &args, shard) {
+            Ok(x) => x,
+            Err(code) => return code,
+        };
         let s = match condition_on_observations(s, &condition_options, args.quiet, args.format) {
             Ok(s) => s,
             Err(code) => return code,
         };
-        return crate::sweep::run_shard(&s, &args, shard, &path, &overrides);
+        return crate::sweep::run_shard(&s, &args, kn, &out, &path, &texts);
     }
     let default_name = if args.only.is_empty() {
         s.name.clone()
@@ -311,9 +348,8 @@ fn run(args: RunArgs) -> i32 {
         format!("{}-only", s.name)
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        report_failure(&e.to_string(), args.format);
-        return EXIT_INVALID;
+    if let Err(code) = destination(&out, args.force, args.format) {
+        return code;
     }
     if args.keep_draws {
         let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
@@ -323,11 +359,6 @@ fn run(args: RunArgs) -> i32 {
                 bytes / (1u64 << 30) as f64
             );
         }
-    }
-    // A folder that cannot be written is found now, not after the simulation.
-    if let Err(e) = report::probe_destination(&out) {
-        report_failure(&format!("cannot write results to {}: {e}", out.display()), args.format);
-        return EXIT_FAILED;
     }
     let (threads, pool) = match thread_pool(args.threads) {
         Ok(p) => p,
@@ -361,20 +392,7 @@ fn run(args: RunArgs) -> i32 {
         no_charts: args.no_charts,
         only: args.only.clone(),
     };
-    let written = pool.install(|| {
-        write_results(
-            &s,
-            &result,
-            &write_options,
-            &path,
-            &overrides,
-            threads,
-            started,
-            &clock,
-            &out,
-            stages,
-        )
-    });
+    let written = pool.install(|| write_results(&s, &result, &write_options, &path, &texts, threads, started, &clock, &out, stages));
     let stages = match written {
         Ok(st) => st,
         Err(report::ReportError::Interrupted) => {

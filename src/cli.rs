@@ -65,7 +65,8 @@ pub enum Format {
 }
 
 /// Sweep design.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Method {
     /// One at a time: each input over its range with the others at their middle (tornado chart).
     Oat,

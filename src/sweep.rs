@@ -9,14 +9,13 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use bedsim::montecarlo::{self, RunOptions, RunResult};
 use bedsim::report::sweep::{SobolRow, SweepRow};
 use bedsim::report::{self, Staging, charts, tables};
-use bedsim::scenario::tree::{Node, Origin, Value, get_path, set_path};
-use bedsim::scenario::{self, LoadError, Scenario, Source, Unit};
+use bedsim::scenario::tree::{Value, get_path};
+use bedsim::scenario::{self, LoadError, Override, Scenario, Source, Unit};
 use bedsim::sensitivity;
 
 use crate::app::{EXIT_FAILED, EXIT_INVALID, report_failure, report_invalid};
@@ -62,23 +61,21 @@ impl Param {
 /// Builds the scenario of one point.
 fn build_point(source: &Source, params: &[Param], values: &[f64]) -> Result<Scenario, LoadError> {
     let mut root = source.root.clone();
+    let mut bad = Vec::new();
     for (p, v) in params.iter().zip(values) {
-        let origin = Origin::Override(Arc::from(format!("sweep {}={v}", p.path).as_str()));
-        let value = if p.integer { Value::Int(*v as i64) } else { Value::Float(*v) };
-        set_path(
-            &mut root,
+        let value = if p.integer { Value::Int(*v as i128) } else { Value::Float(*v) };
+        let shown = if p.integer { format!("{v:.0}") } else { format!("{v}") };
+        let o = Override::point(
             &p.path,
-            Node {
-                value,
-                origin: origin.clone(),
-            },
-        )
-        .map_err(|e| {
-            LoadError(vec![scenario::Diagnostic {
-                origin,
-                message: e.to_string(),
-            }])
-        })?;
+            value,
+            &format!("--vary {}={}..{} (point value {shown})", p.path, p.low, p.high),
+        );
+        if let Err(e) = o.apply(&mut root) {
+            bad.push(e);
+        }
+    }
+    if !bad.is_empty() {
+        return Err(LoadError(bad));
     }
     Source {
         root,
@@ -185,7 +182,7 @@ struct Prepared {
 
 /// Reads the inputs listed in a sweep file, as `PATH=LOW..HIGH` texts.
 fn read_vary_file(path: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the sweep file: {e}", path.display()))?;
+    let text = bedsim::scenario::data::read_text(path).map_err(|e| format!("{}: cannot read the sweep file: {e}", path.display()))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let (line, col) = e
             .span()
@@ -264,17 +261,15 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         report_failure(&e.to_string(), args.format);
         EXIT_INVALID
     })?;
-    let mut overrides = args.set.clone();
-    if let Some(d) = args.draws {
-        overrides.push(format!("draws={d}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
-    }
+    let overrides = crate::app::overrides(&args.set, args.draws, args.seed).map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
     let source = scenario::read(&args.scenario, &overrides).map_err(|e| {
         report_invalid(&e, args.format);
         EXIT_INVALID
     })?;
+    let overrides = crate::app::override_texts(&overrides);
     for p in &params {
         if get_path(&source.root, &p.path).is_none() {
             eprintln!(
@@ -310,7 +305,13 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         );
         return Err(EXIT_INVALID);
     }
-    let mut rng = bedsim::montecarlo::streams::stream(args.seed.unwrap_or(1), bedsim::montecarlo::streams::Purpose::Sweep, 0, 0);
+    let base = source.build().map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
+    // The design's random numbers come from the run's seed (the scenario's, or --seed), which
+    // the manifest records.
+    let mut rng = bedsim::montecarlo::streams::stream(base.seed, bedsim::montecarlo::streams::Purpose::Sweep, 0, 0);
     let design: Vec<Vec<f64>> = match args.method {
         Method::Oat => sensitivity::one_at_a_time(k, args.steps),
         Method::Grid => sensitivity::grid(k, args.steps),
@@ -331,10 +332,6 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
             return Err(EXIT_INVALID);
         }
     }
-    let base = source.build().map_err(|e| {
-        report_invalid(&e, args.format);
-        EXIT_INVALID
-    })?;
     let method_name = format!("{:?}", args.method).to_lowercase();
     let spec = format!(
         "bedsim sweep\nscenario {}\nset {:?}\nvary {:?}\nmethod {method_name} steps {} samples {}\nconfidence {}\n",
@@ -381,9 +378,8 @@ pub fn sweep(args: SweepArgs) -> i32 {
         Some((k, n)) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        report_failure(&e.to_string(), args.format);
-        return EXIT_INVALID;
+    if let Err(code) = crate::app::destination(&out, args.force, args.format) {
+        return code;
     }
     let partial = out.with_file_name(format!(
         ".{}.partial",
@@ -548,24 +544,23 @@ fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[Sw
             let own: Vec<SweepRow> = rows.iter().filter(|r| r.point == i).cloned().collect();
             report::write_text(&points.join(point_file(i)), &encode_point(&own))?;
         }
-        let shard = serde_json::json!({
-            "program": "bedsim",
-            "kind": "sweep-shard",
-            "version": env!("CARGO_PKG_VERSION"),
-            "spec": prep.spec,
-            "shard": k,
-            "shards": n,
-            "points_total": prep.points.len(),
-            "arguments": {
-                "scenario": args.scenario.display().to_string(),
-                "vary": prep.vary,
-                "method": prep.method_name,
-                "steps": args.steps,
-                "samples": args.samples,
-                "draws": args.draws,
-                "seed": args.seed,
-                "set": args.set,
-                "confidence": args.confidence,
+        let shard = ShardManifest::Sweep(SweepShard {
+            program: "bedsim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            spec: prep.spec.clone(),
+            shard: k,
+            shards: n,
+            points_total: prep.points.len(),
+            arguments: SweepArguments {
+                scenario: args.scenario.display().to_string(),
+                vary: prep.vary.clone(),
+                method: args.method,
+                steps: args.steps,
+                samples: args.samples,
+                draws: args.draws,
+                seed: args.seed,
+                set: args.set.clone(),
+                confidence: args.confidence,
             },
         });
         report::write_json(&staging.dir.join("manifest.json"), &shard)?;
@@ -583,7 +578,7 @@ fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[Sw
 /// Writes the results of a complete sweep (all points) into `out`.
 fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i32 {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
-    let sobol = (args.method == Method::Sobol).then(|| sobol_rows(rows, &prep.params, args.samples, args.seed.unwrap_or(1)));
+    let sobol = (args.method == Method::Sobol).then(|| sobol_rows(rows, &prep.params, args.samples, prep.base.seed));
     let written = (|| -> Result<usize, report::ReportError> {
         let staging = Staging::new(out)?;
         report::sweep::write(&staging.dir, &names, rows, sobol.as_deref())?;
@@ -631,23 +626,26 @@ fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i
     }
 }
 
-/// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.
-pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, shard: &str, path: &Path, overrides: &[String]) -> i32 {
-    let (k, n) = match parse_shard(shard) {
-        Ok(x) => x,
-        Err(e) => {
-            report_failure(&e, args.format);
-            return EXIT_INVALID;
-        }
-    };
+/// `bedsim run --shard K/N`: which shard, and where it goes (checked: not a file, writable).
+/// The error is the exit code, the problem reported.
+pub fn shard_destination(name: &str, args: &crate::cli::RunArgs, shard: &str) -> Result<((usize, usize), PathBuf), i32> {
+    let (k, n) = parse_shard(shard).map_err(|e| {
+        report_failure(&e, args.format);
+        EXIT_INVALID
+    })?;
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-shard-{k}-of-{n}", s.name)));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        report_failure(&e.to_string(), args.format);
-        return EXIT_INVALID;
-    }
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-shard-{k}-of-{n}")));
+    crate::app::destination(&out, args.force, args.format)?;
+    Ok(((k, n), out))
+}
+
+/// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.
+///
+/// The caller has checked `out` (see [`shard_destination`]) before any simulation, conditioning
+/// included.
+pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, (k, n): (usize, usize), out: &Path, path: &Path, overrides: &[String]) -> i32 {
     let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
     let (_, pool) = match crate::app::thread_pool(args.threads) {
         Ok(p) => p,
@@ -668,19 +666,18 @@ pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, shard: &str, path: &P
         }
     };
     let written = (|| -> Result<(), report::ReportError> {
-        let staging = Staging::new(&out)?;
+        let staging = Staging::new(out)?;
         report::shard::write_run_part(&staging.dir, &part)?;
-        let manifest = serde_json::json!({
-            "program": "bedsim",
-            "kind": "run-shard",
-            "version": env!("CARGO_PKG_VERSION"),
-            "spec": run_spec(s, overrides, args.confidence),
-            "shard": k,
-            "shards": n,
-            "scenario_path": path.display().to_string(),
-            "overrides": overrides,
-            "confidence": args.confidence,
-            "regions": regions.iter().map(|&r| s.regions[r].id.clone()).collect::<Vec<_>>(),
+        let manifest = ShardManifest::Run(RunShard {
+            program: "bedsim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            spec: run_spec(s, overrides, args.confidence),
+            shard: k,
+            shards: n,
+            scenario_path: path.display().to_string(),
+            overrides: overrides.to_vec(),
+            confidence: args.confidence,
+            regions: regions.iter().map(|&r| s.regions[r].id.clone()).collect(),
         });
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
@@ -705,18 +702,81 @@ fn run_spec(s: &Scenario, overrides: &[String], confidence: f64) -> String {
     format!("bedsim run\ninputs {inputs:?}\nset {overrides:?}\nconfidence {confidence}\n")
 }
 
+/// What a shard writes in its `manifest.json`, and what `merge` reads back strictly: a field
+/// missing, unknown or of the wrong type makes the folder refused, never a silent default.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind")]
+enum ShardManifest {
+    #[serde(rename = "sweep-shard")]
+    Sweep(SweepShard),
+    #[serde(rename = "run-shard")]
+    Run(RunShard),
+}
+
+impl ShardManifest {
+    fn spec(&self) -> (&str, usize, usize) {
+        match self {
+            ShardManifest::Sweep(m) => (&m.spec, m.shard, m.shards),
+            ShardManifest::Run(m) => (&m.spec, m.shard, m.shards),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepShard {
+    program: String,
+    version: String,
+    spec: String,
+    shard: usize,
+    shards: usize,
+    points_total: usize,
+    arguments: SweepArguments,
+}
+
+/// The sweep's command line, enough to prepare the same sweep again at the merge.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepArguments {
+    scenario: String,
+    vary: Vec<String>,
+    method: Method,
+    steps: usize,
+    samples: usize,
+    draws: Option<u64>,
+    seed: Option<u64>,
+    set: Vec<String>,
+    confidence: f64,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunShard {
+    program: String,
+    version: String,
+    spec: String,
+    shard: usize,
+    shards: usize,
+    scenario_path: String,
+    /// `PATH=VALUE` texts, as `--set` reads them.
+    overrides: Vec<String>,
+    confidence: f64,
+    regions: Vec<String>,
+}
+
 /// Merges the shards of a run (`bedsim run --shard`).
-fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
-    let first = &shards[0].0;
-    let n = first["shards"].as_u64().unwrap_or(0) as usize;
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|x| x.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
+fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 {
+    let first = shards[0].0;
+    let n = first.shards;
+    let path = PathBuf::from(&first.scenario_path);
+    let confidence = first.confidence;
+    let overrides = match crate::app::overrides(&first.overrides, None, None) {
+        Ok(o) => o,
+        Err(e) => {
+            report_invalid(&e, Format::Text);
+            return EXIT_INVALID;
+        }
     };
-    let path = PathBuf::from(first["scenario_path"].as_str().unwrap_or_default());
-    let overrides = strings(&first["overrides"]);
-    let confidence = first["confidence"].as_f64().unwrap_or(0.9);
     let s = match scenario::load(&path, &overrides) {
         Ok(s) => s,
         Err(e) => {
@@ -724,7 +784,7 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    if first["spec"].as_str() != Some(run_spec(&s, &overrides, confidence).as_str()) {
+    if first.spec != run_spec(&s, &first.overrides, confidence) {
         eprintln!(
             "error: the scenario or its data changed since the shards were run ({})",
             path.display()
@@ -762,9 +822,8 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
     };
     let result = montecarlo::finish_run(&s, &options, parts);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        eprintln!("error: {e}");
-        return EXIT_INVALID;
+    if let Err(code) = crate::app::destination(&out, args.force, Format::Text) {
+        return code;
     }
     let write_options = crate::app::WriteOptions {
         confidence,
@@ -776,7 +835,7 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
         &result,
         &write_options,
         &path,
-        &overrides,
+        &first.overrides,
         1,
         started,
         &clock,
@@ -798,17 +857,22 @@ fn merge_run(shards: &[(serde_json::Value, PathBuf)], args: &MergeArgs) -> i32 {
 
 /// `bedsim merge`: combines the shards of one sweep or run into exactly the single-machine result.
 pub fn merge(args: MergeArgs) -> i32 {
-    let mut shards: Vec<(serde_json::Value, PathBuf)> = Vec::new();
+    let mut shards: Vec<(ShardManifest, PathBuf)> = Vec::new();
     for dir in &args.shards {
-        let m = std::fs::read_to_string(dir.join("manifest.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-        match m {
-            Some(m) if m["kind"] == "sweep-shard" || m["kind"] == "run-shard" => shards.push((m, dir.clone())),
-            _ => {
+        let file = dir.join("manifest.json");
+        let text = match bedsim::scenario::data::read_text(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {} is not a bedsim shard: {}: {e}", dir.display(), file.display());
+                return EXIT_INVALID;
+            }
+        };
+        match serde_json::from_str::<ShardManifest>(&text) {
+            Ok(m) => shards.push((m, dir.clone())),
+            Err(e) => {
                 eprintln!(
-                    "error: {} is not a bedsim shard (no manifest.json of kind sweep-shard or run-shard)",
-                    dir.display()
+                    "error: {} is not a bedsim shard manifest of kind sweep-shard or run-shard: {e}",
+                    file.display()
                 );
                 return EXIT_INVALID;
             }
@@ -818,21 +882,17 @@ pub fn merge(args: MergeArgs) -> i32 {
         eprintln!("error: give the shard folders to merge");
         return EXIT_INVALID;
     };
-    let (spec, n, total) = (
-        first["spec"].clone(),
-        first["shards"].as_u64().unwrap_or(0) as usize,
-        first["points_total"].as_u64().unwrap_or(0) as usize,
-    );
+    let (spec, _, n) = first.spec();
     let mut seen = vec![false; n];
     for (m, dir) in &shards {
-        if m["spec"] != spec || m["shards"] != first["shards"] {
+        let (their_spec, k, their_n) = m.spec();
+        if their_spec != spec || their_n != n {
             eprintln!(
-                "error: {} belongs to another sweep (different scenario, inputs or shard count)",
+                "error: {} belongs to another sweep or run (different scenario, inputs or shard count)",
                 dir.display()
             );
             return EXIT_INVALID;
         }
-        let k = m["shard"].as_u64().unwrap_or(0) as usize;
         if k == 0 || k > n || seen[k - 1] {
             eprintln!("error: {}: shard {k} of {n} is missing or given twice", dir.display());
             return EXIT_INVALID;
@@ -843,38 +903,48 @@ pub fn merge(args: MergeArgs) -> i32 {
         eprintln!("error: shard {} of {n} is missing", missing + 1);
         return EXIT_INVALID;
     }
-    if shards.iter().any(|(m, _)| m["kind"] != first["kind"]) {
+    let runs: Vec<(&RunShard, &Path)> = shards
+        .iter()
+        .filter_map(|(m, d)| {
+            if let ShardManifest::Run(r) = m {
+                Some((r, d.as_path()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let sweeps: Vec<(&SweepShard, &Path)> = shards
+        .iter()
+        .filter_map(|(m, d)| {
+            if let ShardManifest::Sweep(w) = m {
+                Some((w, d.as_path()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !runs.is_empty() && !sweeps.is_empty() {
         eprintln!("error: the folders mix run and sweep shards");
         return EXIT_INVALID;
     }
-    if first["kind"] == "run-shard" {
-        return merge_run(&shards, &args);
+    if !runs.is_empty() {
+        return merge_run(&runs, &args);
     }
-    let a = &first["arguments"];
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|x| x.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    };
-    let method = match a["method"].as_str() {
-        Some("grid") => Method::Grid,
-        Some("lhs") => Method::Lhs,
-        Some("sobol") => Method::Sobol,
-        _ => Method::Oat,
-    };
+    let (first, total) = (sweeps[0].0, sweeps[0].0.points_total);
+    let a = &first.arguments;
     let sweep_args = SweepArgs {
-        scenario: PathBuf::from(a["scenario"].as_str().unwrap_or_default()),
-        vary: strings(&a["vary"]),
-        method,
-        steps: a["steps"].as_u64().unwrap_or(3) as usize,
-        samples: a["samples"].as_u64().unwrap_or(64) as usize,
-        draws: a["draws"].as_u64(),
-        seed: a["seed"].as_u64(),
+        scenario: PathBuf::from(&a.scenario),
+        vary: a.vary.clone(),
+        method: a.method,
+        steps: a.steps,
+        samples: a.samples,
+        draws: a.draws,
+        seed: a.seed,
         threads: None,
         out: None,
-        set: strings(&a["set"]),
+        set: a.set.clone(),
         vary_file: None,
-        confidence: a["confidence"].as_f64().unwrap_or(0.9),
+        confidence: a.confidence,
         quiet: args.quiet,
         force: args.force,
         shard: None,
@@ -884,7 +954,7 @@ pub fn merge(args: MergeArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if serde_json::Value::String(prep.spec.clone()) != spec || prep.points.len() != total {
+    if prep.spec != first.spec || prep.points.len() != total {
         eprintln!(
             "error: the scenario or its data changed since the shards were run ({})",
             sweep_args.scenario.display()
@@ -893,8 +963,8 @@ pub fn merge(args: MergeArgs) -> i32 {
     }
     // Shards may be given in any order: shard K owns the points i with i % N == K - 1.
     let mut owners: Vec<&Path> = vec![Path::new(""); n];
-    for (m, dir) in &shards {
-        owners[m["shard"].as_u64().unwrap_or(1) as usize - 1] = dir;
+    for (m, dir) in &sweeps {
+        owners[m.shard - 1] = dir;
     }
     let mut rows = Vec::new();
     for i in 0..total {
@@ -914,9 +984,8 @@ pub fn merge(args: MergeArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name, prep.method_name)));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        eprintln!("error: {e}");
-        return EXIT_INVALID;
+    if let Err(code) = crate::app::destination(&out, args.force, Format::Text) {
+        return code;
     }
     let code = finish(&prep, &sweep_args, &rows, &out);
     if code == 0 && !args.quiet {
@@ -1052,10 +1121,13 @@ fn print_summary(s: &Scenario, params: &[Param], rows: &[SweepRow], method: Meth
 /// `bedsim plan`: per region and target, what must be added to meet it with the chosen
 /// probability, and the latest year it must be started given the scenario's delays.
 pub fn plan(args: PlanArgs) -> i32 {
-    let mut overrides = args.set.clone();
-    if let Some(d) = args.draws {
-        overrides.push(format!("draws={d}"));
-    }
+    let overrides = match crate::app::overrides(&args.set, args.draws, None) {
+        Ok(o) => o,
+        Err(e) => {
+            report_invalid(&e, args.format);
+            return EXIT_INVALID;
+        }
+    };
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
         report_failure(
             &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
@@ -1090,9 +1162,8 @@ pub fn plan(args: PlanArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name)));
-    if let Err(e) = report::check_destination(&out, args.force) {
-        report_failure(&e.to_string(), args.format);
-        return EXIT_INVALID;
+    if let Err(code) = crate::app::destination(&out, args.force, args.format) {
+        return code;
     }
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(&out)?;
@@ -1103,7 +1174,7 @@ pub fn plan(args: PlanArgs) -> i32 {
             "version": env!("CARGO_PKG_VERSION"),
             "scenario": s.name,
             "scenario_path": args.scenario.display().to_string(),
-            "overrides": overrides,
+            "overrides": crate::app::override_texts(&overrides),
             "draws": s.draws,
             "seed": s.seed,
             "confidence": args.confidence,

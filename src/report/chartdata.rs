@@ -88,10 +88,12 @@ fn read_parquet(path: &Path) -> Result<DataFrame, ReportError> {
         path: path.display().to_string(),
         source,
     };
-    let f = File::open(path).map_err(|source| ReportError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let f = crate::scenario::data::regular_file(path)
+        .and_then(|_| File::open(path))
+        .map_err(|source| ReportError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     ParquetReader::new(f).finish().map_err(table)
 }
 
@@ -115,7 +117,7 @@ const QS: [&str; 7] = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"];
 /// Missing or unreadable tables, or tables without the expected columns.
 pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
     let manifest_path = dir.join("manifest.json");
-    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+    let manifest: serde_json::Value = crate::scenario::data::read_text(&manifest_path)
         .map_err(|source| ReportError::Io {
             path: manifest_path.display().to_string(),
             source,

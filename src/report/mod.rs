@@ -30,6 +30,8 @@ pub enum ReportError {
     Table { path: String, source: polars::error::PolarsError },
     #[error("{path} exists and is not a bedsim results folder (no bedsim manifest.json); use --force to replace it")]
     NotResults { path: String },
+    #[error("{path} is a file, not a folder; --force replaces only a results folder, choose another --out")]
+    NotAFolder { path: String },
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
     #[error("interrupted before the results were complete; nothing was replaced")]
@@ -70,6 +72,11 @@ pub fn check_destination(out: &Path, force: bool) -> Result<(), ReportError> {
     if let (Some(parent), Some(name)) = (out.parent(), out.file_name()) {
         let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
         clean_leftovers(parent, &name.to_string_lossy(), out);
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(ReportError::NotAFolder {
+            path: out.display().to_string(),
+        });
     }
     if out.exists() && !force {
         let empty_dir = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
@@ -256,8 +263,12 @@ fn stop_if(interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {
 ///
 /// # Errors
 /// I/O errors.
-pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError> {
-    write_text(path, &serde_json::to_string_pretty(value).unwrap_or_default())
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), ReportError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| ReportError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e),
+    })?;
+    write_text(path, &text)
 }
 
 /// Writes `text` to `path`.

@@ -11,7 +11,7 @@ use super::PlanLink;
 use super::data::{self, GroupedPopulation, MxPeriod};
 use super::reader::{Diags, TableReader, check_range, read_dist, suggest};
 use super::subnational::{self, Date};
-use super::tree::{self, Diagnostic, Node, Origin, Value};
+use super::tree::{self, Diagnostic, Node, Origin, Override, Value};
 use super::*;
 use crate::demography::mortality::{GroupRates, calibrate_to_e0_widths, fit_lee_carter, groups_to_single_ages, life_expectancy};
 use crate::demography::split::{census_day_shape, split_groups};
@@ -29,11 +29,12 @@ pub const MAX_DRAWS: i64 = 10_000_000;
 
 /// Reads, overrides and checks a scenario file.
 ///
-/// `overrides` are `PATH=VALUE` texts as given to `--set`.
+/// `overrides` are applied in order, each naming its origin (`--set`, `--seed`, a sweep point)
+/// in messages.
 ///
 /// # Errors
 /// Every problem of the file, its overrides and its data files.
-pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, LoadError> {
+pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, LoadError> {
     read(path, overrides)?.build()
 }
 
@@ -64,7 +65,7 @@ impl Source {
 ///
 /// # Errors
 /// An unreadable or non-UTF-8 file, TOML syntax errors, bad overrides.
-pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
+pub fn read(path: &Path, overrides: &[Override]) -> Result<Source, LoadError> {
     let at_file = |msg: String| {
         LoadError(vec![Diagnostic {
             origin: Origin::File {
@@ -93,7 +94,7 @@ pub fn read(path: &Path, overrides: &[String]) -> Result<Source, LoadError> {
 ///
 /// # Errors
 /// A non-UTF-8 or empty text, TOML syntax errors, bad overrides.
-pub fn read_bytes(path: &Path, bytes: &[u8], overrides: &[String]) -> Result<Source, LoadError> {
+pub fn read_bytes(path: &Path, bytes: &[u8], overrides: &[Override]) -> Result<Source, LoadError> {
     let shown = path.display().to_string();
     let at_file = |msg: String| {
         LoadError(vec![Diagnostic {
@@ -134,14 +135,8 @@ pub fn read_bytes(path: &Path, bytes: &[u8], overrides: &[String]) -> Result<Sou
     let mut root = tree::parse(&shown, text).map_err(LoadError)?;
     let mut diags = Diags::default();
     for ov in overrides {
-        let origin = Origin::Override(Arc::from(ov.as_str()));
-        let Some((p, v)) = ov.split_once('=') else {
-            diags.error(&origin, "expected PATH=VALUE, for example --set draws=500");
-            continue;
-        };
-        let value = tree::parse_override_value(v.trim(), &origin);
-        if let Err(e) = tree::set_path(&mut root, p.trim(), value) {
-            diags.error(&origin, e.to_string());
+        if let Err(e) = ov.apply(&mut root) {
+            diags.list.push(e);
         }
     }
     if !diags.is_empty() {
@@ -302,7 +297,7 @@ impl Builder<'_> {
         let base_year = top.int_in("base_year", None, 1900, 2200, d).map(|v| v as i32);
         let horizon = top.int_in("horizon", None, 1900, 2400, d).map(|v| v as i32);
         let draws = top.int_in("draws", Some(1000), 1, MAX_DRAWS, d).map(|v| v as usize);
-        let seed = top.int_in("seed", Some(1), 0, i64::MAX, d).map(|v| v as u64);
+        let seed = top.u64_in("seed", Some(1), d);
         let elderly_age = top.int_in("elderly_age", Some(60), 1, 100, d).map(|v| v as usize);
         if let (Some(b), Some(h)) = (base_year, horizon)
             && (h <= b || h - b > 200)
@@ -971,7 +966,7 @@ impl Builder<'_> {
         let shape = data::load_single_age_profile(&shape_csv?, d).map(|p| census_day_shape(&p));
         self.shape = shape;
         let csv = csv?;
-        let wanted: Vec<&str> = regions.iter().map(|r| r.region.id.as_str()).collect();
+        let wanted: Vec<(&str, &Origin)> = regions.iter().map(|r| (r.region.id.as_str(), &r.origin)).collect();
         let grouped: HashMap<String, GroupedPopulation> = data::load_population(&csv, &wanted, d);
         let shape = shape?;
         let mut out = HashMap::new();
@@ -1344,7 +1339,9 @@ impl Builder<'_> {
             };
             ids.push((id.to_string(), unit, level));
         }
-        let wanted: Vec<&str> = ids.iter().map(|x| x.0.as_str()).collect();
+        // The ids come from this file's own rows, so none lacks rows.
+        let at = csv.origin(1, 1);
+        let wanted: Vec<(&str, &Origin)> = ids.iter().map(|x| (x.0.as_str(), &at)).collect();
         let grouped = data::load_population(&csv, &wanted, d);
         let (shape, m, f, elderly_age) = (shape?, mortality?, fertility?, elderly_age?);
         let h = date.part_of_year_left();
@@ -1442,7 +1439,7 @@ impl Builder<'_> {
         let (weights, _) = weights?;
         let weight = bands_to_ages(&bands, &weights, bo, "migration.age_bands", d)?;
         if let Some(csv) = schedule_csv? {
-            let wanted: Vec<&str> = regions.iter().map(|r| r.region.id.as_str()).collect();
+            let wanted: Vec<(&str, &Origin)> = regions.iter().map(|r| (r.region.id.as_str(), &r.origin)).collect();
             let mut schedules = subnational::load_schedules(&csv, &wanted, d);
             let as_counts = gains? == "counts";
             for r in regions.iter_mut() {

@@ -30,7 +30,8 @@ pub struct Csv {
 }
 
 impl Csv {
-    fn origin(&self, line: usize, col: usize) -> Origin {
+    /// The place of a cell of this file, 1-based.
+    pub fn origin(&self, line: usize, col: usize) -> Origin {
         Origin::File {
             path: self.path.clone(),
             line,
@@ -96,13 +97,62 @@ impl Csv {
     }
 }
 
+/// Reads a UTF-8 text file of at most [`MAX_DATA_FILE_BYTES`], refusing what is not a regular
+/// file (see [`read_at_most`]).
+///
+/// # Errors
+/// Not a regular file, too large, unreadable, or not UTF-8.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = read_at_most(path, MAX_DATA_FILE_BYTES)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("over the limit of {MAX_DATA_FILE_BYTES} bytes"),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
+}
+
+/// Checks that `path` is a regular file (after symbolic links): anything else is refused with
+/// what it is, so that no reader opens a pipe and waits.
+///
+/// # Errors
+/// The file's metadata cannot be read, or it is a directory, a pipe, a device or a socket.
+pub fn regular_file(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    let m = std::fs::metadata(path)?;
+    if m.is_file() {
+        return Ok(m);
+    }
+    let what = if m.is_dir() {
+        "a directory"
+    } else {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            let t = m.file_type();
+            if t.is_fifo() {
+                "a named pipe (FIFO)"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            "not a regular file"
+        }
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file"),
+    ))
+}
+
 /// Reads a CSV file completely.
 pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Option<Csv> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => {
-            diags.error(at, format!("data file {shown} is a directory"));
-            return None;
-        }
+    match regular_file(path) {
         Ok(m) if m.len() > MAX_DATA_FILE_BYTES => {
             diags.error(
                 at,
@@ -121,7 +171,7 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
     }
     let bytes = match read_at_most(path, MAX_DATA_FILE_BYTES) {
         Ok(Some(b)) => b,
-        // A file that reports no size but goes on (a device such as /dev/zero, a pipe).
+        // A file that reports a smaller size than it holds (a `/proc` file, one still growing).
         Ok(None) => {
             diags.error(
                 at,
@@ -137,13 +187,17 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
     parse_csv(&bytes, shown, diags)
 }
 
-/// Reads a file of at most `limit` bytes; `None` if it holds more. Unlike `std::fs::read`, this
-/// stops on files whose size the metadata does not tell (`/dev/zero`, pipes, `/proc` files).
+/// Reads a regular file of at most `limit` bytes; `None` if it holds more. Unlike
+/// `std::fs::read`, this stops on files whose size the metadata does not tell (`/proc` files),
+/// and it refuses what is not a regular file before opening it: opening a FIFO waits for a
+/// writer forever, and a device such as `/dev/zero` never ends.
 ///
 /// # Errors
-/// When the file cannot be opened or read.
+/// When the file is not a regular file (a directory, a pipe, a device, a socket), or cannot be
+/// opened or read.
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
+    regular_file(path)?;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
@@ -248,16 +302,18 @@ fn parse_sex(s: &str) -> Option<Sex> {
 /// Reads base population in the census long layout (`region_code, sex, age_start, age_end,
 /// population`; other columns are ignored) for the wanted regions. Groups of each region and sex
 /// must be contiguous from age 0 and end with one open group (`age_end` empty) at 85 or above.
-pub fn load_population(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap<String, GroupedPopulation> {
+pub fn load_population(csv: &Csv, wanted: &[(&str, &Origin)], diags: &mut Diags) -> HashMap<String, GroupedPopulation> {
     load_age_table(csv, wanted, "population", (0.0, MAX_COUNT), diags)
 }
 
 /// Reads a table by region, sex and age group in the census long layout with the value in
 /// `column` (each value within `range`), for the wanted regions, with the same checks as
-/// [`load_population`]; a wanted region without rows is an error.
+/// [`load_population`]. `wanted` pairs each region id with the place that names it (a scenario
+/// line): a wanted region without rows is reported there; a problem of its age groups is
+/// reported at the row where it shows (the group after a gap, the misplaced open group).
 pub fn load_age_table(
     csv: &Csv,
-    wanted: &[&str],
+    wanted: &[(&str, &Origin)],
     column: &str,
     range: (f64, f64),
     diags: &mut Diags,
@@ -267,14 +323,14 @@ pub fn load_age_table(
         return out;
     };
     let (c_reg, c_sex, c_start, c_end, c_pop) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
-    let mut last_line: HashMap<String, usize> = HashMap::new();
-    let wanted_set: std::collections::HashSet<&str> = wanted.iter().copied().collect();
+    // The file line of each accepted group, by region and sex, in the order of `out`'s groups.
+    let mut lines: HashMap<String, [Vec<usize>; 2]> = HashMap::new();
+    let wanted_set: std::collections::HashSet<&str> = wanted.iter().map(|w| w.0).collect();
     for (line, row) in &csv.rows {
         let code = row[c_reg].trim();
         if !wanted_set.contains(code) {
             continue;
         }
-        last_line.insert(code.to_string(), *line);
         let Some(sex) = parse_sex(&row[c_sex]) else {
             csv.error_at(
                 *line,
@@ -339,23 +395,31 @@ pub fn load_age_table(
             end: end.map(|e| e as usize),
             count: pop,
         });
+        lines.entry(code.to_string()).or_default()[sex as usize].push(*line);
     }
-    for code in wanted {
-        let Some(groups) = out.get_mut(*code) else {
-            diags.error(&csv.origin(1, 1), format!("no rows for region '{code}' in this file"));
+    for &(code, named_at) in wanted {
+        let Some(groups) = out.get_mut(code) else {
+            diags.error(named_at, format!("region '{code}' has no rows in {}", csv.path));
             continue;
         };
-        let line = last_line.get(*code).copied().unwrap_or(1);
+        let region_lines = lines.remove(code).unwrap_or_default();
+        let any_line = region_lines.iter().flatten().copied().max().unwrap_or(1);
         for (s, name) in [(0, "male"), (1, "female")] {
-            let g = &mut groups[s];
-            g.sort_by_key(|a| a.start);
+            // Sorted by age with their lines, so a problem is reported at the row that shows it.
+            let mut order: Vec<usize> = (0..groups[s].len()).collect();
+            order.sort_by_key(|&i| (groups[s][i].start, region_lines[s][i]));
+            let line_of = |k: usize| region_lines[s][order[k]];
+            let g: Vec<AgeGroup> = order.iter().map(|&i| groups[s][i]).collect();
             let mut next = 0;
             let mut problem = None;
             for (i, a) in g.iter().enumerate() {
                 if a.start != next {
-                    problem = Some(format!(
-                        "region '{code}' {name}: age groups are not contiguous (expected a group starting at {next}, found {})",
-                        a.start
+                    problem = Some((
+                        line_of(i),
+                        format!(
+                            "region '{code}' {name}: age groups are not contiguous (expected a group starting at {next}, found {})",
+                            a.start
+                        ),
                     ));
                     break;
                 }
@@ -363,24 +427,29 @@ pub fn load_age_table(
                     Some(e) => next = e + 1,
                     None if i + 1 == g.len() && a.start >= 85 => next = N_AGES,
                     None if i + 1 == g.len() => {
-                        problem = Some(format!(
-                            "region '{code}' {name}: the open age group starts at {}, below 85",
-                            a.start
+                        problem = Some((
+                            line_of(i),
+                            format!("region '{code}' {name}: the open age group starts at {}, below 85", a.start),
                         ));
                     }
-                    None => problem = Some(format!("region '{code}' {name}: an open age group must be the last")),
+                    None => {
+                        problem = Some((line_of(i), format!("region '{code}' {name}: an open age group must be the last")));
+                        break;
+                    }
                 }
             }
             if problem.is_none() && g.is_empty() {
-                problem = Some(format!("region '{code}': no {name} rows"));
+                problem = Some((any_line, format!("region '{code}': no {name} rows")));
             } else if problem.is_none() && next != N_AGES {
-                problem = Some(format!(
-                    "region '{code}' {name}: the last age group must be open (age_end empty), e.g. 85+ or 100+"
+                problem = Some((
+                    line_of(g.len() - 1),
+                    format!("region '{code}' {name}: the last age group must be open (age_end empty), e.g. 85+ or 100+"),
                 ));
             }
-            if let Some(p) = problem {
+            if let Some((line, p)) = problem {
                 diags.error(&csv.origin(line, 1), p);
             }
+            groups[s] = g;
         }
     }
     out
@@ -632,7 +701,12 @@ mod tests {
             "region_code,sex,age_start,age_end,population\nr,male,0,,10000000001\nr,female,0,,10000000000\n",
             &mut d,
         );
-        load_population(&csv, &["r"], &mut d);
+        let at = Origin::File {
+            path: Arc::from("s.toml"),
+            line: 1,
+            col: 1,
+        };
+        load_population(&csv, &[("r", &at)], &mut d);
         let m = messages(&d);
         assert_eq!(
             m[0], "t.csv:2:11: column 'population': count 10000000001 is over 1e10 people",
@@ -642,11 +716,13 @@ mod tests {
         assert!(m.iter().all(|x| !x.contains("count 10000000000 ")), "{m:?}");
     }
 
-    /// `std::fs::read` of `/dev/zero` never ends; a data path naming it gets a diagnostic.
+    /// `std::fs::read` of `/dev/zero` never ends and opening a FIFO waits for a writer: both are
+    /// refused before they are opened.
     #[cfg(unix)]
     #[test]
     fn endless_files_are_read_only_up_to_the_limit() {
-        assert_eq!(read_at_most(Path::new("/dev/zero"), 1000).unwrap(), None);
+        let e = read_at_most(Path::new("/dev/zero"), 1000).unwrap_err();
+        assert!(e.to_string().contains("it is a device, not a regular file"), "{e}");
         let mut d = Diags::default();
         let at = Origin::File {
             path: Arc::from("s.toml"),

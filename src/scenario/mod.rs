@@ -16,7 +16,7 @@ use crate::demography::{N_AGES, Population};
 use crate::dist::Dist;
 
 pub use build::{LoadError, Source, build, load, read, read_bytes};
-pub use tree::{Diagnostic, Origin};
+pub use tree::{Diagnostic, Origin, Override};
 
 /// A checked scenario.
 #[derive(Debug, Clone)]

@@ -190,6 +190,20 @@ impl<'a> TableReader<'a> {
 
     /// An integer in `[lo, hi]`, with a default when absent.
     pub fn int_in(&mut self, key: &'static str, default: Option<i64>, lo: i64, hi: i64, diags: &mut Diags) -> Option<i64> {
+        self.wide_int(key, default.map(i128::from), i128::from(lo), i128::from(hi), diags)
+            .map(|v| v as i64)
+    }
+
+    /// An unsigned 64-bit integer (a seed) over its whole range, with a default when absent.
+    pub fn u64_in(&mut self, key: &'static str, default: Option<u64>, diags: &mut Diags) -> Option<u64> {
+        self.wide_int(key, default.map(i128::from), 0, i128::from(u64::MAX), diags)
+            .map(|v| v as u64)
+    }
+
+    /// An integer in `[lo, hi]`. A float is taken when it is a whole number up to 2^53 (`1e4`
+    /// for 10000); beyond that a float does not hold every integer, so a large value must be
+    /// written as an integer: no value is rounded or clamped on the way.
+    fn wide_int(&mut self, key: &'static str, default: Option<i128>, lo: i128, hi: i128, diags: &mut Diags) -> Option<i128> {
         let node = match (self.get(key), default) {
             (None, Some(d)) => return Some(d),
             (None, None) => {
@@ -199,20 +213,29 @@ impl<'a> TableReader<'a> {
             (Some(n), _) => n,
         };
         let path = self.key_path(key);
+        let outside = |shown: String, diags: &mut Diags| -> Option<i128> {
+            diags.error(&node.origin, format!("{path} = {shown} is outside the allowed range {lo}..={hi}"));
+            None
+        };
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
         match &node.value {
             Value::Int(i) if (lo..=hi).contains(i) => Some(*i),
-            Value::Int(i) => {
-                diags.error(&node.origin, format!("{path} = {i} is outside the allowed range {lo}..={hi}"));
-                None
-            }
-            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
-                let i = *f as i64;
+            Value::Int(i) => outside(i.to_string(), diags),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                let i = *f as i128;
                 if (lo..=hi).contains(&i) {
                     Some(i)
                 } else {
-                    diags.error(&node.origin, format!("{path} = {f} is outside the allowed range {lo}..={hi}"));
-                    None
+                    outside(f.to_string(), diags)
                 }
+            }
+            Value::Float(f) if f.fract() == 0.0 && f.is_finite() && (*f < lo as f64 || *f > hi as f64) => outside(format!("{f:e}"), diags),
+            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                diags.error(
+                    &node.origin,
+                    format!("{path} = {f:e} is a float, which cannot hold every integer above 2^53: write it as an integer"),
+                );
+                None
             }
             other => {
                 diags.error(&node.origin, format!("{path} must be an integer, found {}", describe(other)));
@@ -340,10 +363,12 @@ impl<'a> TableReader<'a> {
         read_dist(node, &self.key_path(key), lo, hi, diags)
     }
 
-    /// An uncertain input with a physical domain `[lo, hi]` (the support must fit it) and a
-    /// sanity range `[soft_lo, soft_hi]`: the distribution's 1e-6 and 1 - 1e-6 quantiles must
-    /// lie in it, and samples are clamped to it (a normal migration rate may be written without
-    /// truncation; its tails beyond the sanity range are cut off).
+    /// An uncertain input with a physical domain `[lo, hi]` (the support must fit it) and an
+    /// allowed range `[soft_lo, soft_hi]`, the one the documentation gives: a fixed value and
+    /// the whole support of a bounded distribution (uniform, triangular, beta, discrete) must lie
+    /// in it; an unbounded one (normal, lognormal, laplace) must have its 1e-6 and 1 - 1e-6
+    /// quantiles in it, and its samples are clamped to it (a normal migration rate may be written
+    /// without truncation; its far tails are cut off). Every message names the allowed range.
     #[allow(clippy::too_many_arguments)]
     pub fn dist_soft(
         &mut self,
@@ -355,18 +380,59 @@ impl<'a> TableReader<'a> {
         soft_hi: f64,
         diags: &mut Diags,
     ) -> Option<Dist> {
-        let d = self.dist(key, default, lo, hi, diags)?;
-        let (a, b) = match (d.quantile(1e-6), d.quantile(1.0 - 1e-6)) {
-            (Some(a), Some(b)) => (a, b),
-            _ => d.support(),
-        };
-        if a < soft_lo || b > soft_hi {
-            let origin = self.get(key).map(|n| &n.origin).unwrap_or(self.origin);
+        let path = self.key_path(key);
+        let allowed = range_text(soft_lo, soft_hi);
+        if let Some(n) = self.get(key)
+            && let Value::Int(_) | Value::Float(_) = n.value
+        {
+            let v = number(n, &path, diags)?;
+            if !(soft_lo..=soft_hi).contains(&v) {
+                diags.error(&n.origin, format!("{path} = {v} is outside the allowed range {allowed}"));
+                return None;
+            }
+            return Some(Dist::fixed(v));
+        }
+        let d = self.dist(key, default, f64::NEG_INFINITY, f64::INFINITY, diags)?;
+        let (slo, shi) = d.support();
+        let origin = self.get(key).map(|n| &n.origin).unwrap_or(self.origin);
+        if slo < lo || shi > hi {
+            let hint = if matches!(d, Dist::Normal { .. }) {
+                " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
+            } else {
+                ""
+            };
             diags.error(
                 origin,
                 format!(
-                    "{}: this distribution reaches {a:.4} .. {b:.4}, beyond the plausible range [{soft_lo}, {soft_hi}]",
-                    self.key_path(key)
+                    "{path}: this distribution takes values in {}, outside the allowed range {allowed}{hint}",
+                    range_text(slo, shi)
+                ),
+            );
+            return None;
+        }
+        if slo.is_finite() && shi.is_finite() {
+            if slo < soft_lo || shi > soft_hi {
+                diags.error(
+                    origin,
+                    format!(
+                        "{path}: this distribution takes values in {}, outside the allowed range {allowed}",
+                        range_text(slo, shi)
+                    ),
+                );
+                return None;
+            }
+            return Some(d);
+        }
+        let (a, b) = match (d.quantile(1e-6), d.quantile(1.0 - 1e-6)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (slo, shi),
+        };
+        if a < soft_lo || b > soft_hi {
+            diags.error(
+                origin,
+                format!(
+                    "{path}: this distribution reaches {} in its far tails (the 1e-6 and 1 - 1e-6 quantiles), outside the allowed range {allowed}",
+                    range_text(a, b)
                 ),
             );
             return None;
@@ -466,6 +532,22 @@ fn string<'a>(n: &'a Node, path: &str, diags: &mut Diags) -> Option<&'a str> {
 }
 
 /// Checks `lo <= v <= hi`.
+/// `[lo, hi]` as messages and the documentation write it: `[1, 1e9]`, `[0, 0.5]`.
+pub fn range_text(lo: f64, hi: f64) -> String {
+    format!("[{}, {}]", number_text(lo), number_text(hi))
+}
+
+fn number_text(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
+        format!("{v:e}")
+    } else if v.is_finite() {
+        let t = format!("{v:.4}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
 pub fn check_range(v: f64, lo: f64, hi: f64, path: &str, origin: &Origin, diags: &mut Diags) -> Option<f64> {
     if v >= lo && v <= hi {
         Some(v)
@@ -562,7 +644,11 @@ pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -
                 };
                 diags.error(
                     origin,
-                    format!("{path}: this distribution takes values in [{slo}, {shi}], outside the allowed [{lo}, {hi}]{hint}"),
+                    format!(
+                        "{path}: this distribution takes values in {}, outside the allowed range {}{hint}",
+                        range_text(slo, shi),
+                        range_text(lo, hi)
+                    ),
                 );
                 None
             } else {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use super::data::{Csv, load_age_table};
 use super::reader::Diags;
+use super::tree::Origin;
 use crate::demography::projection::{FertilityRates, advance_fraction};
 use crate::demography::{N_AGES, Population};
 use crate::dist::{Dist, DistSpec};
@@ -76,7 +77,7 @@ pub const MAX_SCHEDULE_RATE: f64 = 500.0;
 /// Reads migration schedules for the wanted regions in the census long layout with the column
 /// `rate_per_1000` (annual net migrants per 1,000 residents of that sex and age group, at the
 /// end-of-year age), each group's rate applying to every age in it.
-pub fn load_schedules(csv: &Csv, wanted: &[&str], diags: &mut Diags) -> HashMap<String, Box<Schedule>> {
+pub fn load_schedules(csv: &Csv, wanted: &[(&str, &Origin)], diags: &mut Diags) -> HashMap<String, Box<Schedule>> {
     let table = load_age_table(csv, wanted, "rate_per_1000", (-MAX_SCHEDULE_RATE, MAX_SCHEDULE_RATE), diags);
     table
         .into_iter()

@@ -8,12 +8,48 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// `text` with every character a terminal would not show as itself written as `\u{..}`:
+/// control characters (NUL, escape sequences, carriage returns), zero-width and joining
+/// characters, bidirectional controls and the byte-order mark. Two ids that differ by a
+/// zero-width space then look different in a message, and a scenario cannot move the cursor or
+/// recolour the terminal. Letters of every script, Chinese included, are kept as they are.
+pub fn escape_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    fn hidden(c: char) -> bool {
+        c.is_control()
+            || matches!(c,
+                '\u{00AD}'                      // soft hyphen
+                | '\u{034F}'                    // combining grapheme joiner
+                | '\u{061C}'                    // Arabic letter mark
+                | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+                | '\u{180E}'                    // Mongolian vowel separator
+                | '\u{200B}'..='\u{200F}'       // zero-width space, joiners, direction marks
+                | '\u{2028}'..='\u{202E}'       // line and paragraph separators, embeddings
+                | '\u{2060}'..='\u{206F}'       // word joiner, invisible operators, isolates
+                | '\u{FE00}'..='\u{FE0F}'       // variation selectors
+                | '\u{FEFF}'                    // byte-order mark
+                | '\u{FFF9}'..='\u{FFFB}') // interlinear annotation
+    }
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// A position in a file (1-based line and column).
     File { path: Arc<str>, line: usize, col: usize },
-    /// A command-line override (`--set`), with its text.
+    /// A command-line override, with the words that gave it: `--set draws=500`, `--seed 7`, or a
+    /// sweep's point.
     Override(Arc<str>),
 }
 
@@ -21,7 +57,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::File { path, line, col } => write!(f, "{path}:{line}:{col}"),
-            Origin::Override(text) => write!(f, "--set {text}"),
+            Origin::Override(text) => write!(f, "{text}"),
         }
     }
 }
@@ -35,7 +71,12 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.origin, self.message)
+        write!(
+            f,
+            "{}: {}",
+            escape_invisible(&self.origin.to_string()),
+            escape_invisible(&self.message)
+        )
     }
 }
 
@@ -43,7 +84,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(String),
-    Int(i64),
+    /// Wide enough for every `u64` seed and every `i64`, so that no integer the fields accept is
+    /// rounded or clamped on its way to its reader.
+    Int(i128),
     Float(f64),
     Bool(bool),
     Array(Vec<Node>),
@@ -156,9 +199,9 @@ fn convert(v: &toml::Spanned<toml::de::DeValue<'_>>, at: &dyn Fn(usize) -> Origi
     let origin = at(v.span().start);
     let value = match v.get_ref() {
         DeValue::String(s) => Value::Str(s.to_string()),
-        DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+        DeValue::Integer(i) => match i128::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
             Ok(n) => Value::Int(n),
-            // Out of i64 range: keep it as a float so range checks can report it.
+            // Out of i128 range: keep it as a float so range checks can report it.
             Err(_) => Value::Float(i.as_str().replace('_', "").parse::<f64>().unwrap_or(f64::INFINITY)),
         },
         DeValue::Float(x) => Value::Float(parse_toml_float(x.as_str())),
@@ -193,6 +236,103 @@ pub fn parse_override_value(text: &str, origin: &Origin) -> Node {
     Node {
         value: Value::Str(text.to_string()),
         origin: origin.clone(),
+    }
+}
+
+/// A typed change to a scenario value made on the command line: the dotted path, the value as a
+/// tree node, and in the node's origin the words that gave it, so that a message about the value
+/// names `--seed 7` or `--set seed=7` as the user wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    path: String,
+    value: Node,
+    /// `PATH=VALUE`: what manifests record, and what [`Override::set`] reads back to the same value.
+    text: String,
+}
+
+impl Override {
+    /// `--set PATH=VALUE`: any TOML value, a bare word taken as a string.
+    ///
+    /// # Errors
+    /// When the text has no `=`, or no path before it.
+    pub fn set(text: &str) -> Result<Override, Diagnostic> {
+        let origin = Origin::Override(Arc::from(format!("--set {text}").as_str()));
+        match text.split_once('=') {
+            Some((p, v)) if !p.trim().is_empty() => Ok(Override {
+                path: p.trim().to_string(),
+                value: parse_override_value(v.trim(), &origin),
+                text: text.to_string(),
+            }),
+            _ => Err(Diagnostic {
+                origin,
+                message: "expected PATH=VALUE, for example --set draws=500".into(),
+            }),
+        }
+    }
+
+    /// `--set` texts in order, each read by [`Override::set`].
+    ///
+    /// # Errors
+    /// Every text without `PATH=`.
+    pub fn sets<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Override>, Vec<Diagnostic>> {
+        let (good, bad): (Vec<_>, Vec<_>) = texts.iter().map(|t| Override::set(t.as_ref())).partition(Result::is_ok);
+        if bad.is_empty() {
+            Ok(good.into_iter().filter_map(Result::ok).collect())
+        } else {
+            Err(bad.into_iter().filter_map(Result::err).collect())
+        }
+    }
+
+    /// A flag that sets one integer field (`--seed 7` sets `seed`, `--draws 500` sets `draws`),
+    /// carried as the integer itself.
+    pub fn integer(flag: &str, path: &str, value: u64) -> Override {
+        Override {
+            path: path.to_string(),
+            value: Node {
+                value: Value::Int(i128::from(value)),
+                origin: Origin::Override(Arc::from(format!("{flag} {value}").as_str())),
+            },
+            text: format!("{path}={value}"),
+        }
+    }
+
+    /// A value set by a sweep point, shown in messages as `what`.
+    pub fn point(path: &str, value: Value, what: &str) -> Override {
+        let text = match &value {
+            Value::Int(i) => format!("{path}={i}"),
+            Value::Float(f) => format!("{path}={f:?}"),
+            other => format!("{path}={}", other.type_name()),
+        };
+        Override {
+            path: path.to_string(),
+            value: Node {
+                value,
+                origin: Origin::Override(Arc::from(what)),
+            },
+            text,
+        }
+    }
+
+    /// The dotted path it sets.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `PATH=VALUE`, as recorded in manifests.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Applies it to a scenario tree.
+    ///
+    /// # Errors
+    /// When the path goes through a value that is not a table or array, or names no element;
+    /// the diagnostic points at the override.
+    pub fn apply(&self, root: &mut Node) -> Result<(), Diagnostic> {
+        set_path(root, &self.path, self.value.clone()).map_err(|e| Diagnostic {
+            origin: self.value.origin.clone(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -345,11 +485,19 @@ mod tests {
         let v = get_path(&root, "t.k.v").unwrap();
         assert_eq!(v.value, Value::Float(2.5));
         assert_eq!(v.origin.to_string(), "s.toml:6:5");
-        let o = Origin::Override(Arc::from("t.k.v=3"));
+        let o = Origin::Override(Arc::from("--set t.k.v=3"));
         set_path(&mut root, "t.k.v", parse_override_value("3", &o)).unwrap();
         assert_eq!(get_path(&root, "t.0.v").unwrap().value, Value::Int(3));
         assert!(set_path(&mut root, "a.x", parse_override_value("1", &o)).is_err());
         assert!(set_path(&mut root, "t.nope.v", parse_override_value("1", &o)).is_err());
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_escaped() {
+        assert_eq!(escape_invisible("海口 460105"), "海口 460105");
+        assert_eq!(escape_invisible("46\u{200B}0105"), "46\\u{200b}0105");
+        assert_eq!(escape_invisible("a\0b\u{1b}[31m\r"), "a\\u{0}b\\u{1b}[31m\\u{d}");
+        assert_eq!(escape_invisible("\u{FEFF}\u{202E}x"), "\\u{feff}\\u{202e}x");
     }
 
     #[test]

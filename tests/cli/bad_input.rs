@@ -351,7 +351,7 @@ fn rejects_a_catalogue_of_hostile_scenario_values() {
             "rate_per_1000 = { dist = \"normal\", mean = -3, sd = 2 }",
             "rate_per_1000 = { dist = \"normal\", mean = -3000, sd = 2 }",
             "rate_per_1000",
-            "beyond the plausible range",
+            "outside the allowed range [-500, 500]",
         ),
         ("name = \"small\"", "name = \"../escape\"", "name =", "must be non-empty ASCII"),
         (

@@ -10,7 +10,7 @@ use super::{small_scenario, write};
 fn load_small(draws: usize) -> Scenario {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "s.toml", &small_scenario());
-    scenario::load(&p, &[format!("draws={draws}")]).unwrap()
+    scenario::load(&p, &super::sets(&[format!("draws={draws}")])).unwrap()
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn results_do_not_depend_on_block_or_chunk_size_or_threads() {
 #[test]
 fn the_f32_kernel_agrees_with_the_f64_reference_draw_by_draw() {
     let p = super::repo().join("scenarios/hainan.toml");
-    let s = scenario::load(&p, &["draws=100".into()]).unwrap();
+    let s = scenario::load(&p, &super::sets(&["draws=100"])).unwrap();
     let (worst, at) = kernel_against_reference(&s);
     assert!(worst < 2e-5, "worst relative difference {worst:e} at {at}");
 }
@@ -146,7 +146,7 @@ pub fn kernel_against_reference(s: &Scenario) -> (f64, String) {
 #[test]
 fn a_slice_gives_each_region_exactly_its_rows_of_the_whole_scenario() {
     let p = super::repo().join("scenarios/china-counties.toml");
-    let s = scenario::load(&p, &["draws=40".into()]).unwrap();
+    let s = scenario::load(&p, &super::sets(&["draws=40"])).unwrap();
     let ids: Vec<String> = ["460105", "460106", "110101", "654326"].iter().map(|x| x.to_string()).collect();
     let slice = s.restrict(&ids).unwrap();
     assert_eq!(slice.regions.len(), 4);
@@ -190,7 +190,7 @@ fn base_year_population_is_the_census_moved_to_the_end_of_the_year() {
 
     let dec31 = scenario::load(
         &super::repo().join("scenarios/pingliang.toml"),
-        &["draws=20".into(), "population.date=\"2020-12-31\"".into()],
+        &super::sets(&["draws=20", "population.date=\"2020-12-31\""]),
     )
     .unwrap();
     assert!((dec31.base_shift - 1.0 / 366.0).abs() < 1e-15);

@@ -11,6 +11,7 @@ mod run;
 mod subnational;
 mod sweep;
 mod validation;
+mod values;
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,11 @@ year = 2025
 }
 
 /// Writes `text` as `name` in `dir` and returns its path.
+/// `--set` texts as typed overrides, for the library's `scenario::load`.
+pub fn sets<S: AsRef<str>>(texts: &[S]) -> Vec<bedsim::scenario::Override> {
+    bedsim::scenario::Override::sets(texts).expect("PATH=VALUE overrides")
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

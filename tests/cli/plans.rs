@@ -9,7 +9,7 @@ use super::{small_scenario, write};
 fn load(text: &str, overrides: &[String]) -> Scenario {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "s.toml", text);
-    scenario::load(&p, overrides).unwrap()
+    scenario::load(&p, &super::sets(overrides)).unwrap()
 }
 
 /// The small scenario with one extra item in Kongtong: 1,000 beds in `projects` projects, each

@@ -38,7 +38,7 @@ fn subnational_text() -> String {
 fn load(text: &str, overrides: &[String]) -> Scenario {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "s.toml", text);
-    scenario::load(&p, overrides).unwrap()
+    scenario::load(&p, &super::sets(overrides)).unwrap()
 }
 
 #[test]
@@ -130,11 +130,11 @@ fn gains_as_numbers_do_not_compound() {
     let total = |gains: &str| {
         let s = scenario::load(
             &p,
-            &[
+            &super::sets(&[
                 "draws=20".into(),
                 format!("migration.gains=\"{gains}\""),
                 "migration.persistence=1".into(),
-            ],
+            ]),
         )
         .unwrap();
         let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
@@ -196,7 +196,8 @@ fn rejects_a_schedule_file_without_a_region() {
         "region_code,sex,age_start,age_end,rate_per_1000\n620802,male,0,,1\n620802,female,0,,1\n",
     );
     let t = subnational_text().replace(&format!("{}/migration_2010_2020.csv", d.display()), &sched.display().to_string());
-    expect_check_error(&t, "sched.csv", "no rows for region '620821' in this file");
+    // Reported at the scenario's region, which names the id the file lacks.
+    expect_check_error(&t, "s.toml", &format!("region '620821' has no rows in {}", sched.display()));
     let bad = write(
         dir.path(),
         "bad.csv",

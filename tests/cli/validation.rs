@@ -42,7 +42,7 @@ struct Check {
 #[test]
 fn validation_report_holds_its_tolerances() {
     let path = repo().join("scenarios/china-provinces.toml");
-    let s = scenario::load(&path, &[format!("draws={DRAWS}")]).unwrap();
+    let s = scenario::load(&path, &super::sets(&[format!("draws={DRAWS}")])).unwrap();
     let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
     let g = s.groups.iter().position(|g| g.id == "china").expect("national group");
     let china = r.units.iter().find(|u| u.unit == Unit::Group(g)).unwrap();
@@ -279,7 +279,7 @@ fn validation_report_holds_its_tolerances() {
 
 /// The coverage rows of a back-test run.
 fn backtest(file: &str, overrides: &[String]) -> (bedsim::scenario::Scenario, Vec<bedsim::backtest::Comparison>) {
-    let s = scenario::load(&repo().join("scenarios").join(file), overrides).unwrap();
+    let s = scenario::load(&repo().join("scenarios").join(file), &super::sets(overrides)).unwrap();
     let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
     let rows = bedsim::backtest::compare(&s, &r);
     (s, rows)
@@ -531,7 +531,11 @@ fn subnational_sections(doc: &mut String, checks: &mut Vec<Check>) {
     });
 
     // Growth of the 60+ 2020-2035 by county, before (the code of e0c9b89) and after.
-    let s = scenario::load(&repo().join("scenarios/china-counties.toml"), &[format!("draws={COUNTY_DRAWS}")]).unwrap();
+    let s = scenario::load(
+        &repo().join("scenarios/china-counties.toml"),
+        &super::sets(&[format!("draws={COUNTY_DRAWS}")]),
+    )
+    .unwrap();
     let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
     let n_years = r.years.len();
     let mut growth: Vec<(f64, usize, f64)> = Vec::new();

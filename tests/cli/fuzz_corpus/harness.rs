@@ -51,12 +51,11 @@ pub fn scenario_path(repo: &Path) -> PathBuf {
 pub fn scenario(bytes: &[u8], repo: &Path) -> Outcome {
     let path = scenario_path(repo);
     let text = String::from_utf8_lossy(bytes);
-    let overrides: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("#--set "))
-        .take(MAX_OVERRIDES)
-        .map(str::to_string)
-        .collect();
+    let texts: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("#--set ")).take(MAX_OVERRIDES).collect();
+    let overrides = match scenario::Override::sets(&texts) {
+        Ok(o) => o,
+        Err(bad) => return Outcome::Invalid(check_diagnostics(&bad, &path.display().to_string(), count_lines(bytes))),
+    };
     let lines = count_lines(bytes);
     let source = match scenario::read_bytes(&path, bytes, &overrides) {
         Ok(s) => s,
@@ -125,7 +124,12 @@ pub fn csv(bytes: &[u8]) -> Vec<String> {
         }
     }
     codes.push("no such region".to_string());
-    let wanted: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let at = bedsim::scenario::Origin::File {
+        path: std::sync::Arc::from("fuzzed.toml"),
+        line: 1,
+        col: 1,
+    };
+    let wanted: Vec<(&str, &bedsim::scenario::Origin)> = codes.iter().map(|c| (c.as_str(), &at)).collect();
     let grouped = data::load_population(&csv, &wanted, &mut d);
     let flat = census_day_shape(&[[1.0; N_AGES]; 2]);
     for (code, groups) in &grouped {
