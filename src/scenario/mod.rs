@@ -415,21 +415,17 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    pub const ALL: [&'static str; 5] = ["new", "expansion", "conversion", "closure", "community"];
-
-    pub fn from_name(s: &str) -> Option<ItemKind> {
-        Some(match s {
-            "new" => ItemKind::New,
-            "expansion" => ItemKind::Expansion,
-            "conversion" => ItemKind::Conversion,
-            "closure" => ItemKind::Closure,
-            "community" => ItemKind::Community,
-            _ => return None,
-        })
-    }
+    /// The scenario's name of each kind, in the order of the enum.
+    pub const NAMES: [(&'static str, ItemKind); 5] = [
+        ("new", ItemKind::New),
+        ("expansion", ItemKind::Expansion),
+        ("conversion", ItemKind::Conversion),
+        ("closure", ItemKind::Closure),
+        ("community", ItemKind::Community),
+    ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL[self as usize]
+        Self::NAMES[self as usize].0
     }
 }
 
@@ -489,11 +485,13 @@ pub enum TargetMetric {
 }
 
 impl TargetMetric {
-    pub const ALL: [&'static str; 4] = [
-        "beds_per_1000_elderly",
-        "nursing_share",
-        "demand_supply_ratio",
-        "caregivers_per_10000_elderly",
+    /// The scenario's `metric` names. `BedsPer1000Registered` is `beds_per_1000_elderly` with
+    /// `denominator = "registered"`.
+    pub const NAMES: [(&'static str, TargetMetric); 4] = [
+        ("beds_per_1000_elderly", TargetMetric::BedsPer1000),
+        ("nursing_share", TargetMetric::NursingShare),
+        ("demand_supply_ratio", TargetMetric::DemandSupplyRatio),
+        ("caregivers_per_10000_elderly", TargetMetric::CaregiversPer10000),
     ];
 }
 
@@ -507,6 +505,9 @@ pub enum Op {
 }
 
 impl Op {
+    /// The scenario's `op` names.
+    pub const NAMES: [(&'static str, Op); 4] = [(">=", Op::Ge), (">", Op::Gt), ("<=", Op::Le), ("<", Op::Lt)];
+
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             Op::Ge => value >= threshold,
@@ -517,12 +518,7 @@ impl Op {
     }
 
     pub fn symbol(self) -> &'static str {
-        match self {
-            Op::Ge => ">=",
-            Op::Gt => ">",
-            Op::Le => "<=",
-            Op::Lt => "<",
-        }
+        Self::NAMES[self as usize].0
     }
 
     /// Whether larger values are better.

@@ -261,6 +261,20 @@ impl<'a> TableReader<'a> {
         string(n, &self.key_path(key), diags).map(|s| (s, &n.origin))
     }
 
+    /// One of the names of `table`, as the value it names: each enum read from a scenario has
+    /// one such table, so that its names and its values cannot disagree.
+    pub fn choice_in<T: Copy>(
+        &mut self,
+        key: &'static str,
+        default: Option<&'static str>,
+        table: &[(&'static str, T)],
+        diags: &mut Diags,
+    ) -> Option<T> {
+        let names: Vec<&'static str> = table.iter().map(|(n, _)| *n).collect();
+        let name = self.choice(key, default, &names, diags)?;
+        table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
     /// One of a fixed set of words.
     pub fn choice(
         &mut self,
