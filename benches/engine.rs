@@ -22,9 +22,9 @@ use bedsim::demography::N_AGES;
 use bedsim::demography::projection::{FertilityRates, step};
 use bedsim::montecarlo::kernel::{self, BlockOut, CareBlock, Constants, LANES, MortalityBlock, PassRows, RegionBlock};
 use bedsim::montecarlo::select::Selector;
-use bedsim::montecarlo::streams::{Purpose, stream};
 use bedsim::montecarlo::{self, N_STORED, RunOptions, summary};
 use bedsim::scenario::{self, Scenario, Unit};
+use bedsim::streams::{Purpose, stream};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn counties(draws: usize) -> Scenario {

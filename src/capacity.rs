@@ -18,8 +18,8 @@
 
 use rand::RngExt;
 
-use crate::montecarlo::streams::{Purpose, StreamRng, field_key, field_stream};
 use crate::scenario::{ItemKind, ItemSize, NursingStock, PlanItem, Scenario};
+use crate::streams::{Purpose, StreamRng, field_key, field_stream};
 
 /// Beds of one region in one draw, by year index (0 = base year).
 #[derive(Debug, Clone)]

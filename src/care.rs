@@ -7,8 +7,8 @@
 //! dependent residents only.
 
 use crate::demography::{N_AGES, Population};
-use crate::montecarlo::streams::{Purpose, field_stream};
 use crate::scenario::Care;
+use crate::streams::{Purpose, field_stream};
 
 /// Institutional uptake of a draw: the share of each level that would use an institutional bed.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -20,8 +20,10 @@ pub mod capacity;
 pub mod care;
 pub mod demography;
 pub mod dist;
+pub mod metric;
 pub mod montecarlo;
 #[cfg(feature = "report")]
 pub mod report;
 pub mod scenario;
 pub mod sensitivity;
+pub mod streams;

@@ -10,7 +10,7 @@
 
 use rand::RngExt;
 
-use crate::montecarlo::streams::StreamRng;
+use crate::streams::StreamRng;
 
 /// Centre point, then each parameter alone at `steps` evenly spaced values from its low to its
 /// high end (others at the centre).
@@ -138,7 +138,7 @@ pub fn sobol_indices(y: &[f64], k: usize, n: usize, bootstrap: usize, rng: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::montecarlo::streams::{Purpose, stream};
+    use crate::streams::{Purpose, stream};
 
     #[test]
     fn latin_hypercube_strata_hold_one_point_per_dimension() {

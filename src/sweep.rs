@@ -311,7 +311,7 @@ fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
     })?;
     // The design's random numbers come from the run's seed (the scenario's, or --seed), which
     // the manifest records.
-    let mut rng = bedsim::montecarlo::streams::stream(base.seed, bedsim::montecarlo::streams::Purpose::Sweep, 0, 0);
+    let mut rng = bedsim::streams::stream(base.seed, bedsim::streams::Purpose::Sweep, 0, 0);
     let design: Vec<Vec<f64>> = match args.method {
         Method::Oat => sensitivity::one_at_a_time(k, args.steps),
         Method::Grid => sensitivity::grid(k, args.steps),
@@ -1080,7 +1080,7 @@ fn sobol_rows(rows: &[SweepRow], params: &[Param], n: usize, seed: u64) -> Vec<S
             if y.iter().any(|v| !v.is_finite()) {
                 continue;
             }
-            let mut rng = bedsim::montecarlo::streams::stream(seed, bedsim::montecarlo::streams::Purpose::Sweep, 1, 0);
+            let mut rng = bedsim::streams::stream(seed, bedsim::streams::Purpose::Sweep, 1, 0);
             for (i, idx) in sensitivity::sobol_indices(&y, k, n, 500, &mut rng).into_iter().enumerate() {
                 out.push(SobolRow {
                     unit: unit.clone(),

@@ -28,3 +28,11 @@ pub fn aged_at_least(pop: &Population, from: usize) -> f64 {
     let from = from.min(N_AGES);
     pop[0][from..].iter().sum::<f64>() + pop[1][from..].iter().sum::<f64>()
 }
+
+/// One age group of a census table: ages `start..=end` (`end = None` for the open group).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgeGroup {
+    pub start: usize,
+    pub end: Option<usize>,
+    pub count: f64,
+}

@@ -12,8 +12,8 @@
 //! x is taken as the mean of the profile at x-1 and x (at age 0, the profile at 0; at 100+, the
 //! profile at 99 and 100+ because survivors of 99 join the open group).
 
+use super::AgeGroup;
 use super::{N_AGES, Population};
-use crate::scenario::data::AgeGroup;
 
 /// Shifts a mid-year-average single-age profile half a year older, to census-day shape.
 pub fn census_day_shape(profile: &Population) -> Population {

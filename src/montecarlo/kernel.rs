@@ -477,7 +477,7 @@ impl RegionBlock {
         persistence: &[f64; LANES],
         entries: &mut EntryCache,
     ) {
-        use super::streams::{Purpose, stream};
+        use crate::streams::{Purpose, stream};
         let region = &s.regions[r];
         let tfr_dist = region.tfr.as_ref().unwrap_or(&s.fertility.tfr);
         let own_level = !matches!(region.mortality_level, crate::dist::Dist::Fixed(v) if v == 1.0);

@@ -12,7 +12,7 @@ use crate::demography::{N_AGES, aged_at_least};
 use crate::dist::Dist;
 use crate::scenario::Scenario;
 
-use super::streams::{Purpose, stream};
+use crate::streams::{Purpose, stream};
 
 /// One year's survival from the Lee-Carter index `kappa` (the national life table) and a
 /// region's mortality level `c`: the cohort's survival under proportional hazards, `S^c` (and

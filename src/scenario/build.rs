@@ -20,7 +20,7 @@ use crate::demography::mortality::{GroupRates, calibrate_to_e0_widths, fit_lee_c
 use crate::demography::split::{census_day_shape, split_groups};
 use crate::demography::{N_AGES, aged_at_least};
 use crate::dist::Dist;
-use crate::montecarlo::streams::entity_key;
+use crate::streams::entity_key;
 
 /// Why a scenario could not be loaded: every problem found, each with its place.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -280,13 +280,7 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-/// One age group of a census table: ages `start..=end` (`end = None` for the open group).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AgeGroup {
-    pub start: usize,
-    pub end: Option<usize>,
-    pub count: f64,
-}
+pub use crate::demography::AgeGroup;
 
 /// Base population of one region in census groups, by sex (`[male, female]`).
 pub type GroupedPopulation = [Vec<AgeGroup>; 2];

@@ -6,7 +6,9 @@
 //! non-negative counts, distributions whose support fits the quantity, regions and groups that
 //! exist, so the engine never checks again.
 
+pub mod backtest;
 pub mod build;
+pub mod conditioned;
 pub mod data;
 pub mod reader;
 pub mod subnational;
@@ -47,12 +49,12 @@ pub struct Scenario {
     pub plan: Vec<PlanItem>,
     pub targets: Vec<Target>,
     /// A later census to compare the projection with, when the scenario is a back-test.
-    pub backtest: Option<crate::backtest::Backtest>,
+    pub backtest: Option<backtest::Backtest>,
     /// Published figures after the base year that the run conditions on.
     pub observations: Vec<Observation>,
     /// The draws resampled by their likelihood under the observations, once the run has
     /// conditioned on them ([`crate::montecarlo::observe`]); `None`: draws `0..draws`.
-    pub conditioned: Option<std::sync::Arc<crate::montecarlo::observe::Conditioned>>,
+    pub conditioned: Option<std::sync::Arc<conditioned::Conditioned>>,
     /// Data files read, with their content hash, for the run manifest.
     pub inputs: Vec<InputFile>,
 }
@@ -167,7 +169,7 @@ impl Scenario {
                 .units
                 .iter()
                 .filter(|o| complete(o.unit))
-                .filter_map(|o| map(o.unit).map(|unit| crate::backtest::Observed { unit, ..o.clone() }))
+                .filter_map(|o| map(o.unit).map(|unit| backtest::Observed { unit, ..o.clone() }))
                 .collect();
         }
         Ok(out)
@@ -467,7 +469,7 @@ pub struct Observation {
     /// How the scenario names it, for messages: `metric unit year`.
     pub label: String,
     pub unit: Unit,
-    pub metric: crate::montecarlo::Metric,
+    pub metric: crate::metric::Metric,
     pub year: i32,
     pub value: f64,
     pub sd: f64,

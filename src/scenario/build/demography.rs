@@ -226,7 +226,7 @@ impl Builder<'_> {
         fertility: Option<&Fertility>,
         elderly_age: Option<usize>,
         d: &mut Diags,
-    ) -> Option<crate::backtest::Backtest> {
+    ) -> Option<crate::scenario::backtest::Backtest> {
         let mut t = TableReader::new(node, "backtest", d)?;
         let csv = self.data_file(&mut t, "file", d);
         let shape_csv = self.data_file(&mut t, "shape_file", d);
@@ -305,7 +305,7 @@ impl Builder<'_> {
             // Counted on census day, moved to the year's end without migration (what the
             // census cannot tell) at the national level of mortality.
             subnational::move_to_year_end(&mut pop, &shift, 1.0, f.tfr.central(), &[[0.0; N_AGES]; 2], &[[0.0; N_AGES]; 2]);
-            units.push(crate::backtest::Observed {
+            units.push(crate::scenario::backtest::Observed {
                 unit,
                 level,
                 counts: [
@@ -316,7 +316,7 @@ impl Builder<'_> {
                 ],
             });
         }
-        Some(crate::backtest::Backtest {
+        Some(crate::scenario::backtest::Backtest {
             year: date.year,
             date: text.to_string(),
             units,

@@ -12,7 +12,7 @@ use super::super::*;
 use super::{GroupDraft, MAX_BEDS, RegionDraft, find_group, find_region};
 use crate::demography::aged_at_least;
 use crate::dist::{Dist, DistSpec};
-use crate::montecarlo::streams::entity_key;
+use crate::streams::entity_key;
 
 /// How an entry's size is split over its regions (`split`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -151,7 +151,7 @@ pub(super) fn observations(
     years: Option<(i32, i32)>,
     d: &mut Diags,
 ) -> Vec<Observation> {
-    let metrics: Vec<(&'static str, crate::montecarlo::Metric)> = crate::montecarlo::Metric::ALL.iter().map(|&m| (m.name(), m)).collect();
+    let metrics: Vec<(&'static str, crate::metric::Metric)> = crate::metric::Metric::ALL.iter().map(|&m| (m.name(), m)).collect();
     let mut out = Vec::new();
     for (i, node) in nodes.into_iter().enumerate() {
         let path = format!("observation[{i}]");
