@@ -1,9 +1,8 @@
 //! The `bedsim` program: parse the command line, run the command, map the outcome to an exit
 //! code (0 success, 1 a run that failed, 2 bad usage or invalid input).
 
-mod app;
 mod cli;
-mod sweep;
+mod cmd;
 
 use clap::Parser;
 
@@ -17,7 +16,7 @@ fn main() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let cli = cli::Cli::parse();
-    app::catch_interrupts();
-    let code = app::dispatch(cli);
+    cmd::catch_interrupts();
+    let code = cmd::dispatch(cli);
     std::process::exit(code);
 }

@@ -6,6 +6,10 @@
 //! Comput. Phys. Commun. 181:259, table 2 (b)), total indices Jansen's (1999, ibid. 117:35);
 //! confidence intervals come from a percentile bootstrap over the base samples.
 //!
+//! Also the sweep's own logic, apart from running and writing: the varied inputs
+//! (`PATH=LOW..HIGH`), the rows of a sweep table, their exact encoding for resumable point
+//! files, the one-at-a-time bars of a tornado chart and the Sobol' table of a Saltelli sweep.
+//!
 //! No files here: the sweep command runs the points and writes the tables.
 
 use rand::RngExt;
@@ -135,6 +139,212 @@ pub fn sobol_indices(y: &[f64], k: usize, n: usize, bootstrap: usize, rng: &mut 
         .collect()
 }
 
+/// A varied input: its dotted path and range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub path: String,
+    pub low: f64,
+    pub high: f64,
+    /// Whole numbers only (both ends written as integers): values are rounded.
+    pub integer: bool,
+}
+
+impl Param {
+    /// Parses `PATH=LOW..HIGH`.
+    ///
+    /// # Errors
+    /// A text of another shape, ends that are not finite numbers, or LOW above HIGH.
+    pub fn parse(spec: &str) -> Result<Param, String> {
+        let bad = || format!("--vary '{spec}': expected PATH=LOW..HIGH, for example --vary plan.township-centres.year=2023..2026");
+        let (path, range) = spec.split_once('=').ok_or_else(bad)?;
+        let (lo, hi) = range.split_once("..").ok_or_else(bad)?;
+        let (lo_t, hi_t) = (lo.trim(), hi.trim());
+        let low: f64 = lo_t.parse().map_err(|_| bad())?;
+        let high: f64 = hi_t.parse().map_err(|_| bad())?;
+        if !low.is_finite() || !high.is_finite() || low > high || path.trim().is_empty() {
+            return Err(format!("--vary '{spec}': LOW and HIGH must be finite numbers with LOW <= HIGH"));
+        }
+        let integer = lo_t.parse::<i64>().is_ok() && hi_t.parse::<i64>().is_ok();
+        Ok(Param {
+            path: path.trim().to_string(),
+            low,
+            high,
+            integer,
+        })
+    }
+
+    /// The value at `u` in `[0, 1]` of the range (rounded for an integer input).
+    pub fn value(&self, u: f64) -> f64 {
+        let v = self.low + u * (self.high - self.low);
+        if self.integer { v.round() } else { v }
+    }
+}
+
+/// One row of a sweep table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRow {
+    pub point: usize,
+    /// The values of the varied parameters at this point, in `--vary` order.
+    pub values: Vec<f64>,
+    pub unit: String,
+    pub name: String,
+    pub target: String,
+    pub year: i32,
+    pub probability: Option<f64>,
+    /// p05, p50, p95 of the target's metric.
+    pub metric: [Option<f64>; 3],
+    pub needed: Option<f64>,
+    /// Effective sample size of the point's draws, when the scenario conditions on observations.
+    pub effective_draws: Option<f64>,
+}
+
+/// One Sobol' index row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SobolRow {
+    pub unit: String,
+    pub target: String,
+    pub output: String,
+    pub parameter: String,
+    pub first: f64,
+    pub first_ci: (f64, f64),
+    pub total: f64,
+    pub total_ci: (f64, f64),
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:?}")).unwrap_or_default()
+}
+
+fn parse_opt(s: &str) -> Option<f64> {
+    if s.is_empty() { None } else { s.parse().ok() }
+}
+
+/// The rows of one point as tab-separated text, floats written exactly (Rust's shortest
+/// round-trip form), for the point files a sweep resumes from and shards merge.
+pub fn encode_point(rows: &[SweepRow]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let vals: Vec<String> = r.values.iter().map(|v| format!("{v:?}")).collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            r.point,
+            vals.join(","),
+            r.unit,
+            r.name,
+            r.target,
+            r.year,
+            opt(r.probability),
+            opt(r.metric[0]),
+            opt(r.metric[1]),
+            opt(r.metric[2]),
+            opt(r.needed),
+            opt(r.effective_draws)
+        ));
+    }
+    out
+}
+
+/// Reads what [`encode_point`] wrote; `None` for anything else.
+pub fn decode_point(text: &str) -> Option<Vec<SweepRow>> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() != 12 {
+                return None;
+            }
+            Some(SweepRow {
+                point: f[0].parse().ok()?,
+                values: f[1].split(',').map(|v| v.parse().ok()).collect::<Option<Vec<f64>>>()?,
+                unit: f[2].to_string(),
+                name: f[3].to_string(),
+                target: f[4].to_string(),
+                year: f[5].parse().ok()?,
+                probability: parse_opt(f[6]),
+                metric: [parse_opt(f[7]), parse_opt(f[8]), parse_opt(f[9])],
+                needed: parse_opt(f[10]),
+                effective_draws: parse_opt(f[11]),
+            })
+        })
+        .collect()
+}
+
+/// One bar of a tornado chart: the probability with one input at its low and at its high end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub label: String,
+    pub low: f64,
+    pub high: f64,
+}
+
+fn probability(rows: &[SweepRow], point: usize, unit: &str, target: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.point == point && r.unit == unit && r.target == target)
+        .and_then(|r| r.probability)
+}
+
+/// For a [`one_at_a_time`] design of `steps` values per input: the probability at the centre
+/// and each input's bar, for one unit and target.
+pub fn oat_bars(params: &[Param], steps: usize, rows: &[SweepRow], unit: &str, target: &str) -> Option<(f64, Vec<Bar>)> {
+    let steps = steps.max(2);
+    let centre = probability(rows, 0, unit, target)?;
+    let bars = params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let low = probability(rows, 1 + i * steps, unit, target)?;
+            let high = probability(rows, i * steps + steps, unit, target)?;
+            Some(Bar {
+                label: format!("{} ({}..{})", p.path, p.low, p.high),
+                low,
+                high,
+            })
+        })
+        .collect();
+    Some((centre, bars))
+}
+
+/// The Sobol' table of a [`saltelli`] sweep of `n` base samples: for each unit and target,
+/// the indices of the probability of meeting it and of its metric's median (an output with a
+/// missing value at any point is left out). The bootstrap draws from `seed`.
+pub fn sobol_table(rows: &[SweepRow], params: &[Param], n: usize, seed: u64) -> Vec<SobolRow> {
+    let k = params.len();
+    let total_points = n * (k + 2);
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        if !keys.iter().any(|(u, t)| *u == r.unit && *t == r.target) {
+            keys.push((r.unit.clone(), r.target.clone()));
+        }
+    }
+    let mut out = Vec::new();
+    for (unit, target) in keys {
+        let mut prob = vec![f64::NAN; total_points];
+        let mut p50 = vec![f64::NAN; total_points];
+        for r in rows.iter().filter(|r| r.unit == unit && r.target == target) {
+            prob[r.point] = r.probability.unwrap_or(f64::NAN);
+            p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
+        }
+        for (output, y) in [("probability_met", prob), ("metric_p50", p50)] {
+            if y.iter().any(|v| !v.is_finite()) {
+                continue;
+            }
+            let mut rng = crate::streams::stream(seed, crate::streams::Purpose::Sweep, 1, 0);
+            for (i, idx) in sobol_indices(&y, k, n, 500, &mut rng).into_iter().enumerate() {
+                out.push(SobolRow {
+                    unit: unit.clone(),
+                    target: target.clone(),
+                    output: output.to_string(),
+                    parameter: params[i].path.clone(),
+                    first: idx.first,
+                    first_ci: idx.first_ci,
+                    total: idx.total,
+                    total_ci: idx.total_ci,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +415,51 @@ mod tests {
             );
             assert!(idx[i].total_ci.0 <= idx[i].total && idx[i].total <= idx[i].total_ci.1);
         }
+    }
+
+    fn row(point: usize, probability: Option<f64>) -> SweepRow {
+        SweepRow {
+            point,
+            values: vec![0.1, 1.0 / 3.0],
+            unit: "460105".into(),
+            name: "秀英区".into(),
+            target: "beds-2025".into(),
+            year: 2025,
+            probability,
+            metric: [Some(1e-17), None, Some(42.0)],
+            needed: Some(12.5),
+            effective_draws: None,
+        }
+    }
+
+    #[test]
+    fn a_vary_spec_reads_its_range_and_whether_it_is_whole() {
+        let p = Param::parse(" plan.x.year = 2023..2026").unwrap();
+        assert_eq!((p.path.as_str(), p.low, p.high, p.integer), ("plan.x.year", 2023.0, 2026.0, true));
+        assert_eq!(p.value(0.5), 2025.0, "2024.5 rounds to an integer");
+        let f = Param::parse("care.level.sdlog=0.1..0.3").unwrap();
+        assert!(!f.integer && (f.value(0.5) - 0.2).abs() < 1e-15);
+        for bad in ["x", "x=1", "x=a..2", "x=3..1", "=1..2", "x=inf..1"] {
+            assert!(Param::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn point_files_give_back_every_row_exactly() {
+        let rows = vec![row(3, Some(0.8765432109876543)), row(3, None)];
+        assert_eq!(decode_point(&encode_point(&rows)), Some(rows));
+        assert_eq!(decode_point("3\tnot a row"), None);
+    }
+
+    #[test]
+    fn oat_bars_take_each_inputs_ends() {
+        let params = vec![Param::parse("a=0..1").unwrap(), Param::parse("b=0..1").unwrap()];
+        // Centre 0, then a at 3 steps (points 1..=3), then b (4..=6).
+        let rows: Vec<SweepRow> = (0..7).map(|i| row(i, Some(i as f64 / 10.0))).collect();
+        let (centre, bars) = oat_bars(&params, 3, &rows, "460105", "beds-2025").unwrap();
+        assert_eq!(centre, 0.0);
+        assert_eq!((bars[0].low, bars[0].high, bars[1].low, bars[1].high), (0.1, 0.3, 0.4, 0.6));
+        assert_eq!(bars[0].label, "a (0..1)");
+        assert!(oat_bars(&params, 3, &rows, "other", "beds-2025").is_none());
     }
 }

@@ -578,13 +578,8 @@ pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[Probabi
     })
 }
 
-/// One input of a tornado chart: the outcome with the input at its low and at its high value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TornadoBar {
-    pub label: String,
-    pub low: f64,
-    pub high: f64,
-}
+/// One bar of a tornado chart.
+pub type TornadoBar = crate::sensitivity::Bar;
 
 /// Tornado chart: for each input, bars from the outcome at the central values to the outcome
 /// with the input at its low (sky blue) and high (orange) value, ranked by their span. The

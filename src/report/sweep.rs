@@ -7,36 +7,7 @@ use polars::prelude::*;
 
 use super::tables::{write_csv, write_parquet};
 
-/// One row of a sweep table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepRow {
-    pub point: usize,
-    /// The values of the varied parameters at this point, in `--vary` order.
-    pub values: Vec<f64>,
-    pub unit: String,
-    pub name: String,
-    pub target: String,
-    pub year: i32,
-    pub probability: Option<f64>,
-    /// p05, p50, p95 of the target's metric.
-    pub metric: [Option<f64>; 3],
-    pub needed: Option<f64>,
-    /// Effective sample size of the point's draws, when the scenario conditions on observations.
-    pub effective_draws: Option<f64>,
-}
-
-/// One Sobol' index row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SobolRow {
-    pub unit: String,
-    pub target: String,
-    pub output: String,
-    pub parameter: String,
-    pub first: f64,
-    pub first_ci: (f64, f64),
-    pub total: f64,
-    pub total_ci: (f64, f64),
-}
+pub use crate::sensitivity::{SobolRow, SweepRow};
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)

@@ -1,0 +1,296 @@
+//! `bedsim merge`: the shards of a sweep or a run, combined into exactly the single-machine
+//! result. Shard manifests are read back strictly.
+
+use super::*;
+
+/// What a shard writes in its `manifest.json`, and what `merge` reads back strictly: a field
+/// missing, unknown or of the wrong type makes the folder refused, never a silent default.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind")]
+pub(super) enum ShardManifest {
+    #[serde(rename = "sweep-shard")]
+    Sweep(SweepShard),
+    #[serde(rename = "run-shard")]
+    Run(RunShard),
+}
+
+impl ShardManifest {
+    fn spec(&self) -> (&str, usize, usize) {
+        match self {
+            ShardManifest::Sweep(m) => (&m.spec, m.shard, m.shards),
+            ShardManifest::Run(m) => (&m.spec, m.shard, m.shards),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SweepShard {
+    pub(super) program: String,
+    pub(super) version: String,
+    pub(super) spec: String,
+    pub(super) shard: usize,
+    pub(super) shards: usize,
+    pub(super) points_total: usize,
+    pub(super) arguments: SweepArguments,
+}
+
+/// The sweep's command line, enough to prepare the same sweep again at the merge.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SweepArguments {
+    pub(super) scenario: String,
+    pub(super) vary: Vec<String>,
+    pub(super) method: Method,
+    pub(super) steps: usize,
+    pub(super) samples: usize,
+    pub(super) draws: Option<u64>,
+    pub(super) seed: Option<u64>,
+    pub(super) set: Vec<String>,
+    pub(super) confidence: f64,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RunShard {
+    pub(super) program: String,
+    pub(super) version: String,
+    pub(super) spec: String,
+    pub(super) shard: usize,
+    pub(super) shards: usize,
+    pub(super) scenario_path: String,
+    /// `PATH=VALUE` texts, as `--set` reads them.
+    pub(super) overrides: Vec<String>,
+    pub(super) confidence: f64,
+    pub(super) regions: Vec<String>,
+}
+
+/// Merges the shards of a run (`bedsim run --shard`).
+pub(super) fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 {
+    let first = shards[0].0;
+    let n = first.shards;
+    let path = PathBuf::from(&first.scenario_path);
+    let confidence = first.confidence;
+    let overrides = match super::overrides(&first.overrides, None, None) {
+        Ok(o) => o,
+        Err(e) => {
+            report_invalid(&e, Format::Text);
+            return EXIT_INVALID;
+        }
+    };
+    let s = match scenario::load(&path, &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            report_invalid(&e, Format::Text);
+            return EXIT_INVALID;
+        }
+    };
+    if first.spec != run_spec(&s, &first.overrides, confidence) {
+        eprintln!(
+            "error: the scenario or its data changed since the shards were run ({})",
+            path.display()
+        );
+        return EXIT_INVALID;
+    }
+    let mut parts = Vec::new();
+    for (_, dir) in shards {
+        match report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws) {
+            Ok(p) => parts.push(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let covered: usize = parts
+        .iter()
+        .map(|p| {
+            p.units
+                .iter()
+                .filter(|u| matches!(u.unit, bedsim::scenario::Unit::Region(_)))
+                .count()
+        })
+        .sum();
+    if covered != s.regions.len() {
+        eprintln!("error: the shards hold {covered} regions, the scenario has {}", s.regions.len());
+        return EXIT_INVALID;
+    }
+    let started = std::time::SystemTime::now();
+    let clock = Instant::now();
+    let options = RunOptions {
+        confidence,
+        ..RunOptions::default()
+    };
+    let result = montecarlo::finish_run(&s, &options, parts);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
+    if let Err(code) = super::destination(&out, args.force, Format::Text) {
+        return code;
+    }
+    let write_options = super::run::WriteOptions {
+        confidence,
+        no_charts: false,
+        only: Vec::new(),
+    };
+    match super::run::write_results(
+        &s,
+        &result,
+        &write_options,
+        &path,
+        &first.overrides,
+        1,
+        started,
+        &clock,
+        &out,
+        Default::default(),
+    ) {
+        Ok(_) => {
+            if !args.quiet {
+                eprintln!("{n} run shards merged into {}/", out.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: could not write results: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// `bedsim merge`: combines the shards of one sweep or run into exactly the single-machine result.
+pub fn merge(args: MergeArgs) -> i32 {
+    let mut shards: Vec<(ShardManifest, PathBuf)> = Vec::new();
+    for dir in &args.shards {
+        let file = dir.join("manifest.json");
+        let text = match bedsim::scenario::data::read_text(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {} is not a bedsim shard: {}: {e}", dir.display(), file.display());
+                return EXIT_INVALID;
+            }
+        };
+        match serde_json::from_str::<ShardManifest>(&text) {
+            Ok(m) => shards.push((m, dir.clone())),
+            Err(e) => {
+                eprintln!(
+                    "error: {} is not a bedsim shard manifest of kind sweep-shard or run-shard: {e}",
+                    file.display()
+                );
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let Some((first, _)) = shards.first() else {
+        eprintln!("error: give the shard folders to merge");
+        return EXIT_INVALID;
+    };
+    let (spec, _, n) = first.spec();
+    let mut seen = vec![false; n];
+    for (m, dir) in &shards {
+        let (their_spec, k, their_n) = m.spec();
+        if their_spec != spec || their_n != n {
+            eprintln!(
+                "error: {} belongs to another sweep or run (different scenario, inputs or shard count)",
+                dir.display()
+            );
+            return EXIT_INVALID;
+        }
+        if k == 0 || k > n || seen[k - 1] {
+            eprintln!("error: {}: shard {k} of {n} is missing or given twice", dir.display());
+            return EXIT_INVALID;
+        }
+        seen[k - 1] = true;
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        eprintln!("error: shard {} of {n} is missing", missing + 1);
+        return EXIT_INVALID;
+    }
+    let runs: Vec<(&RunShard, &Path)> = shards
+        .iter()
+        .filter_map(|(m, d)| {
+            if let ShardManifest::Run(r) = m {
+                Some((r, d.as_path()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let sweeps: Vec<(&SweepShard, &Path)> = shards
+        .iter()
+        .filter_map(|(m, d)| {
+            if let ShardManifest::Sweep(w) = m {
+                Some((w, d.as_path()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !runs.is_empty() && !sweeps.is_empty() {
+        eprintln!("error: the folders mix run and sweep shards");
+        return EXIT_INVALID;
+    }
+    if !runs.is_empty() {
+        return merge_run(&runs, &args);
+    }
+    let (first, total) = (sweeps[0].0, sweeps[0].0.points_total);
+    let a = &first.arguments;
+    let sweep_args = SweepArgs {
+        scenario: PathBuf::from(&a.scenario),
+        vary: a.vary.clone(),
+        method: a.method,
+        steps: a.steps,
+        samples: a.samples,
+        draws: a.draws,
+        seed: a.seed,
+        threads: None,
+        out: None,
+        set: a.set.clone(),
+        vary_file: None,
+        confidence: a.confidence,
+        quiet: args.quiet,
+        force: args.force,
+        shard: None,
+        format: Format::Text,
+    };
+    let prep = match prepare(&sweep_args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if prep.spec != first.spec || prep.points.len() != total {
+        eprintln!(
+            "error: the scenario or its data changed since the shards were run ({})",
+            sweep_args.scenario.display()
+        );
+        return EXIT_INVALID;
+    }
+    // Shards may be given in any order: shard K owns the points i with i % N == K - 1.
+    let mut owners: Vec<&Path> = vec![Path::new(""); n];
+    for (m, dir) in &sweeps {
+        owners[m.shard - 1] = dir;
+    }
+    let mut rows = Vec::new();
+    for i in 0..total {
+        let owner = owners[i % n];
+        match std::fs::read_to_string(owner.join("points").join(point_file(i)))
+            .ok()
+            .and_then(|t| decode_point(&t))
+        {
+            Some(r) => rows.extend(r),
+            None => {
+                eprintln!("error: {}: point {i} is missing or unreadable", owner.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name, prep.method_name)));
+    if let Err(code) = super::destination(&out, args.force, Format::Text) {
+        return code;
+    }
+    let code = finish(&prep, &sweep_args, &rows, &out);
+    if code == 0 && !args.quiet {
+        eprintln!("{n} shards, {total} points merged into {}/", out.display());
+    }
+    code
+}

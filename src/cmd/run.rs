@@ -1,0 +1,341 @@
+//! `bedsim run`: one scenario, whole or one shard of its regions.
+
+use super::*;
+
+pub(super) fn run(args: RunArgs) -> i32 {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        report_failure(
+            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
+            args.format,
+        );
+        return EXIT_INVALID;
+    }
+    if args.threads == Some(0) {
+        report_failure("--threads must be at least 1", args.format);
+        return EXIT_INVALID;
+    }
+    let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
+    let overrides = match overrides(&args.set, args.draws, args.seed) {
+        Ok(o) => o,
+        Err(e) => {
+            report_invalid(&e, args.format);
+            return EXIT_INVALID;
+        }
+    };
+    let texts = override_texts(&overrides);
+    let mut stages = Stages::default();
+    let s = match scenario::load(&path, &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            report_invalid(&e, args.format);
+            return EXIT_INVALID;
+        }
+    };
+    // The slice of --only is checked now and taken after conditioning on the observations,
+    // which uses the whole scenario (a region's results are those it has in the whole run).
+    if !args.only.is_empty() {
+        if args.shard.is_some() {
+            report_failure("--only and --shard cannot be combined", args.format);
+            return EXIT_INVALID;
+        }
+        if let Err(problems) = s.restrict(&args.only) {
+            for p in &problems {
+                eprintln!("{}: {p}", path.display());
+            }
+            report_failure(&format!("--only: {} unknown id(s); nothing was run", problems.len()), args.format);
+            return EXIT_INVALID;
+        }
+    }
+    if args.memory == Some(0) {
+        report_failure("--memory must be at least 1 MiB", args.format);
+        return EXIT_INVALID;
+    }
+    stages.check = clock.elapsed().as_secs_f64();
+    let condition_options = RunOptions {
+        confidence: args.confidence,
+        cancelled: Some(&interrupted),
+        ..RunOptions::default()
+    };
+    if let Some(shard) = &args.shard {
+        let (kn, out) = match shard_destination(&s.name, &args, shard) {
+            Ok(x) => x,
+            Err(code) => return code,
+        };
+        let s = match condition_on_observations(s, &condition_options, args.quiet, args.format) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        return run_shard(&s, &args, kn, &out, &path, &texts);
+    }
+    let default_name = if args.only.is_empty() {
+        s.name.clone()
+    } else {
+        format!("{}-only", s.name)
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
+    if let Err(code) = destination(&out, args.force, args.format) {
+        return code;
+    }
+    if args.keep_draws {
+        let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
+        if bytes > 4.0 * (1u64 << 30) as f64 && !args.quiet {
+            eprintln!(
+                "warning: --keep-draws holds every draw of every unit in memory until it is written: about {:.1} GiB here; --only keeps a slice",
+                bytes / (1u64 << 30) as f64
+            );
+        }
+    }
+    let (threads, pool) = match thread_pool(args.threads) {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e, args.format);
+            return EXIT_FAILED;
+        }
+    };
+    let sim_clock = Instant::now();
+    let s = match pool.install(|| condition_on_observations(s, &condition_options, args.quiet, args.format)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let s = if args.only.is_empty() {
+        s
+    } else {
+        s.restrict(&args.only).expect("checked above")
+    };
+    let result = pool.install(|| simulate(&s, &args));
+    stages.simulate = sim_clock.elapsed().as_secs_f64();
+    let result = match result {
+        Ok(r) => r,
+        Err(_) => {
+            report_failure(&interrupted_message(&out), args.format);
+            return EXIT_FAILED;
+        }
+    };
+    stages.engine = result.timing;
+    let write_options = WriteOptions {
+        confidence: args.confidence,
+        no_charts: args.no_charts,
+        only: args.only.clone(),
+    };
+    let written = pool.install(|| write_results(&s, &result, &write_options, &path, &texts, threads, started, &clock, &out, stages));
+    let stages = match written {
+        Ok(st) => st,
+        Err(report::ReportError::Interrupted) => {
+            report_failure(&interrupted_message(&out), args.format);
+            return EXIT_FAILED;
+        }
+        Err(e) => {
+            report_failure(
+                &format!("could not write results: {e}; nothing was changed in {}", out.display()),
+                args.format,
+            );
+            return EXIT_FAILED;
+        }
+    };
+
+    if args.format == Format::Json {
+        report::json::print(&serde_json::json!({
+            "ok": true,
+            "scenario": s.name,
+            "scenario_path": path.display().to_string(),
+            "out": out.display().to_string(),
+            "draws": s.draws,
+            "seed": s.seed,
+            "threads": threads,
+            "confidence": args.confidence,
+            "targets": report::json::targets(&s, &result),
+            "backtest": report::json::backtest(&s, &result),
+            "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
+        }));
+    } else if !args.quiet {
+        let table = report::target_table_text(&s, &result, args.confidence);
+        if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
+            return 0; // closed pipe
+        }
+        eprintln!(
+            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s",
+            out.display(),
+            clock.elapsed().as_secs_f64(),
+            stages.check,
+            stages.simulate,
+            stages.tables,
+            stages.charts
+        );
+        let region_draw_years = (s.regions.len() * s.draws * s.n_years()) as f64;
+        let peak = report::manifest::peak_memory_bytes()
+            .map(|b| format!("; peak memory {:.0} MiB", b as f64 / (1u64 << 20) as f64))
+            .unwrap_or_default();
+        eprintln!(
+            "{:.3e} region-draw-years simulated at {:.2} million per second{peak}",
+            region_draw_years,
+            region_draw_years / stages.simulate / 1e6
+        );
+    }
+    0
+}
+
+pub(super) fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {
+    let total = (s.draws * s.regions.len()) as u64;
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% region-draws, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let start = Instant::now();
+    let visible = std::sync::atomic::AtomicBool::new(false);
+    let progress = |n: u64, total: u64| {
+        bar.set_length(total);
+        // Only runs longer than a second show a bar.
+        if show && start.elapsed().as_secs_f64() > 1.0 && !visible.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        bar.set_position(n);
+    };
+    let options = RunOptions {
+        keep_draws: args.keep_draws,
+        confidence: args.confidence,
+        memory_bytes: args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20)),
+        progress: Some(&progress),
+        cancelled: Some(&interrupted),
+        ..RunOptions::default()
+    };
+    let r = montecarlo::run(s, &options);
+    bar.finish_and_clear();
+    r
+}
+
+/// What `write_results` needs of the command line.
+pub struct WriteOptions {
+    pub confidence: f64,
+    pub no_charts: bool,
+    /// The ids of `--only`, recorded in the manifest.
+    pub only: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn write_results(
+    s: &Scenario,
+    r: &montecarlo::RunResult,
+    args: &WriteOptions,
+    path: &Path,
+    overrides: &[String],
+    threads: usize,
+    started: SystemTime,
+    clock: &Instant,
+    out: &Path,
+    mut stages: Stages,
+) -> Result<Stages, report::ReportError> {
+    let staging = Staging::new(out)?;
+    let t = Instant::now();
+    report::write_tables(s, r, args.confidence, &staging.dir, &interrupted)?;
+    stages.tables = t.elapsed().as_secs_f64();
+    // The manifest is written before the charts, which are drawn from the saved tables and the
+    // manifest exactly as `bedsim chart` redraws them; it is rewritten with the chart time.
+    let manifest = |stages: Stages| {
+        let mut m = Manifest::new(
+            s,
+            &path.display().to_string(),
+            overrides,
+            threads,
+            args.confidence,
+            started,
+            clock.elapsed().as_secs_f64(),
+            stages,
+        );
+        m.only = args.only.clone();
+        m
+    };
+    report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    if !args.no_charts {
+        let t = Instant::now();
+        let data = report::chartdata::load(&staging.dir)?;
+        report::charts::draw_all(&data, &staging.dir.join("charts"))?;
+        stages.charts = t.elapsed().as_secs_f64();
+        report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    }
+    if interrupted() {
+        // Dropping the staging folder removes it: the previous results stay as they were.
+        return Err(report::ReportError::Interrupted);
+    }
+    staging.commit()?;
+    Ok(stages)
+}
+
+/// `bedsim run --shard K/N`: which shard, and where it goes (checked: not a file, writable).
+/// The error is the exit code, the problem reported.
+pub fn shard_destination(name: &str, args: &crate::cli::RunArgs, shard: &str) -> Result<((usize, usize), PathBuf), i32> {
+    let (k, n) = parse_shard(shard).map_err(|e| {
+        report_failure(&e, args.format);
+        EXIT_INVALID
+    })?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-shard-{k}-of-{n}")));
+    super::destination(&out, args.force, args.format)?;
+    Ok(((k, n), out))
+}
+
+/// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.
+///
+/// The caller has checked `out` (see [`shard_destination`]) before any simulation, conditioning
+/// included.
+pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, (k, n): (usize, usize), out: &Path, path: &Path, overrides: &[String]) -> i32 {
+    let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
+    let (_, pool) = match super::thread_pool(args.threads) {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e, args.format);
+            return EXIT_FAILED;
+        }
+    };
+    let options = RunOptions {
+        confidence: args.confidence,
+        ..RunOptions::default()
+    };
+    let part = match pool.install(|| montecarlo::run_regions(s, &options, &regions)) {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e.to_string(), args.format);
+            return EXIT_FAILED;
+        }
+    };
+    let written = (|| -> Result<(), report::ReportError> {
+        let staging = Staging::new(out)?;
+        report::shard::write_run_part(&staging.dir, &part)?;
+        let manifest = ShardManifest::Run(RunShard {
+            program: "bedsim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            spec: run_spec(s, overrides, args.confidence),
+            shard: k,
+            shards: n,
+            scenario_path: path.display().to_string(),
+            overrides: overrides.to_vec(),
+            confidence: args.confidence,
+            regions: regions.iter().map(|&r| s.regions[r].id.clone()).collect(),
+        });
+        report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
+        staging.commit()
+    })();
+    match written {
+        Ok(()) => {
+            if !args.quiet {
+                eprintln!("shard {k} of {n}: {} regions written to {}/", regions.len(), out.display());
+            }
+            0
+        }
+        Err(e) => {
+            report_failure(&format!("could not write the shard: {e}"), args.format);
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Identifies a run exactly: the scenario and its data (hashes), the overrides, the confidence.
+pub(super) fn run_spec(s: &Scenario, overrides: &[String], confidence: f64) -> String {
+    let inputs: Vec<String> = s.inputs.iter().map(|i| i.sha256.clone()).collect();
+    format!("bedsim run\ninputs {inputs:?}\nset {overrides:?}\nconfidence {confidence}\n")
+}

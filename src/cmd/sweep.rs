@@ -1,0 +1,576 @@
+//! `bedsim sweep` and `bedsim plan`: many runs of one scenario, and what it takes to meet its
+//! targets.
+//!
+//! Every sweep point is the same scenario with the varied values written into its tree, run with
+//! the same seed: the random streams are keyed by purpose, draw and entity, so every point sees
+//! the same draws (common random numbers) and differences between points come from the
+//! parameters alone. Finished points are kept in a partial folder beside the output, so an
+//! interrupted sweep rerun with the same arguments resumes where it stopped.
+
+use super::*;
+
+/// Builds the scenario of one point.
+pub(super) fn build_point(source: &Source, params: &[Param], values: &[f64]) -> Result<Scenario, LoadError> {
+    let mut root = source.root.clone();
+    let mut bad = Vec::new();
+    for (p, v) in params.iter().zip(values) {
+        let value = if p.integer { Value::Int(*v as i128) } else { Value::Float(*v) };
+        let shown = if p.integer { format!("{v:.0}") } else { format!("{v}") };
+        let o = Override::point(
+            &p.path,
+            value,
+            &format!("--vary {}={}..{} (point value {shown})", p.path, p.low, p.high),
+        );
+        if let Err(e) = o.apply(&mut root) {
+            bad.push(e);
+        }
+    }
+    if !bad.is_empty() {
+        return Err(LoadError(bad));
+    }
+    Source {
+        root,
+        dir: source.dir.clone(),
+        file: source.file.clone(),
+    }
+    .build()
+}
+
+pub(super) fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64]) -> Vec<SweepRow> {
+    r.targets
+        .iter()
+        .map(|t| {
+            let (id, name, _) = tables::unit_labels(s, t.unit);
+            let tg = &s.targets[t.target];
+            SweepRow {
+                point,
+                values: values.to_vec(),
+                unit: id.to_string(),
+                name: name.to_string(),
+                target: tg.id.clone(),
+                year: tg.year,
+                probability: t.probability,
+                metric: [
+                    t.metric.map(|m| m.quantiles[0]),
+                    t.metric.map(|m| m.quantiles[3]),
+                    t.metric.map(|m| m.quantiles[6]),
+                ],
+                needed: t.needed,
+                effective_draws: s.conditioned.as_ref().map(|c| c.effective_draws),
+            }
+        })
+        .collect()
+}
+
+/// Everything a sweep needs before running its points.
+pub(super) struct Prepared {
+    pub(super) source: Source,
+    pub(super) params: Vec<Param>,
+    pub(super) points: Vec<Vec<f64>>,
+    pub(super) base: Scenario,
+    pub(super) method_name: String,
+    pub(super) overrides: Vec<String>,
+    /// Every varied input as `PATH=LOW..HIGH`, from --vary and the sweep file.
+    pub(super) vary: Vec<String>,
+    /// Describes the sweep exactly: equal specs give equal results (resume, shards).
+    pub(super) spec: String,
+}
+
+/// Reads the inputs listed in a sweep file, as `PATH=LOW..HIGH` texts.
+pub(super) fn read_vary_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = bedsim::scenario::data::read_text(path).map_err(|e| format!("{}: cannot read the sweep file: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, col) = e
+            .span()
+            .map(|sp| {
+                let idx = bedsim::scenario::tree::LineIndex::new(&text);
+                idx.position(sp.start)
+            })
+            .unwrap_or((1, 1));
+        format!("{}:{line}:{col}: {}", path.display(), e.message())
+    })?;
+    let mut out = Vec::new();
+    for key in table.keys() {
+        if key != "vary" {
+            return Err(format!(
+                "{}: unknown field '{key}' (a sweep file holds `vary` only)",
+                path.display()
+            ));
+        }
+    }
+    match table.get("vary") {
+        Some(toml::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    toml::Value::String(s) => out.push(s.clone()),
+                    toml::Value::Table(t) => {
+                        let num = |k: &str| {
+                            t.get(k).and_then(|v| {
+                                v.as_float()
+                                    .or_else(|| v.as_integer().map(|i| i as f64))
+                                    .map(|x| (x, v.is_integer()))
+                            })
+                        };
+                        match (t.get("path").and_then(|v| v.as_str()), num("low"), num("high")) {
+                            (Some(p), Some((lo, lo_int)), Some((hi, hi_int))) => {
+                                let f = |x: f64, int: bool| if int { format!("{}", x as i64) } else { format!("{x:?}") };
+                                out.push(format!("{p}={}..{}", f(lo, lo_int), f(hi, hi_int)));
+                            }
+                            _ => return Err(format!("{}: vary[{i}] needs path, low and high", path.display())),
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{}: vary[{i}] must be \"PATH=LOW..HIGH\" or a table with path, low, high",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        _ => return Err(format!("{}: expected `vary = [...]` or [[vary]] tables", path.display())),
+    }
+    Ok(out)
+}
+
+pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
+    let mut vary = args.vary.clone();
+    if let Some(file) = &args.vary_file {
+        match read_vary_file(file) {
+            Ok(v) => vary.extend(v),
+            Err(e) => {
+                report_failure(&e, args.format);
+                return Err(EXIT_INVALID);
+            }
+        }
+    }
+    let args = &SweepArgs {
+        vary,
+        vary_file: None,
+        ..args.clone()
+    };
+    if args.vary.is_empty() {
+        report_failure("give at least one --vary PATH=LOW..HIGH", args.format);
+        return Err(EXIT_INVALID);
+    }
+    let params: Vec<Param> = args.vary.iter().map(|v| Param::parse(v)).collect::<Result<_, _>>().map_err(|e| {
+        report_failure(&e.to_string(), args.format);
+        EXIT_INVALID
+    })?;
+    let overrides = super::overrides(&args.set, args.draws, args.seed).map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
+    let source = scenario::read(&args.scenario, &overrides).map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
+    let overrides = super::override_texts(&overrides);
+    for p in &params {
+        if get_path(&source.root, &p.path).is_none() {
+            eprintln!(
+                "error: --vary {}: the scenario has no value at this path (a path names an existing value, e.g. plan.<id>.beds or care.level.sdlog)",
+                p.path
+            );
+            return Err(EXIT_INVALID);
+        }
+    }
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        report_failure(
+            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
+            args.format,
+        );
+        return Err(EXIT_INVALID);
+    }
+    let k = params.len();
+    // A design size that cannot be run is refused before anything starts.
+    const MAX_POINTS: usize = 1_000_000;
+    let points_wanted = match args.method {
+        Method::Oat => Some(1 + k * args.steps.max(2)),
+        Method::Grid => args.steps.max(2).checked_pow(k as u32),
+        Method::Lhs => Some(args.samples),
+        Method::Sobol => args.samples.checked_mul(k + 2),
+    };
+    if !(2..=10_000).contains(&args.steps) || args.samples < 2 || points_wanted.is_none_or(|n| n > MAX_POINTS) {
+        report_failure(
+            &format!(
+                "--steps must be 2..=10000, --samples at least 2, and the design at most {MAX_POINTS} points (steps {}, samples {}, {k} inputs)",
+                args.steps, args.samples
+            ),
+            args.format,
+        );
+        return Err(EXIT_INVALID);
+    }
+    let base = source.build().map_err(|e| {
+        report_invalid(&e, args.format);
+        EXIT_INVALID
+    })?;
+    // The design's random numbers come from the run's seed (the scenario's, or --seed), which
+    // the manifest records.
+    let mut rng = bedsim::streams::stream(base.seed, bedsim::streams::Purpose::Sweep, 0, 0);
+    let design: Vec<Vec<f64>> = match args.method {
+        Method::Oat => sensitivity::one_at_a_time(k, args.steps),
+        Method::Grid => sensitivity::grid(k, args.steps),
+        Method::Lhs => sensitivity::latin_hypercube(k, args.samples, &mut rng),
+        Method::Sobol => sensitivity::saltelli(k, args.samples, &mut rng),
+    };
+    let points: Vec<Vec<f64>> = design
+        .iter()
+        .map(|u| params.iter().zip(u).map(|(p, x)| p.value(*x)).collect())
+        .collect();
+    // Check the corners first, so a range the scenario cannot take fails before any run.
+    for corner in [
+        params.iter().map(|p| p.low).collect::<Vec<_>>(),
+        params.iter().map(|p| p.high).collect(),
+    ] {
+        if let Err(e) = build_point(&source, &params, &corner) {
+            report_invalid(&e, args.format);
+            return Err(EXIT_INVALID);
+        }
+    }
+    let method_name = format!("{:?}", args.method).to_lowercase();
+    let spec = format!(
+        "bedsim sweep\nscenario {}\nset {:?}\nvary {:?}\nmethod {method_name} steps {} samples {}\nconfidence {}\n",
+        source.file.sha256, overrides, args.vary, args.steps, args.samples, args.confidence
+    );
+    Ok(Prepared {
+        source,
+        params,
+        points,
+        base,
+        method_name,
+        overrides,
+        vary: args.vary.clone(),
+        spec,
+    })
+}
+
+pub fn sweep(args: SweepArgs) -> i32 {
+    let started = Instant::now();
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            report_failure(&e.to_string(), args.format);
+            return EXIT_INVALID;
+        }
+    };
+    let prep = match prepare(&args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let default_name = match shard {
+        None => format!("{}-sweep-{}", prep.base.name, prep.method_name),
+        Some((k, n)) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
+    if let Err(code) = super::destination(&out, args.force, args.format) {
+        return code;
+    }
+    let partial = out.with_file_name(format!(
+        ".{}.partial",
+        out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    ));
+    if std::fs::read_to_string(partial.join("spec.txt")).ok().as_deref() != Some(prep.spec.as_str()) {
+        let _ = std::fs::remove_dir_all(&partial);
+        if let Err(e) = std::fs::create_dir_all(&partial).and_then(|_| std::fs::write(partial.join("spec.txt"), &prep.spec)) {
+            report_failure(&format!("cannot create {}: {e}", partial.display()), args.format);
+            return EXIT_FAILED;
+        }
+    }
+    let (_, pool) = match super::thread_pool(args.threads) {
+        Ok(p) => p,
+        Err(e) => {
+            report_failure(&e, args.format);
+            return EXIT_FAILED;
+        }
+    };
+    // A shard owns every N-th point: a deterministic share whatever the order of the shards.
+    let mine: Vec<usize> = (0..prep.points.len())
+        .filter(|i| shard.is_none_or(|(k, n)| i % n == k - 1))
+        .collect();
+    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(mine.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} points, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut rows: Vec<SweepRow> = Vec::new();
+    let mut resumed = 0;
+    for &i in &mine {
+        if super::interrupted() {
+            bar.finish_and_clear();
+            report_failure(
+                &format!(
+                    "interrupted: {} finished points are kept in {} and a rerun resumes from them",
+                    rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len(),
+                    partial.display()
+                ),
+                args.format,
+            );
+            return EXIT_FAILED;
+        }
+        let values = &prep.points[i];
+        let cache = partial.join(point_file(i));
+        if let Some(r) = std::fs::read_to_string(&cache).ok().and_then(|t| decode_point(&t)) {
+            rows.extend(r);
+            resumed += 1;
+            bar.inc(1);
+            continue;
+        }
+        let s = match build_point(&prep.source, &prep.params, values) {
+            Ok(s) => s,
+            Err(e) => {
+                bar.finish_and_clear();
+                report_invalid(&e, args.format);
+                return EXIT_INVALID;
+            }
+        };
+        let options = RunOptions {
+            confidence: args.confidence,
+            cancelled: Some(&super::interrupted),
+            ..RunOptions::default()
+        };
+        // Each point is conditioned on the observations with its own inputs.
+        let s = match pool.install(|| super::condition_on_observations(s, &options, true, args.format)) {
+            Ok(s) => s,
+            Err(code) => {
+                bar.finish_and_clear();
+                return code;
+            }
+        };
+        let result = match pool.install(|| montecarlo::run(&s, &options)) {
+            Ok(r) => r,
+            Err(e) => {
+                report_failure(&e.to_string(), args.format);
+                return EXIT_FAILED;
+            }
+        };
+        let point_rows = rows_of(&s, &result, i, values);
+        let tmp = cache.with_extension("tmp");
+        if std::fs::write(&tmp, encode_point(&point_rows))
+            .and_then(|_| std::fs::rename(&tmp, &cache))
+            .is_err()
+        {
+            eprintln!("warning: could not keep point {i} for resuming");
+        }
+        rows.extend(point_rows);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let code = match shard {
+        None => finish(&prep, &args, &rows, &out),
+        Some((k, n)) => write_shard(&prep, &args, k, n, &rows, &mine, &out),
+    };
+    if code == 0 {
+        let _ = std::fs::remove_dir_all(&partial);
+        if args.format == Format::Json {
+            let files: Vec<String> = std::fs::read_dir(&out)
+                .map(|d| {
+                    d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut files = files;
+            files.sort();
+            bedsim::report::json::print(&serde_json::json!({
+                "ok": true,
+                "scenario": prep.base.name,
+                "out": out.display().to_string(),
+                "method": prep.method_name,
+                "parameters": prep.params.iter().map(|p| serde_json::json!({"path": p.path, "low": p.low, "high": p.high})).collect::<Vec<_>>(),
+                "points": prep.points.len(),
+                "points_run": mine.len() - resumed,
+                "points_resumed": resumed,
+                "shard": shard.map(|(k, n)| serde_json::json!({"k": k, "n": n})),
+                "draws": prep.base.draws,
+                "seed": prep.base.seed,
+                "files": files,
+            }));
+        }
+        if !args.quiet {
+            eprintln!(
+                "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s",
+                mine.len(),
+                prep.base.draws,
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            let ess: Vec<f64> = rows.iter().filter_map(|r| r.effective_draws).collect();
+            if let (Some(lo), Some(hi)) = (ess.iter().copied().reduce(f64::min), ess.iter().copied().reduce(f64::max)) {
+                eprintln!(
+                    "each point conditioned on {} observation(s): effective sample {lo:.0} to {hi:.0} draws (column effective_draws)",
+                    prep.base.observations.len()
+                );
+            }
+        }
+    } else {
+        eprintln!("finished points are kept in {} for a rerun", partial.display());
+    }
+    code
+}
+
+pub(super) fn point_file(i: usize) -> String {
+    format!("point-{i:06}.tsv")
+}
+
+/// Writes a shard: its points and what is needed to merge them.
+pub(super) fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[SweepRow], mine: &[usize], out: &Path) -> i32 {
+    let written = (|| -> Result<(), report::ReportError> {
+        let staging = Staging::new(out)?;
+        let points = staging.dir.join("points");
+        std::fs::create_dir_all(&points).map_err(|source| report::ReportError::Io {
+            path: points.display().to_string(),
+            source,
+        })?;
+        for &i in mine {
+            let own: Vec<SweepRow> = rows.iter().filter(|r| r.point == i).cloned().collect();
+            report::write_text(&points.join(point_file(i)), &encode_point(&own))?;
+        }
+        let shard = ShardManifest::Sweep(SweepShard {
+            program: "bedsim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            spec: prep.spec.clone(),
+            shard: k,
+            shards: n,
+            points_total: prep.points.len(),
+            arguments: SweepArguments {
+                scenario: args.scenario.display().to_string(),
+                vary: prep.vary.clone(),
+                method: args.method,
+                steps: args.steps,
+                samples: args.samples,
+                draws: args.draws,
+                seed: args.seed,
+                set: args.set.clone(),
+                confidence: args.confidence,
+            },
+        });
+        report::write_json(&staging.dir.join("manifest.json"), &shard)?;
+        staging.commit()
+    })();
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            report_failure(&format!("could not write the shard: {e}"), args.format);
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Writes the results of a complete sweep (all points) into `out`.
+pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i32 {
+    let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
+    let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed));
+    let written = (|| -> Result<usize, report::ReportError> {
+        let staging = Staging::new(out)?;
+        report::sweep::write(&staging.dir, &names, rows, sobol.as_deref())?;
+        let n_charts = if args.method == Method::Oat {
+            tornado_charts(&prep.base, &prep.params, args.steps, rows, &staging.dir.join("charts"))?
+        } else {
+            0
+        };
+        let manifest = serde_json::json!({
+            "program": "bedsim",
+            "kind": "sweep",
+            "version": env!("CARGO_PKG_VERSION"),
+            "scenario": prep.base.name,
+            "scenario_path": prep.source.file.path,
+            "scenario_sha256": prep.source.file.sha256,
+            "overrides": prep.overrides,
+            "vary": prep.vary,
+            "method": prep.method_name,
+            "steps": args.steps,
+            "samples": args.samples,
+            "points": prep.points.len(),
+            "draws": prep.base.draws,
+            "seed": prep.base.seed,
+            "confidence": args.confidence,
+            "command_line": std::env::args().collect::<Vec<_>>(),
+        });
+        report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
+        staging.commit()?;
+        Ok(n_charts)
+    })();
+    match written {
+        Ok(n_charts) => {
+            if !args.quiet && args.format == Format::Text {
+                print_summary(&prep.base, &prep.params, rows, args.method, args.steps);
+                if n_charts > 0 {
+                    eprintln!("{n_charts} tornado charts in {}/charts/", out.display());
+                }
+            }
+            0
+        }
+        Err(e) => {
+            report_failure(&format!("could not write the sweep results: {e}"), args.format);
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Units that get tornado charts and summary lines: the groups, or the regions if there are none.
+pub(super) fn headline_units(s: &Scenario) -> Vec<Unit> {
+    if s.groups.is_empty() {
+        (0..s.regions.len()).map(Unit::Region).collect()
+    } else {
+        (0..s.groups.len()).map(Unit::Group).collect()
+    }
+}
+
+pub(super) fn tornado_charts(
+    s: &Scenario,
+    params: &[Param],
+    steps: usize,
+    rows: &[SweepRow],
+    dir: &Path,
+) -> Result<usize, report::ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| report::ReportError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut n = 0;
+    for u in headline_units(s) {
+        let (id, name, _) = tables::unit_labels(s, u);
+        for t in &s.targets {
+            if let Some((centre, bars)) = oat_bars(params, steps, rows, id, &t.id) {
+                let path = dir.join(format!("tornado_{}_{}.png", charts::file_stem(&t.id), charts::file_stem(id)));
+                charts::tornado(
+                    &path,
+                    &format!("{name}: {} — what moves the probability", t.id),
+                    &format!(
+                        "one at a time, others at the middle of their ranges; P(met) there = {:.0}%",
+                        100.0 * centre
+                    ),
+                    "probability of meeting the target",
+                    centre,
+                    &bars,
+                )?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+pub(super) fn print_summary(s: &Scenario, params: &[Param], rows: &[SweepRow], method: Method, steps: usize) {
+    let mut out = std::io::stdout().lock();
+    if method != Method::Oat {
+        return;
+    }
+    for u in headline_units(s) {
+        let (id, name, _) = tables::unit_labels(s, u);
+        for t in &s.targets {
+            let Some((centre, mut bars)) = oat_bars(params, steps, rows, id, &t.id) else {
+                continue;
+            };
+            bars.sort_by(|a, b| (b.high - b.low).abs().total_cmp(&(a.high - a.low).abs()));
+            let _ = writeln!(out, "{name} {}: P(met) {:.1}% at the centre", t.id, 100.0 * centre);
+            for b in bars {
+                let _ = writeln!(out, "  {:<48} low {:>6.1}%  high {:>6.1}%", b.label, 100.0 * b.low, 100.0 * b.high);
+            }
+        }
+    }
+}
