@@ -38,6 +38,19 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// What the command prints on stdout, for its failures too.
+    pub fn format(&self) -> Format {
+        match self {
+            Command::Run(a) => a.format,
+            Command::Check(a) => a.format,
+            Command::Sweep(a) => a.format,
+            Command::Plan(a) => a.format,
+            _ => Format::Text,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// Shard folders written by `bedsim sweep --shard K/N`, in any order.
@@ -105,7 +118,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads per point.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Results folder (default: results/<scenario>-sweep-<method>).
     #[arg(long)]
@@ -114,7 +127,7 @@ pub struct SweepArgs {
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
     /// Probability with which the "needed" column meets each target.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
     pub confidence: f64,
     /// Print nothing but errors.
     #[arg(long, short)]
@@ -123,8 +136,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub force: bool,
     /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -135,7 +148,7 @@ pub struct PlanArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
     /// Probability with which each target should be met.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
     pub confidence: f64,
     /// Monte Carlo draws (overrides the scenario's `draws`).
     #[arg(long)]
@@ -174,7 +187,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
     /// Results folder (default: results/<scenario name>).
     #[arg(long)]
@@ -186,7 +199,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_draws: bool,
     /// Probability with which the "needed" columns meet each target.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
     pub confidence: f64,
     /// Print nothing but errors (no progress, no table).
     #[arg(long, short)]
@@ -205,11 +218,11 @@ pub struct RunArgs {
     pub only: Vec<String>,
     /// Budget for the per-draw values held at once, in MiB (default 1024). Results do not
     /// depend on it; a small budget makes the run slower.
-    #[arg(long, value_name = "MiB")]
+    #[arg(long, value_name = "MiB", value_parser = parse_memory)]
     pub memory: Option<usize>,
     /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -225,4 +238,65 @@ pub struct CheckArgs {
     /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Shard K of N (1-based), from `--shard K/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+/// `--shard K/N` with 1 <= K <= N.
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("'{text}' is not K/N with 1 <= K <= N, for example --shard 3/8");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(Shard { k, n })
+}
+
+/// `--confidence`: a probability strictly between 0 and 1.
+fn parse_confidence(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
+        _ => Err(format!("'{text}' is not a probability strictly between 0 and 1, such as 0.9")),
+    }
+}
+
+/// `--threads`: at least one.
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a number of threads of at least 1")),
+    }
+}
+
+/// `--memory`: at least 1 MiB.
+fn parse_memory(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{text}' is not a budget in MiB of at least 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_values_are_checked_when_parsed() {
+        assert_eq!(parse_shard(" 3/8"), Ok(Shard { k: 3, n: 8 }));
+        for bad in ["0/2", "3/2", "1/0", "1", "a/b", "1/2/3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_confidence("0.95"), Ok(0.95));
+        for bad in ["0", "1", "1.5", "-0.1", "nan", "x"] {
+            assert!(parse_confidence(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_threads("2"), Ok(2));
+        assert!(parse_threads("0").is_err() && parse_memory("0").is_err() && parse_memory("-1").is_err());
+    }
 }

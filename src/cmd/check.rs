@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn check(args: CheckArgs) -> i32 {
+pub(super) fn check(args: CheckArgs) -> Outcome {
     match overrides(&args.set, None, None).and_then(|o| scenario::load(&args.scenario, &o)) {
         Ok(s) => {
             let f = &s.mortality.fitted;
@@ -59,16 +59,13 @@ pub(super) fn check(args: CheckArgs) -> i32 {
                     "warnings": warnings,
                 }));
             }
-            0
+            Ok(())
         }
-        Err(e) => {
-            report_invalid(&e, args.format);
-            EXIT_INVALID
-        }
+        Err(e) => Err(CmdError::Invalid(e)),
     }
 }
 
-pub(super) fn list_scenarios() -> i32 {
+pub(super) fn list_scenarios() -> Outcome {
     let dir = scenarios_dir();
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
@@ -76,8 +73,7 @@ pub(super) fn list_scenarios() -> i32 {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect(),
         Err(e) => {
-            eprintln!("error: cannot list {}: {e}", dir.display());
-            return EXIT_FAILED;
+            return Err(CmdError::failed(format!("cannot list {}: {e}", dir.display())));
         }
     };
     entries.sort();
@@ -94,19 +90,18 @@ pub(super) fn list_scenarios() -> i32 {
             ""
         };
         if writeln!(out, "{}{default}\t{desc}", p.display()).is_err() {
-            return 0; // closed pipe
+            return Ok(()); // closed pipe
         }
     }
-    0
+    Ok(())
 }
 
-pub(super) fn chart(args: ChartArgs) -> i32 {
+pub(super) fn chart(args: ChartArgs) -> Outcome {
     if !report::is_results_dir(&args.results) {
-        eprintln!(
-            "error: {} is not a bedsim results folder (no bedsim manifest.json)",
+        return Err(CmdError::usage(format!(
+            "{} is not a bedsim results folder (no bedsim manifest.json)",
             args.results.display()
-        );
-        return EXIT_INVALID;
+        )));
     }
     let clock = Instant::now();
     match report::redraw_charts(&args.results) {
@@ -116,11 +111,8 @@ pub(super) fn chart(args: ChartArgs) -> i32 {
                 args.results.display(),
                 clock.elapsed().as_secs_f64()
             );
-            0
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILED
-        }
+        Err(e) => Err(CmdError::failed(e)),
     }
 }

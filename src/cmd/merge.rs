@@ -66,41 +66,22 @@ pub(super) struct RunShard {
 }
 
 /// Merges the shards of a run (`bedsim run --shard`).
-pub(super) fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 {
+fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
     let first = shards[0].0;
     let n = first.shards;
     let path = PathBuf::from(&first.scenario_path);
     let confidence = first.confidence;
-    let overrides = match super::overrides(&first.overrides, None, None) {
-        Ok(o) => o,
-        Err(e) => {
-            report_invalid(&e, Format::Text);
-            return EXIT_INVALID;
-        }
-    };
-    let s = match scenario::load(&path, &overrides) {
-        Ok(s) => s,
-        Err(e) => {
-            report_invalid(&e, Format::Text);
-            return EXIT_INVALID;
-        }
-    };
+    let overrides = super::overrides(&first.overrides, None, None)?;
+    let s = scenario::load(&path, &overrides)?;
     if first.spec != run_spec(&s, &first.overrides, confidence) {
-        eprintln!(
-            "error: the scenario or its data changed since the shards were run ({})",
+        return Err(CmdError::usage(format!(
+            "the scenario or its data changed since the shards were run ({})",
             path.display()
-        );
-        return EXIT_INVALID;
+        )));
     }
     let mut parts = Vec::new();
     for (_, dir) in shards {
-        match report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws) {
-            Ok(p) => parts.push(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_INVALID;
-            }
-        }
+        parts.push(report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws).map_err(CmdError::usage)?);
     }
     let covered: usize = parts
         .iter()
@@ -112,8 +93,10 @@ pub(super) fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 
         })
         .sum();
     if covered != s.regions.len() {
-        eprintln!("error: the shards hold {covered} regions, the scenario has {}", s.regions.len());
-        return EXIT_INVALID;
+        return Err(CmdError::usage(format!(
+            "the shards hold {covered} regions, the scenario has {}",
+            s.regions.len()
+        )));
     }
     let started = std::time::SystemTime::now();
     let clock = Instant::now();
@@ -123,9 +106,7 @@ pub(super) fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 
     };
     let result = montecarlo::finish_run(&s, &options, parts);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
-    if let Err(code) = super::destination(&out, args.force, Format::Text) {
-        return code;
-    }
+    super::destination(&out, args.force)?;
     let write_options = super::run::WriteOptions {
         confidence,
         no_charts: false,
@@ -147,62 +128,60 @@ pub(super) fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> i32 
             if !args.quiet {
                 eprintln!("{n} run shards merged into {}/", out.display());
             }
-            0
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("error: could not write results: {e}");
-            EXIT_FAILED
-        }
+        Err(e) => Err(CmdError::failed(format!("could not write results: {e}"))),
     }
 }
 
 /// `bedsim merge`: combines the shards of one sweep or run into exactly the single-machine result.
-pub fn merge(args: MergeArgs) -> i32 {
+pub fn merge(args: MergeArgs) -> Outcome {
     let mut shards: Vec<(ShardManifest, PathBuf)> = Vec::new();
     for dir in &args.shards {
         let file = dir.join("manifest.json");
         let text = match bedsim::scenario::data::read_text(&file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {} is not a bedsim shard: {}: {e}", dir.display(), file.display());
-                return EXIT_INVALID;
+                return Err(CmdError::usage(format!(
+                    "{} is not a bedsim shard: {}: {e}",
+                    dir.display(),
+                    file.display()
+                )));
             }
         };
         match serde_json::from_str::<ShardManifest>(&text) {
             Ok(m) => shards.push((m, dir.clone())),
             Err(e) => {
-                eprintln!(
-                    "error: {} is not a bedsim shard manifest of kind sweep-shard or run-shard: {e}",
+                return Err(CmdError::usage(format!(
+                    "{} is not a bedsim shard manifest of kind sweep-shard or run-shard: {e}",
                     file.display()
-                );
-                return EXIT_INVALID;
+                )));
             }
         }
     }
     let Some((first, _)) = shards.first() else {
-        eprintln!("error: give the shard folders to merge");
-        return EXIT_INVALID;
+        return Err(CmdError::usage("give the shard folders to merge"));
     };
     let (spec, _, n) = first.spec();
     let mut seen = vec![false; n];
     for (m, dir) in &shards {
         let (their_spec, k, their_n) = m.spec();
         if their_spec != spec || their_n != n {
-            eprintln!(
-                "error: {} belongs to another sweep or run (different scenario, inputs or shard count)",
+            return Err(CmdError::usage(format!(
+                "{} belongs to another sweep or run (different scenario, inputs or shard count)",
                 dir.display()
-            );
-            return EXIT_INVALID;
+            )));
         }
         if k == 0 || k > n || seen[k - 1] {
-            eprintln!("error: {}: shard {k} of {n} is missing or given twice", dir.display());
-            return EXIT_INVALID;
+            return Err(CmdError::usage(format!(
+                "{}: shard {k} of {n} is missing or given twice",
+                dir.display()
+            )));
         }
         seen[k - 1] = true;
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
-        eprintln!("error: shard {} of {n} is missing", missing + 1);
-        return EXIT_INVALID;
+        return Err(CmdError::usage(format!("shard {} of {n} is missing", missing + 1)));
     }
     let runs: Vec<(&RunShard, &Path)> = shards
         .iter()
@@ -225,8 +204,7 @@ pub fn merge(args: MergeArgs) -> i32 {
         })
         .collect();
     if !runs.is_empty() && !sweeps.is_empty() {
-        eprintln!("error: the folders mix run and sweep shards");
-        return EXIT_INVALID;
+        return Err(CmdError::usage("the folders mix run and sweep shards"));
     }
     if !runs.is_empty() {
         return merge_run(&runs, &args);
@@ -251,16 +229,12 @@ pub fn merge(args: MergeArgs) -> i32 {
         shard: None,
         format: Format::Text,
     };
-    let prep = match prepare(&sweep_args) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let prep = prepare(&sweep_args)?;
     if prep.spec != first.spec || prep.points.len() != total {
-        eprintln!(
-            "error: the scenario or its data changed since the shards were run ({})",
+        return Err(CmdError::usage(format!(
+            "the scenario or its data changed since the shards were run ({})",
             sweep_args.scenario.display()
-        );
-        return EXIT_INVALID;
+        )));
     }
     // Shards may be given in any order: shard K owns the points i with i % N == K - 1.
     let mut owners: Vec<&Path> = vec![Path::new(""); n];
@@ -276,8 +250,7 @@ pub fn merge(args: MergeArgs) -> i32 {
         {
             Some(r) => rows.extend(r),
             None => {
-                eprintln!("error: {}: point {i} is missing or unreadable", owner.display());
-                return EXIT_INVALID;
+                return Err(CmdError::usage(format!("{}: point {i} is missing or unreadable", owner.display())));
             }
         }
     }
@@ -285,12 +258,10 @@ pub fn merge(args: MergeArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name, prep.method_name)));
-    if let Err(code) = super::destination(&out, args.force, Format::Text) {
-        return code;
-    }
-    let code = finish(&prep, &sweep_args, &rows, &out);
-    if code == 0 && !args.quiet {
+    super::destination(&out, args.force)?;
+    finish(&prep, &sweep_args, &rows, &out)?;
+    if !args.quiet {
         eprintln!("{n} shards, {total} points merged into {}/", out.display());
     }
-    code
+    Ok(())
 }

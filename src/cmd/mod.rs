@@ -19,10 +19,58 @@ use bedsim::scenario::tree::{Value, get_path};
 use bedsim::scenario::{self, LoadError, Override, Scenario, Source, Unit};
 use bedsim::sensitivity::{self, Param, SweepRow, decode_point, encode_point, oat_bars};
 
-use crate::cli::{ChartArgs, CheckArgs, Cli, Command, Format, MergeArgs, Method, PlanArgs, RunArgs, SweepArgs};
+use crate::cli::{ChartArgs, CheckArgs, Cli, Command, Format, MergeArgs, Method, PlanArgs, RunArgs, Shard, SweepArgs};
 use merge::{RunShard, ShardManifest, SweepArguments, SweepShard};
 use run::run_spec;
 use sweep::{finish, point_file, prepare};
+
+/// Why a command did not succeed. [`dispatch`] maps it, in one place, to the exit code and to
+/// what is printed: the message on stderr, and with `--format json` a JSON document on stdout.
+#[derive(Debug)]
+pub enum CmdError {
+    /// The scenario, its data or its overrides are invalid: every problem with its place
+    /// (exit 2).
+    Invalid(LoadError),
+    /// Bad usage, or an input that is not a scenario value: a flag's value, a folder in the way,
+    /// a shard of another sweep (exit 2).
+    Usage(String),
+    /// A command that failed while it worked: threads, writing, an interrupt (exit 1).
+    Failed(String),
+}
+
+impl CmdError {
+    pub fn usage(message: impl ToString) -> CmdError {
+        CmdError::Usage(message.to_string())
+    }
+
+    pub fn failed(message: impl ToString) -> CmdError {
+        CmdError::Failed(message.to_string())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CmdError::Invalid(_) | CmdError::Usage(_) => EXIT_INVALID,
+            CmdError::Failed(_) => EXIT_FAILED,
+        }
+    }
+
+    fn report(&self, format: Format) {
+        match self {
+            CmdError::Invalid(e) => report_invalid(e, format),
+            CmdError::Usage(m) | CmdError::Failed(m) => report_failure(m, format),
+        }
+    }
+}
+
+impl From<LoadError> for CmdError {
+    fn from(e: LoadError) -> CmdError {
+        CmdError::Invalid(e)
+    }
+}
+
+/// What a command returns: its output is printed as it goes; a failure is reported by
+/// [`dispatch`].
+pub type Outcome = Result<(), CmdError>;
 
 /// Exit code of a run that failed (I/O, interrupted).
 pub const EXIT_FAILED: i32 = 1;
@@ -47,7 +95,7 @@ pub fn catch_interrupts() {
 ///
 /// # Errors
 /// When the threads cannot be started.
-pub fn thread_pool(threads: Option<usize>) -> Result<(usize, rayon::ThreadPool), String> {
+pub fn thread_pool(threads: Option<usize>) -> Result<(usize, rayon::ThreadPool), CmdError> {
     let n = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1);
@@ -55,7 +103,7 @@ pub fn thread_pool(threads: Option<usize>) -> Result<(usize, rayon::ThreadPool),
         .num_threads(n)
         .build()
         .map(|p| (n, p))
-        .map_err(|e| format!("cannot start {n} threads: {e}"))
+        .map_err(|e| CmdError::failed(format!("cannot start {n} threads: {e}")))
 }
 
 /// What an interrupted run says about the results folder.
@@ -75,8 +123,10 @@ pub fn interrupted() -> bool {
 /// The scenario used when `run` is given none.
 pub const DEFAULT_SCENARIO: &str = "hainan.toml";
 
+/// Runs the command and maps its failure, here only, to what is printed and the exit code.
 pub fn dispatch(cli: Cli) -> i32 {
-    match cli.command {
+    let format = cli.command.format();
+    let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Scenarios => check::list_scenarios(),
@@ -87,13 +137,20 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "bedsim", &mut std::io::stdout());
-            0
+            Ok(())
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
             // A closed pipe (bedsim man | head) is not a failure.
             let _ = clap_mangen::Man::new(cmd).render(&mut std::io::stdout());
-            0
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            e.report(format);
+            e.exit_code()
         }
     }
 }
@@ -111,7 +168,6 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-/// Reports an invalid input on stderr and, with `--format json`, as a JSON document on stdout.
 /// The command line's changes to a scenario, typed, in the order they apply: each `--set`, then
 /// `--draws`, then `--seed` (so the flags win over a `--set` of the same field).
 ///
@@ -126,17 +182,10 @@ pub fn overrides(set: &[String], draws: Option<u64>, seed: Option<u64>) -> Resul
 
 /// Checks before any simulation that results can go to `out`: not a file, not a folder of
 /// something else unless `force`, and writable (its parents are created and a staging folder
-/// is made and removed). Reports the problem; the error is the exit code.
-pub fn destination(out: &Path, force: bool, format: Format) -> Result<(), i32> {
-    if let Err(e) = report::check_destination(out, force) {
-        report_failure(&e.to_string(), format);
-        return Err(EXIT_INVALID);
-    }
-    if let Err(e) = report::probe_destination(out) {
-        report_failure(&format!("cannot write results to {}: {e}", out.display()), format);
-        return Err(EXIT_FAILED);
-    }
-    Ok(())
+/// is made and removed).
+pub fn destination(out: &Path, force: bool) -> Outcome {
+    report::check_destination(out, force).map_err(CmdError::usage)?;
+    report::probe_destination(out).map_err(|e| CmdError::failed(format!("cannot write results to {}: {e}", out.display())))
 }
 
 /// The texts manifests record for overrides (`PATH=VALUE`).
@@ -144,7 +193,8 @@ pub fn override_texts(overrides: &[Override]) -> Vec<String> {
     overrides.iter().map(|o| o.text().to_string()).collect()
 }
 
-pub fn report_invalid(e: &LoadError, format: Format) {
+/// Reports an invalid input on stderr and, with `--format json`, as a JSON document on stdout.
+fn report_invalid(e: &LoadError, format: Format) {
     print_load_error(e);
     if format == Format::Json {
         report::json::print(&report::json::failure("invalid input", &e.0));
@@ -152,14 +202,14 @@ pub fn report_invalid(e: &LoadError, format: Format) {
 }
 
 /// Reports a failure that is not an input problem.
-pub fn report_failure(message: &str, format: Format) {
+fn report_failure(message: &str, format: Format) {
     eprintln!("error: {}", scenario::tree::escape_invisible(message));
     if format == Format::Json {
         report::json::print(&report::json::failure(message, &[]));
     }
 }
 
-pub fn print_load_error(e: &LoadError) {
+fn print_load_error(e: &LoadError) {
     let mut err = std::io::stderr().lock();
     for d in &e.0 {
         let _ = writeln!(err, "{d}");
@@ -171,21 +221,19 @@ pub fn print_load_error(e: &LoadError) {
 /// draws are left (a warning names the least consistent observation when they are few).
 ///
 /// # Errors
-/// The exit code, after reporting why.
-pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: bool, format: Format) -> Result<Scenario, i32> {
+/// An interrupt, or observations that no draw is consistent with.
+pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: bool) -> Result<Scenario, CmdError> {
     if s.observations.is_empty() {
         return Ok(s);
     }
     let s = match montecarlo::observe::conditioned(s, options) {
         Ok(s) => s,
         Err(montecarlo::observe::ConditionError::Cancelled(_)) => {
-            report_failure("interrupted while conditioning on the observations; nothing was written", format);
-            return Err(EXIT_FAILED);
+            return Err(CmdError::failed(
+                "interrupted while conditioning on the observations; nothing was written",
+            ));
         }
-        Err(e) => {
-            report_failure(&e.to_string(), format);
-            return Err(EXIT_INVALID);
-        }
+        Err(e) => return Err(CmdError::usage(e)),
     };
     if let Some(c) = &s.conditioned {
         if !quiet {
@@ -207,15 +255,4 @@ pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: b
         }
     }
     Ok(s)
-}
-
-/// Parses `K/N` (1-based shard K of N).
-pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("--shard '{text}': expected K/N with 1 <= K <= N, for example --shard 3/8");
-    let (k, n) = text.split_once('/').ok_or_else(bad)?;
-    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if k == 0 || n == 0 || k > n {
-        return Err(bad());
-    }
-    Ok((k, n))
 }

@@ -4,51 +4,21 @@ use super::*;
 
 /// `bedsim plan`: per region and target, what must be added to meet it with the chosen
 /// probability, and the latest year it must be started given the scenario's delays.
-pub fn plan(args: PlanArgs) -> i32 {
-    let overrides = match super::overrides(&args.set, args.draws, None) {
-        Ok(o) => o,
-        Err(e) => {
-            report_invalid(&e, args.format);
-            return EXIT_INVALID;
-        }
-    };
-    if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        report_failure(
-            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
-            args.format,
-        );
-        return EXIT_INVALID;
-    }
-    let s = match scenario::load(&args.scenario, &overrides) {
-        Ok(s) => s,
-        Err(e) => {
-            report_invalid(&e, args.format);
-            return EXIT_INVALID;
-        }
-    };
-    let options = RunOptions {
-        confidence: args.confidence,
-        ..RunOptions::default()
-    };
-    let s = match super::condition_on_observations(s, &options, false, args.format) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let r = match montecarlo::run(&s, &options) {
-        Ok(r) => r,
-        Err(e) => {
-            report_failure(&e.to_string(), args.format);
-            return EXIT_FAILED;
-        }
-    };
-    let rows = bedsim::report::plan::rows(&s, &r, args.confidence);
+pub fn plan(args: PlanArgs) -> Outcome {
+    let overrides = super::overrides(&args.set, args.draws, None)?;
+    let s = scenario::load(&args.scenario, &overrides)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name)));
-    if let Err(code) = super::destination(&out, args.force, args.format) {
-        return code;
-    }
+    super::destination(&out, args.force)?;
+    let options = RunOptions {
+        confidence: args.confidence,
+        ..RunOptions::default()
+    };
+    let s = super::condition_on_observations(s, &options, false)?;
+    let r = montecarlo::run(&s, &options).map_err(CmdError::failed)?;
+    let rows = bedsim::report::plan::rows(&s, &r, args.confidence);
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(&out)?;
         bedsim::report::plan::write(&staging.dir, &rows)?;
@@ -67,8 +37,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         staging.commit()
     })();
     if let Err(e) = written {
-        report_failure(&format!("could not write {}: {e}", out.display()), args.format);
-        return EXIT_FAILED;
+        return Err(CmdError::failed(format!("could not write {}: {e}", out.display())));
     }
     if args.format == Format::Json {
         bedsim::report::json::print(&serde_json::json!({
@@ -89,5 +58,5 @@ pub fn plan(args: PlanArgs) -> i32 {
     if !args.quiet {
         eprintln!("plan written to {}/plan.csv", out.display());
     }
-    0
+    Ok(())
 }

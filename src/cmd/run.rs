@@ -2,55 +2,29 @@
 
 use super::*;
 
-pub(super) fn run(args: RunArgs) -> i32 {
+pub(super) fn run(args: RunArgs) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
-    if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        report_failure(
-            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
-            args.format,
-        );
-        return EXIT_INVALID;
-    }
-    if args.threads == Some(0) {
-        report_failure("--threads must be at least 1", args.format);
-        return EXIT_INVALID;
-    }
     let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
-    let overrides = match overrides(&args.set, args.draws, args.seed) {
-        Ok(o) => o,
-        Err(e) => {
-            report_invalid(&e, args.format);
-            return EXIT_INVALID;
-        }
-    };
+    let overrides = overrides(&args.set, args.draws, args.seed)?;
     let texts = override_texts(&overrides);
     let mut stages = Stages::default();
-    let s = match scenario::load(&path, &overrides) {
-        Ok(s) => s,
-        Err(e) => {
-            report_invalid(&e, args.format);
-            return EXIT_INVALID;
-        }
-    };
+    let s = scenario::load(&path, &overrides)?;
     // The slice of --only is checked now and taken after conditioning on the observations,
     // which uses the whole scenario (a region's results are those it has in the whole run).
     if !args.only.is_empty() {
         if args.shard.is_some() {
-            report_failure("--only and --shard cannot be combined", args.format);
-            return EXIT_INVALID;
+            return Err(CmdError::usage("--only and --shard cannot be combined"));
         }
         if let Err(problems) = s.restrict(&args.only) {
             for p in &problems {
                 eprintln!("{}: {p}", path.display());
             }
-            report_failure(&format!("--only: {} unknown id(s); nothing was run", problems.len()), args.format);
-            return EXIT_INVALID;
+            return Err(CmdError::usage(format!(
+                "--only: {} unknown id(s); nothing was run",
+                problems.len()
+            )));
         }
-    }
-    if args.memory == Some(0) {
-        report_failure("--memory must be at least 1 MiB", args.format);
-        return EXIT_INVALID;
     }
     stages.check = clock.elapsed().as_secs_f64();
     let condition_options = RunOptions {
@@ -58,16 +32,10 @@ pub(super) fn run(args: RunArgs) -> i32 {
         cancelled: Some(&interrupted),
         ..RunOptions::default()
     };
-    if let Some(shard) = &args.shard {
-        let (kn, out) = match shard_destination(&s.name, &args, shard) {
-            Ok(x) => x,
-            Err(code) => return code,
-        };
-        let s = match condition_on_observations(s, &condition_options, args.quiet, args.format) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
-        return run_shard(&s, &args, kn, &out, &path, &texts);
+    if let Some(shard) = args.shard {
+        let out = shard_destination(&s.name, &args, shard)?;
+        let s = condition_on_observations(s, &condition_options, args.quiet)?;
+        return run_shard(&s, &args, shard, &out, &path, &texts);
     }
     let default_name = if args.only.is_empty() {
         s.name.clone()
@@ -75,9 +43,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
         format!("{}-only", s.name)
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    if let Err(code) = destination(&out, args.force, args.format) {
-        return code;
-    }
+    super::destination(&out, args.force)?;
     if args.keep_draws {
         let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
         if bytes > 4.0 * (1u64 << 30) as f64 && !args.quiet {
@@ -87,18 +53,9 @@ pub(super) fn run(args: RunArgs) -> i32 {
             );
         }
     }
-    let (threads, pool) = match thread_pool(args.threads) {
-        Ok(p) => p,
-        Err(e) => {
-            report_failure(&e, args.format);
-            return EXIT_FAILED;
-        }
-    };
+    let (threads, pool) = thread_pool(args.threads)?;
     let sim_clock = Instant::now();
-    let s = match pool.install(|| condition_on_observations(s, &condition_options, args.quiet, args.format)) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let s = pool.install(|| condition_on_observations(s, &condition_options, args.quiet))?;
     let s = if args.only.is_empty() {
         s
     } else {
@@ -106,13 +63,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
     };
     let result = pool.install(|| simulate(&s, &args));
     stages.simulate = sim_clock.elapsed().as_secs_f64();
-    let result = match result {
-        Ok(r) => r,
-        Err(_) => {
-            report_failure(&interrupted_message(&out), args.format);
-            return EXIT_FAILED;
-        }
-    };
+    let result = result.map_err(|_| CmdError::failed(interrupted_message(&out)))?;
     stages.engine = result.timing;
     let write_options = WriteOptions {
         confidence: args.confidence,
@@ -122,16 +73,12 @@ pub(super) fn run(args: RunArgs) -> i32 {
     let written = pool.install(|| write_results(&s, &result, &write_options, &path, &texts, threads, started, &clock, &out, stages));
     let stages = match written {
         Ok(st) => st,
-        Err(report::ReportError::Interrupted) => {
-            report_failure(&interrupted_message(&out), args.format);
-            return EXIT_FAILED;
-        }
+        Err(report::ReportError::Interrupted) => return Err(CmdError::failed(interrupted_message(&out))),
         Err(e) => {
-            report_failure(
-                &format!("could not write results: {e}; nothing was changed in {}", out.display()),
-                args.format,
-            );
-            return EXIT_FAILED;
+            return Err(CmdError::failed(format!(
+                "could not write results: {e}; nothing was changed in {}",
+                out.display()
+            )));
         }
     };
 
@@ -152,7 +99,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
     } else if !args.quiet {
         let table = report::target_table_text(&s, &result, args.confidence);
         if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
-            return 0; // closed pipe
+            return Ok(()); // closed pipe
         }
         eprintln!(
             "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s",
@@ -173,7 +120,7 @@ pub(super) fn run(args: RunArgs) -> i32 {
             region_draw_years / stages.simulate / 1e6
         );
     }
-    0
+    Ok(())
 }
 
 pub(super) fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {
@@ -264,45 +211,31 @@ pub fn write_results(
     Ok(stages)
 }
 
-/// `bedsim run --shard K/N`: which shard, and where it goes (checked: not a file, writable).
-/// The error is the exit code, the problem reported.
-pub fn shard_destination(name: &str, args: &crate::cli::RunArgs, shard: &str) -> Result<((usize, usize), PathBuf), i32> {
-    let (k, n) = parse_shard(shard).map_err(|e| {
-        report_failure(&e, args.format);
-        EXIT_INVALID
-    })?;
+/// `bedsim run --shard K/N`: where the shard goes, checked (not a file, writable) before any
+/// simulation.
+fn shard_destination(name: &str, args: &RunArgs, Shard { k, n }: Shard) -> Result<PathBuf, CmdError> {
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-shard-{k}-of-{n}")));
-    super::destination(&out, args.force, args.format)?;
-    Ok(((k, n), out))
+    super::destination(&out, args.force)?;
+    Ok(out)
 }
 
 /// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.
 ///
 /// The caller has checked `out` (see [`shard_destination`]) before any simulation, conditioning
 /// included.
-pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, (k, n): (usize, usize), out: &Path, path: &Path, overrides: &[String]) -> i32 {
+fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, path: &Path, overrides: &[String]) -> Outcome {
     let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
-    let (_, pool) = match super::thread_pool(args.threads) {
-        Ok(p) => p,
-        Err(e) => {
-            report_failure(&e, args.format);
-            return EXIT_FAILED;
-        }
-    };
+    let (_, pool) = super::thread_pool(args.threads)?;
     let options = RunOptions {
         confidence: args.confidence,
         ..RunOptions::default()
     };
-    let part = match pool.install(|| montecarlo::run_regions(s, &options, &regions)) {
-        Ok(p) => p,
-        Err(e) => {
-            report_failure(&e.to_string(), args.format);
-            return EXIT_FAILED;
-        }
-    };
+    let part = pool
+        .install(|| montecarlo::run_regions(s, &options, &regions))
+        .map_err(CmdError::failed)?;
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(out)?;
         report::shard::write_run_part(&staging.dir, &part)?;
@@ -325,12 +258,9 @@ pub fn run_shard(s: &Scenario, args: &crate::cli::RunArgs, (k, n): (usize, usize
             if !args.quiet {
                 eprintln!("shard {k} of {n}: {} regions written to {}/", regions.len(), out.display());
             }
-            0
+            Ok(())
         }
-        Err(e) => {
-            report_failure(&format!("could not write the shard: {e}"), args.format);
-            EXIT_FAILED
-        }
+        Err(e) => Err(CmdError::failed(format!("could not write the shard: {e}"))),
     }
 }
 

@@ -133,16 +133,10 @@ pub(super) fn read_vary_file(path: &Path) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
+pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
     let mut vary = args.vary.clone();
     if let Some(file) = &args.vary_file {
-        match read_vary_file(file) {
-            Ok(v) => vary.extend(v),
-            Err(e) => {
-                report_failure(&e, args.format);
-                return Err(EXIT_INVALID);
-            }
-        }
+        vary.extend(read_vary_file(file).map_err(CmdError::usage)?);
     }
     let args = &SweepArgs {
         vary,
@@ -150,37 +144,24 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         ..args.clone()
     };
     if args.vary.is_empty() {
-        report_failure("give at least one --vary PATH=LOW..HIGH", args.format);
-        return Err(EXIT_INVALID);
+        return Err(CmdError::usage("give at least one --vary PATH=LOW..HIGH"));
     }
-    let params: Vec<Param> = args.vary.iter().map(|v| Param::parse(v)).collect::<Result<_, _>>().map_err(|e| {
-        report_failure(&e.to_string(), args.format);
-        EXIT_INVALID
-    })?;
-    let overrides = super::overrides(&args.set, args.draws, args.seed).map_err(|e| {
-        report_invalid(&e, args.format);
-        EXIT_INVALID
-    })?;
-    let source = scenario::read(&args.scenario, &overrides).map_err(|e| {
-        report_invalid(&e, args.format);
-        EXIT_INVALID
-    })?;
+    let params: Vec<Param> = args
+        .vary
+        .iter()
+        .map(|v| Param::parse(v))
+        .collect::<Result<_, _>>()
+        .map_err(CmdError::usage)?;
+    let overrides = super::overrides(&args.set, args.draws, args.seed)?;
+    let source = scenario::read(&args.scenario, &overrides)?;
     let overrides = super::override_texts(&overrides);
     for p in &params {
         if get_path(&source.root, &p.path).is_none() {
-            eprintln!(
-                "error: --vary {}: the scenario has no value at this path (a path names an existing value, e.g. plan.<id>.beds or care.level.sdlog)",
+            return Err(CmdError::usage(format!(
+                "--vary {}: the scenario has no value at this path (a path names an existing value, e.g. plan.<id>.beds or care.level.sdlog)",
                 p.path
-            );
-            return Err(EXIT_INVALID);
+            )));
         }
-    }
-    if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        report_failure(
-            &format!("--confidence must be strictly between 0 and 1, got {}", args.confidence),
-            args.format,
-        );
-        return Err(EXIT_INVALID);
     }
     let k = params.len();
     // A design size that cannot be run is refused before anything starts.
@@ -192,19 +173,12 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         Method::Sobol => args.samples.checked_mul(k + 2),
     };
     if !(2..=10_000).contains(&args.steps) || args.samples < 2 || points_wanted.is_none_or(|n| n > MAX_POINTS) {
-        report_failure(
-            &format!(
-                "--steps must be 2..=10000, --samples at least 2, and the design at most {MAX_POINTS} points (steps {}, samples {}, {k} inputs)",
-                args.steps, args.samples
-            ),
-            args.format,
-        );
-        return Err(EXIT_INVALID);
+        return Err(CmdError::usage(format!(
+            "--steps must be 2..=10000, --samples at least 2, and the design at most {MAX_POINTS} points (steps {}, samples {}, {k} inputs)",
+            args.steps, args.samples
+        )));
     }
-    let base = source.build().map_err(|e| {
-        report_invalid(&e, args.format);
-        EXIT_INVALID
-    })?;
+    let base = source.build()?;
     // The design's random numbers come from the run's seed (the scenario's, or --seed), which
     // the manifest records.
     let mut rng = bedsim::streams::stream(base.seed, bedsim::streams::Purpose::Sweep, 0, 0);
@@ -223,10 +197,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
         params.iter().map(|p| p.low).collect::<Vec<_>>(),
         params.iter().map(|p| p.high).collect(),
     ] {
-        if let Err(e) = build_point(&source, &params, &corner) {
-            report_invalid(&e, args.format);
-            return Err(EXIT_INVALID);
-        }
+        build_point(&source, &params, &corner)?;
     }
     let method_name = format!("{:?}", args.method).to_lowercase();
     let spec = format!(
@@ -245,27 +216,16 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, i32> {
     })
 }
 
-pub fn sweep(args: SweepArgs) -> i32 {
+pub fn sweep(args: SweepArgs) -> Outcome {
     let started = Instant::now();
-    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            report_failure(&e.to_string(), args.format);
-            return EXIT_INVALID;
-        }
-    };
-    let prep = match prepare(&args) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let shard = args.shard;
+    let prep = prepare(&args)?;
     let default_name = match shard {
         None => format!("{}-sweep-{}", prep.base.name, prep.method_name),
-        Some((k, n)) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
+        Some(Shard { k, n }) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    if let Err(code) = super::destination(&out, args.force, args.format) {
-        return code;
-    }
+    super::destination(&out, args.force)?;
     let partial = out.with_file_name(format!(
         ".{}.partial",
         out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
@@ -273,20 +233,13 @@ pub fn sweep(args: SweepArgs) -> i32 {
     if std::fs::read_to_string(partial.join("spec.txt")).ok().as_deref() != Some(prep.spec.as_str()) {
         let _ = std::fs::remove_dir_all(&partial);
         if let Err(e) = std::fs::create_dir_all(&partial).and_then(|_| std::fs::write(partial.join("spec.txt"), &prep.spec)) {
-            report_failure(&format!("cannot create {}: {e}", partial.display()), args.format);
-            return EXIT_FAILED;
+            return Err(CmdError::failed(format!("cannot create {}: {e}", partial.display())));
         }
     }
-    let (_, pool) = match super::thread_pool(args.threads) {
-        Ok(p) => p,
-        Err(e) => {
-            report_failure(&e, args.format);
-            return EXIT_FAILED;
-        }
-    };
+    let (_, pool) = super::thread_pool(args.threads)?;
     // A shard owns every N-th point: a deterministic share whatever the order of the shards.
     let mine: Vec<usize> = (0..prep.points.len())
-        .filter(|i| shard.is_none_or(|(k, n)| i % n == k - 1))
+        .filter(|i| shard.is_none_or(|Shard { k, n }| i % n == k - 1))
         .collect();
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(mine.len() as u64)
@@ -302,15 +255,11 @@ pub fn sweep(args: SweepArgs) -> i32 {
     for &i in &mine {
         if super::interrupted() {
             bar.finish_and_clear();
-            report_failure(
-                &format!(
-                    "interrupted: {} finished points are kept in {} and a rerun resumes from them",
-                    rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len(),
-                    partial.display()
-                ),
-                args.format,
-            );
-            return EXIT_FAILED;
+            return Err(CmdError::failed(format!(
+                "interrupted: {} finished points are kept in {} and a rerun resumes from them",
+                rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len(),
+                partial.display()
+            )));
         }
         let values = &prep.points[i];
         let cache = partial.join(point_file(i));
@@ -324,8 +273,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
             Ok(s) => s,
             Err(e) => {
                 bar.finish_and_clear();
-                report_invalid(&e, args.format);
-                return EXIT_INVALID;
+                return Err(CmdError::Invalid(e));
             }
         };
         let options = RunOptions {
@@ -334,20 +282,10 @@ pub fn sweep(args: SweepArgs) -> i32 {
             ..RunOptions::default()
         };
         // Each point is conditioned on the observations with its own inputs.
-        let s = match pool.install(|| super::condition_on_observations(s, &options, true, args.format)) {
-            Ok(s) => s,
-            Err(code) => {
-                bar.finish_and_clear();
-                return code;
-            }
-        };
-        let result = match pool.install(|| montecarlo::run(&s, &options)) {
-            Ok(r) => r,
-            Err(e) => {
-                report_failure(&e.to_string(), args.format);
-                return EXIT_FAILED;
-            }
-        };
+        let s = pool
+            .install(|| super::condition_on_observations(s, &options, true))
+            .inspect_err(|_| bar.finish_and_clear())?;
+        let result = pool.install(|| montecarlo::run(&s, &options)).map_err(CmdError::failed)?;
         let point_rows = rows_of(&s, &result, i, values);
         let tmp = cache.with_extension("tmp");
         if std::fs::write(&tmp, encode_point(&point_rows))
@@ -360,11 +298,11 @@ pub fn sweep(args: SweepArgs) -> i32 {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let code = match shard {
+    let outcome = match shard {
         None => finish(&prep, &args, &rows, &out),
-        Some((k, n)) => write_shard(&prep, &args, k, n, &rows, &mine, &out),
+        Some(sh) => write_shard(&prep, &args, sh, &rows, &mine, &out),
     };
-    if code == 0 {
+    if outcome.is_ok() {
         let _ = std::fs::remove_dir_all(&partial);
         if args.format == Format::Json {
             let files: Vec<String> = std::fs::read_dir(&out)
@@ -384,7 +322,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
                 "points": prep.points.len(),
                 "points_run": mine.len() - resumed,
                 "points_resumed": resumed,
-                "shard": shard.map(|(k, n)| serde_json::json!({"k": k, "n": n})),
+                "shard": shard.map(|Shard { k, n }| serde_json::json!({"k": k, "n": n})),
                 "draws": prep.base.draws,
                 "seed": prep.base.seed,
                 "files": files,
@@ -409,7 +347,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
     } else {
         eprintln!("finished points are kept in {} for a rerun", partial.display());
     }
-    code
+    outcome
 }
 
 pub(super) fn point_file(i: usize) -> String {
@@ -417,7 +355,14 @@ pub(super) fn point_file(i: usize) -> String {
 }
 
 /// Writes a shard: its points and what is needed to merge them.
-pub(super) fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize, rows: &[SweepRow], mine: &[usize], out: &Path) -> i32 {
+pub(super) fn write_shard(
+    prep: &Prepared,
+    args: &SweepArgs,
+    Shard { k, n }: Shard,
+    rows: &[SweepRow],
+    mine: &[usize],
+    out: &Path,
+) -> Outcome {
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(out)?;
         let points = staging.dir.join("points");
@@ -452,16 +397,13 @@ pub(super) fn write_shard(prep: &Prepared, args: &SweepArgs, k: usize, n: usize,
         staging.commit()
     })();
     match written {
-        Ok(()) => 0,
-        Err(e) => {
-            report_failure(&format!("could not write the shard: {e}"), args.format);
-            EXIT_FAILED
-        }
+        Ok(()) => Ok(()),
+        Err(e) => Err(CmdError::failed(format!("could not write the shard: {e}"))),
     }
 }
 
 /// Writes the results of a complete sweep (all points) into `out`.
-pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> i32 {
+pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> Outcome {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
     let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed));
     let written = (|| -> Result<usize, report::ReportError> {
@@ -502,12 +444,9 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
                     eprintln!("{n_charts} tornado charts in {}/charts/", out.display());
                 }
             }
-            0
+            Ok(())
         }
-        Err(e) => {
-            report_failure(&format!("could not write the sweep results: {e}"), args.format);
-            EXIT_FAILED
-        }
+        Err(e) => Err(CmdError::failed(format!("could not write the sweep results: {e}"))),
     }
 }
 
