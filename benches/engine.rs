@@ -101,9 +101,9 @@ fn one_year_step(c: &mut Criterion) {
     let (mut pop, mut nxt) = (Box::new(base), Box::new(base));
     g.bench_function("project_one_region_16_draws_15_years", |b| {
         b.iter(|| {
-            // SAFETY: the buffer holds rows.len() rows of LANES values and nothing else uses it.
-            let mut out = unsafe { BlockOut::new(buf.as_mut_ptr(), LANES, rows.len(), LANES) };
-            kernel::project(&s, &consts, 0, &mut inputs, &mort, &care, &rows, &mut pop, &mut nxt, &mut out);
+            BlockOut::over_slice(&mut buf, rows.len(), LANES, |out| {
+                kernel::project(&s, &consts, 0, &mut inputs, &mort, &care, &rows, &mut pop, &mut nxt, out)
+            });
             black_box(&buf);
         })
     });

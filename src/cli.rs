@@ -42,10 +42,10 @@ impl Command {
     /// What the command prints on stdout, for its failures too.
     pub fn format(&self) -> Format {
         match self {
-            Command::Run(a) => a.format,
+            Command::Run(a) => a.flags.format,
             Command::Check(a) => a.format,
-            Command::Sweep(a) => a.format,
-            Command::Plan(a) => a.format,
+            Command::Sweep(a) => a.flags.format,
+            Command::Plan(a) => a.flags.format,
             _ => Format::Text,
         }
     }
@@ -91,10 +91,39 @@ pub enum Method {
     Sobol,
 }
 
+/// The flags of every command that runs a scenario (`run`, `sweep`, `plan`), declared once.
+#[derive(Debug, Clone, Args)]
+pub struct RunFlags {
+    /// Monte Carlo draws (overrides the scenario's `draws`; per point in a sweep).
+    #[arg(long)]
+    pub draws: Option<u64>,
+    /// Override a scenario value by its dotted path (repeatable), e.g. --set target.beds-2025.threshold=30
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Probability with which the "needed" columns meet each target.
+    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
+    pub confidence: f64,
+    /// Results folder (default: under results/, named after the scenario: <name>, <name>-only,
+    /// <name>-sweep-<method>, <name>-plan, <name>-shard-K-of-N).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors (no progress, no table).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Replace the output folder even if it is not a bedsim results folder (never a file).
+    #[arg(long)]
+    pub force: bool,
+    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+    #[command(flatten)]
+    pub flags: RunFlags,
     /// An input to vary, by dotted path, over LOW..HIGH (repeatable), e.g. --vary care.trend.mean=-0.03..0
     #[arg(long, value_name = "PATH=LOW..HIGH")]
     pub vary: Vec<String>,
@@ -111,63 +140,23 @@ pub struct SweepArgs {
     /// Points for lhs; base samples for sobol (points = samples x (inputs + 2)).
     #[arg(long, default_value_t = 64)]
     pub samples: usize,
-    /// Monte Carlo draws per point (overrides the scenario's `draws`).
-    #[arg(long)]
-    pub draws: Option<u64>,
     /// Master seed, for the draws and the design (overrides the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads per point.
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
-    /// Results folder (default: results/<scenario>-sweep-<method>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Override a scenario value before sweeping (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
-    /// Probability with which the "needed" column meets each target.
-    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
-    pub confidence: f64,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Replace the output folder even if it is not a bedsim results folder.
-    #[arg(long)]
-    pub force: bool,
     /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
-    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 }
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
-    /// Probability with which each target should be met.
-    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
-    pub confidence: f64,
-    /// Monte Carlo draws (overrides the scenario's `draws`).
-    #[arg(long)]
-    pub draws: Option<u64>,
-    /// Override a scenario value (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
-    /// Results folder (default: results/<scenario>-plan).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Replace the output folder even if it is not a bedsim results folder.
-    #[arg(long)]
-    pub force: bool,
-    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[command(flatten)]
+    pub flags: RunFlags,
 }
 
 #[derive(Debug, Args)]
@@ -180,33 +169,17 @@ pub struct ChartArgs {
 pub struct RunArgs {
     /// Scenario file (TOML). Default: the shipped Hainan scenario.
     pub scenario: Option<PathBuf>,
-    /// Number of Monte Carlo draws (overrides the scenario's `draws`).
-    #[arg(long)]
-    pub draws: Option<u64>,
+    #[command(flatten)]
+    pub flags: RunFlags,
     /// Master random seed (overrides the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
-    /// Results folder (default: results/<scenario name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Override a scenario value by its dotted path, e.g. --set target.beds-2025.threshold=30
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub set: Vec<String>,
     /// Also write every draw (draws.parquet).
     #[arg(long)]
     pub keep_draws: bool,
-    /// Probability with which the "needed" columns meet each target.
-    #[arg(long, default_value_t = 0.9, value_parser = parse_confidence)]
-    pub confidence: f64,
-    /// Print nothing but errors (no progress, no table).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Replace the output folder even if it is not a bedsim results folder.
-    #[arg(long)]
-    pub force: bool,
     /// Do not draw the PNG charts (they are drawn under <results>/charts/ by default).
     #[arg(long)]
     pub no_charts: bool,
@@ -223,9 +196,6 @@ pub struct RunArgs {
     /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
-    /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 }
 
 #[derive(Debug, Args)]

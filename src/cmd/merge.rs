@@ -217,17 +217,19 @@ pub fn merge(args: MergeArgs) -> Outcome {
         method: a.method,
         steps: a.steps,
         samples: a.samples,
-        draws: a.draws,
         seed: a.seed,
         threads: None,
-        out: None,
-        set: a.set.clone(),
         vary_file: None,
-        confidence: a.confidence,
-        quiet: args.quiet,
-        force: args.force,
         shard: None,
-        format: Format::Text,
+        flags: crate::cli::RunFlags {
+            draws: a.draws,
+            set: a.set.clone(),
+            confidence: a.confidence,
+            out: None,
+            quiet: args.quiet,
+            force: args.force,
+            format: Format::Text,
+        },
     };
     let prep = prepare(&sweep_args)?;
     if prep.spec != first.spec || prep.points.len() != total {

@@ -5,20 +5,21 @@ use super::*;
 /// `bedsim plan`: per region and target, what must be added to meet it with the chosen
 /// probability, and the latest year it must be started given the scenario's delays.
 pub fn plan(args: PlanArgs) -> Outcome {
-    let overrides = super::overrides(&args.set, args.draws, None)?;
+    let overrides = super::overrides(&args.flags.set, args.flags.draws, None)?;
     let s = scenario::load(&args.scenario, &overrides)?;
     let out = args
+        .flags
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name)));
-    super::destination(&out, args.force)?;
+    super::destination(&out, args.flags.force)?;
     let options = RunOptions {
-        confidence: args.confidence,
+        confidence: args.flags.confidence,
         ..RunOptions::default()
     };
     let s = super::condition_on_observations(s, &options, false)?;
     let r = montecarlo::run(&s, &options).map_err(CmdError::failed)?;
-    let rows = bedsim::report::plan::rows(&s, &r, args.confidence);
+    let rows = bedsim::report::plan::rows(&s, &r, args.flags.confidence);
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(&out)?;
         bedsim::report::plan::write(&staging.dir, &rows)?;
@@ -31,7 +32,7 @@ pub fn plan(args: PlanArgs) -> Outcome {
             "overrides": super::override_texts(&overrides),
             "draws": s.draws,
             "seed": s.seed,
-            "confidence": args.confidence,
+            "confidence": args.flags.confidence,
         });
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
@@ -39,23 +40,23 @@ pub fn plan(args: PlanArgs) -> Outcome {
     if let Err(e) = written {
         return Err(CmdError::failed(format!("could not write {}: {e}", out.display())));
     }
-    if args.format == Format::Json {
+    if args.flags.format == Format::Json {
         bedsim::report::json::print(&serde_json::json!({
             "ok": true,
             "scenario": s.name,
             "out": out.display().to_string(),
             "draws": s.draws,
             "seed": s.seed,
-            "confidence": args.confidence,
+            "confidence": args.flags.confidence,
             "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
             "rows": bedsim::report::json::plan(&rows),
         }));
-    } else if !args.quiet {
+    } else if !args.flags.quiet {
         let _ = std::io::stdout()
             .lock()
-            .write_all(bedsim::report::plan::text(&rows, args.confidence).as_bytes());
+            .write_all(bedsim::report::plan::text(&rows, args.flags.confidence).as_bytes());
     }
-    if !args.quiet {
+    if !args.flags.quiet {
         eprintln!("plan written to {}/plan.csv", out.display());
     }
     Ok(())

@@ -6,7 +6,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
     let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
-    let overrides = overrides(&args.set, args.draws, args.seed)?;
+    let overrides = overrides(&args.flags.set, args.flags.draws, args.seed)?;
     let texts = override_texts(&overrides);
     let mut stages = Stages::default();
     let s = scenario::load(&path, &overrides)?;
@@ -28,13 +28,13 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     }
     stages.check = clock.elapsed().as_secs_f64();
     let condition_options = RunOptions {
-        confidence: args.confidence,
+        confidence: args.flags.confidence,
         cancelled: Some(&interrupted),
         ..RunOptions::default()
     };
     if let Some(shard) = args.shard {
         let out = shard_destination(&s.name, &args, shard)?;
-        let s = condition_on_observations(s, &condition_options, args.quiet)?;
+        let s = condition_on_observations(s, &condition_options, args.flags.quiet)?;
         return run_shard(&s, &args, shard, &out, &path, &texts);
     }
     let default_name = if args.only.is_empty() {
@@ -42,11 +42,15 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     } else {
         format!("{}-only", s.name)
     };
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    super::destination(&out, args.force)?;
+    let out = args
+        .flags
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(default_name));
+    super::destination(&out, args.flags.force)?;
     if args.keep_draws {
         let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
-        if bytes > 4.0 * (1u64 << 30) as f64 && !args.quiet {
+        if bytes > 4.0 * (1u64 << 30) as f64 && !args.flags.quiet {
             eprintln!(
                 "warning: --keep-draws holds every draw of every unit in memory until it is written: about {:.1} GiB here; --only keeps a slice",
                 bytes / (1u64 << 30) as f64
@@ -55,7 +59,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     }
     let (threads, pool) = thread_pool(args.threads)?;
     let sim_clock = Instant::now();
-    let s = pool.install(|| condition_on_observations(s, &condition_options, args.quiet))?;
+    let s = pool.install(|| condition_on_observations(s, &condition_options, args.flags.quiet))?;
     let s = if args.only.is_empty() {
         s
     } else {
@@ -66,7 +70,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     let result = result.map_err(|_| CmdError::failed(interrupted_message(&out)))?;
     stages.engine = result.timing;
     let write_options = WriteOptions {
-        confidence: args.confidence,
+        confidence: args.flags.confidence,
         no_charts: args.no_charts,
         only: args.only.clone(),
     };
@@ -82,7 +86,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
         }
     };
 
-    if args.format == Format::Json {
+    if args.flags.format == Format::Json {
         report::json::print(&serde_json::json!({
             "ok": true,
             "scenario": s.name,
@@ -91,13 +95,13 @@ pub(super) fn run(args: RunArgs) -> Outcome {
             "draws": s.draws,
             "seed": s.seed,
             "threads": threads,
-            "confidence": args.confidence,
+            "confidence": args.flags.confidence,
             "targets": report::json::targets(&s, &result),
             "backtest": report::json::backtest(&s, &result),
             "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
         }));
-    } else if !args.quiet {
-        let table = report::target_table_text(&s, &result, args.confidence);
+    } else if !args.flags.quiet {
+        let table = report::target_table_text(&s, &result, args.flags.confidence);
         if std::io::stdout().lock().write_all(table.as_bytes()).is_err() {
             return Ok(()); // closed pipe
         }
@@ -125,7 +129,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
 
 pub(super) fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {
     let total = (s.draws * s.regions.len()) as u64;
-    let show = !args.quiet && std::io::stderr().is_terminal();
+    let show = !args.flags.quiet && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% region-draws, {eta} left")
@@ -143,7 +147,7 @@ pub(super) fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunRe
     };
     let options = RunOptions {
         keep_draws: args.keep_draws,
-        confidence: args.confidence,
+        confidence: args.flags.confidence,
         memory_bytes: args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20)),
         progress: Some(&progress),
         cancelled: Some(&interrupted),
@@ -215,10 +219,11 @@ pub fn write_results(
 /// simulation.
 fn shard_destination(name: &str, args: &RunArgs, Shard { k, n }: Shard) -> Result<PathBuf, CmdError> {
     let out = args
+        .flags
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-shard-{k}-of-{n}")));
-    super::destination(&out, args.force)?;
+    super::destination(&out, args.flags.force)?;
     Ok(out)
 }
 
@@ -230,7 +235,7 @@ fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, pa
     let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
     let (_, pool) = super::thread_pool(args.threads)?;
     let options = RunOptions {
-        confidence: args.confidence,
+        confidence: args.flags.confidence,
         ..RunOptions::default()
     };
     let part = pool
@@ -242,12 +247,12 @@ fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, pa
         let manifest = ShardManifest::Run(RunShard {
             program: "bedsim".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            spec: run_spec(s, overrides, args.confidence),
+            spec: run_spec(s, overrides, args.flags.confidence),
             shard: k,
             shards: n,
             scenario_path: path.display().to_string(),
             overrides: overrides.to_vec(),
-            confidence: args.confidence,
+            confidence: args.flags.confidence,
             regions: regions.iter().map(|&r| s.regions[r].id.clone()).collect(),
         });
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
@@ -255,7 +260,7 @@ fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, pa
     })();
     match written {
         Ok(()) => {
-            if !args.quiet {
+            if !args.flags.quiet {
                 eprintln!("shard {k} of {n}: {} regions written to {}/", regions.len(), out.display());
             }
             Ok(())

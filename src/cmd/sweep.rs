@@ -50,11 +50,7 @@ pub(super) fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64])
                 target: tg.id.clone(),
                 year: tg.year,
                 probability: t.probability,
-                metric: [
-                    t.metric.map(|m| m.quantiles[0]),
-                    t.metric.map(|m| m.quantiles[3]),
-                    t.metric.map(|m| m.quantiles[6]),
-                ],
+                metric: [t.metric.map(|m| m.p05()), t.metric.map(|m| m.p50()), t.metric.map(|m| m.p95())],
                 needed: t.needed,
                 effective_draws: s.conditioned.as_ref().map(|c| c.effective_draws),
             }
@@ -152,7 +148,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
         .map(|v| Param::parse(v))
         .collect::<Result<_, _>>()
         .map_err(CmdError::usage)?;
-    let overrides = super::overrides(&args.set, args.draws, args.seed)?;
+    let overrides = super::overrides(&args.flags.set, args.flags.draws, args.seed)?;
     let source = scenario::read(&args.scenario, &overrides)?;
     let overrides = super::override_texts(&overrides);
     for p in &params {
@@ -202,7 +198,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
     let method_name = format!("{:?}", args.method).to_lowercase();
     let spec = format!(
         "bedsim sweep\nscenario {}\nset {:?}\nvary {:?}\nmethod {method_name} steps {} samples {}\nconfidence {}\n",
-        source.file.sha256, overrides, args.vary, args.steps, args.samples, args.confidence
+        source.file.sha256, overrides, args.vary, args.steps, args.samples, args.flags.confidence
     );
     Ok(Prepared {
         source,
@@ -224,8 +220,12 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         None => format!("{}-sweep-{}", prep.base.name, prep.method_name),
         Some(Shard { k, n }) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
     };
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    super::destination(&out, args.force)?;
+    let out = args
+        .flags
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(default_name));
+    super::destination(&out, args.flags.force)?;
     let partial = out.with_file_name(format!(
         ".{}.partial",
         out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
@@ -241,7 +241,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
     let mine: Vec<usize> = (0..prep.points.len())
         .filter(|i| shard.is_none_or(|Shard { k, n }| i % n == k - 1))
         .collect();
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+    let bar = if !args.flags.quiet && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(mine.len() as u64)
     } else {
         indicatif::ProgressBar::hidden()
@@ -277,7 +277,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             }
         };
         let options = RunOptions {
-            confidence: args.confidence,
+            confidence: args.flags.confidence,
             cancelled: Some(&super::interrupted),
             ..RunOptions::default()
         };
@@ -304,7 +304,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
     };
     if outcome.is_ok() {
         let _ = std::fs::remove_dir_all(&partial);
-        if args.format == Format::Json {
+        if args.flags.format == Format::Json {
             let files: Vec<String> = std::fs::read_dir(&out)
                 .map(|d| {
                     d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
@@ -328,7 +328,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 "files": files,
             }));
         }
-        if !args.quiet {
+        if !args.flags.quiet {
             eprintln!(
                 "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s",
                 mine.len(),
@@ -387,10 +387,10 @@ pub(super) fn write_shard(
                 method: args.method,
                 steps: args.steps,
                 samples: args.samples,
-                draws: args.draws,
+                draws: args.flags.draws,
                 seed: args.seed,
-                set: args.set.clone(),
-                confidence: args.confidence,
+                set: args.flags.set.clone(),
+                confidence: args.flags.confidence,
             },
         });
         report::write_json(&staging.dir.join("manifest.json"), &shard)?;
@@ -429,7 +429,7 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
             "points": prep.points.len(),
             "draws": prep.base.draws,
             "seed": prep.base.seed,
-            "confidence": args.confidence,
+            "confidence": args.flags.confidence,
             "command_line": std::env::args().collect::<Vec<_>>(),
         });
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
@@ -438,7 +438,7 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
     })();
     match written {
         Ok(n_charts) => {
-            if !args.quiet && args.format == Format::Text {
+            if !args.flags.quiet && args.flags.format == Format::Text {
                 print_summary(&prep.base, &prep.params, rows, args.method, args.steps);
                 if n_charts > 0 {
                     eprintln!("{n_charts} tornado charts in {}/charts/", out.display());

@@ -584,8 +584,25 @@ impl BlockOut {
     /// # Safety
     /// For every `row < rows`, the `lanes` elements from `base + row * stride` must be valid for
     /// writes while the value is used, and no other thread may read or write them meanwhile.
-    pub unsafe fn new(base: *mut f32, stride: usize, rows: usize, lanes: usize) -> BlockOut {
+    pub(crate) unsafe fn new(base: *mut f32, stride: usize, rows: usize, lanes: usize) -> BlockOut {
         BlockOut { base, stride, rows, lanes }
+    }
+
+    /// Runs `f` with a `BlockOut` over `buf`, `rows` rows of `lanes` values one after the other:
+    /// the safe way to write a block outside the engine (benchmarks, tests).
+    ///
+    /// # Panics
+    /// When `lanes` is above the kernel's width or `buf` holds fewer than `rows * lanes` values.
+    pub fn over_slice<R>(buf: &mut [f32], rows: usize, lanes: usize, f: impl FnOnce(&mut BlockOut) -> R) -> R {
+        assert!(
+            lanes <= LANES && buf.len() >= rows * lanes,
+            "a buffer of {} values for {rows} rows of {lanes}",
+            buf.len()
+        );
+        // SAFETY: `buf` is borrowed mutably for the whole call, so its first rows * lanes values
+        // are valid for writes and no one else touches them; `f` cannot keep the BlockOut.
+        let mut out = unsafe { BlockOut::new(buf.as_mut_ptr(), lanes, rows, lanes) };
+        f(&mut out)
     }
 
     #[inline(always)]

@@ -24,6 +24,21 @@ pub struct SummaryStats {
     pub quantiles: [f64; 7],
 }
 
+impl SummaryStats {
+    /// The 5th percentile (`quantiles` follow [`QUANTILES`]).
+    pub fn p05(&self) -> f64 {
+        self.quantiles[0]
+    }
+
+    pub fn p50(&self) -> f64 {
+        self.quantiles[3]
+    }
+
+    pub fn p95(&self) -> f64 {
+        self.quantiles[6]
+    }
+}
+
 /// The result of one target for one unit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TargetResult {

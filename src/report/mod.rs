@@ -347,7 +347,7 @@ pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String
     for t in &r.targets {
         let tg = &s.targets[t.target];
         let (_, name, _) = tables::unit_labels(s, t.unit);
-        let median = t.metric.map(|m| m.quantiles[3]);
+        let median = t.metric.map(|m| m.p50());
         let fmt_v = |v: f64| {
             if tg.threshold <= 1.0 {
                 format!("{v:.3}")
