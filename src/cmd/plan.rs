@@ -23,17 +23,17 @@ pub fn plan(args: PlanArgs) -> Outcome {
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(&out)?;
         bedsim::report::plan::write(&staging.dir, &rows)?;
-        let manifest = serde_json::json!({
-            "program": "bedsim",
-            "kind": "plan",
-            "version": env!("CARGO_PKG_VERSION"),
-            "scenario": s.name,
-            "scenario_path": args.scenario.display().to_string(),
-            "overrides": super::override_texts(&overrides),
-            "draws": s.draws,
-            "seed": s.seed,
-            "confidence": args.flags.confidence,
-        });
+        let manifest = PlanManifest {
+            program: "bedsim",
+            kind: "plan",
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: &s.name,
+            scenario_path: args.scenario.display().to_string(),
+            overrides: super::override_texts(&overrides),
+            draws: s.draws,
+            seed: s.seed,
+            confidence: args.flags.confidence,
+        };
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
     })();
@@ -60,4 +60,18 @@ pub fn plan(args: PlanArgs) -> Outcome {
         eprintln!("plan written to {}/plan.csv", out.display());
     }
     Ok(())
+}
+
+/// A plan's `manifest.json`.
+#[derive(serde::Serialize)]
+struct PlanManifest<'a> {
+    program: &'static str,
+    kind: &'static str,
+    version: &'static str,
+    scenario: &'a str,
+    scenario_path: String,
+    overrides: Vec<String>,
+    draws: usize,
+    seed: u64,
+    confidence: f64,
 }

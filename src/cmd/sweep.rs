@@ -402,6 +402,27 @@ pub(super) fn write_shard(
     }
 }
 
+/// A finished sweep's `manifest.json`.
+#[derive(serde::Serialize)]
+struct SweepManifest<'a> {
+    program: &'static str,
+    kind: &'static str,
+    version: &'static str,
+    scenario: &'a str,
+    scenario_path: &'a str,
+    scenario_sha256: &'a str,
+    overrides: &'a [String],
+    vary: &'a [String],
+    method: &'a str,
+    steps: usize,
+    samples: usize,
+    points: usize,
+    draws: usize,
+    seed: u64,
+    confidence: f64,
+    command_line: Vec<String>,
+}
+
 /// Writes the results of a complete sweep (all points) into `out`.
 pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> Outcome {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
@@ -414,24 +435,24 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
         } else {
             0
         };
-        let manifest = serde_json::json!({
-            "program": "bedsim",
-            "kind": "sweep",
-            "version": env!("CARGO_PKG_VERSION"),
-            "scenario": prep.base.name,
-            "scenario_path": prep.source.file.path,
-            "scenario_sha256": prep.source.file.sha256,
-            "overrides": prep.overrides,
-            "vary": prep.vary,
-            "method": prep.method_name,
-            "steps": args.steps,
-            "samples": args.samples,
-            "points": prep.points.len(),
-            "draws": prep.base.draws,
-            "seed": prep.base.seed,
-            "confidence": args.flags.confidence,
-            "command_line": std::env::args().collect::<Vec<_>>(),
-        });
+        let manifest = SweepManifest {
+            program: "bedsim",
+            kind: "sweep",
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: &prep.base.name,
+            scenario_path: &prep.source.file.path,
+            scenario_sha256: &prep.source.file.sha256,
+            overrides: &prep.overrides,
+            vary: &prep.vary,
+            method: &prep.method_name,
+            steps: args.steps,
+            samples: args.samples,
+            points: prep.points.len(),
+            draws: prep.base.draws,
+            seed: prep.base.seed,
+            confidence: args.flags.confidence,
+            command_line: std::env::args().collect(),
+        };
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()?;
         Ok(n_charts)

@@ -111,13 +111,25 @@ fn i32s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
 
 const QS: [&str; 7] = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"];
 
+/// What the charts need of a run's `manifest.json` ([`super::manifest::Manifest`]), read
+/// strictly: a field missing or of the wrong type is an error naming it, never a default.
+#[derive(serde::Deserialize)]
+struct RunHead {
+    scenario: String,
+    elderly_age: usize,
+    base_year: i32,
+    horizon: i32,
+    stock_year: i32,
+    draws: usize,
+}
+
 /// Reads the chart data of a results folder.
 ///
 /// # Errors
 /// Missing or unreadable tables, or tables without the expected columns.
 pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
     let manifest_path = dir.join("manifest.json");
-    let manifest: serde_json::Value = crate::scenario::data::read_text(&manifest_path)
+    let manifest: RunHead = crate::scenario::data::read_text(&manifest_path)
         .map_err(|source| ReportError::Io {
             path: manifest_path.display().to_string(),
             source,
@@ -129,12 +141,12 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
             })
         })?;
     let mut data = ChartData {
-        scenario: manifest["scenario"].as_str().unwrap_or("").to_string(),
-        elderly_age: manifest["elderly_age"].as_u64().unwrap_or(60) as usize,
-        base_year: manifest["base_year"].as_i64().unwrap_or(0) as i32,
-        horizon: manifest["horizon"].as_i64().unwrap_or(0) as i32,
-        stock_year: manifest["stock_year"].as_i64().unwrap_or(0) as i32,
-        draws: manifest["draws"].as_u64().unwrap_or(0) as usize,
+        scenario: manifest.scenario,
+        elderly_age: manifest.elderly_age,
+        base_year: manifest.base_year,
+        horizon: manifest.horizon,
+        stock_year: manifest.stock_year,
+        draws: manifest.draws,
         ..ChartData::default()
     };
     let wrap = |path: &Path| {
