@@ -390,3 +390,23 @@ fn invisible_characters_are_escaped_in_messages() {
     let stderr = refused(dir.path(), &["check", p.to_str().unwrap()], &["'\\u{1b}[31m620802'"]);
     assert!(!stderr.contains('\u{1b}'), "a raw escape sequence in: {stderr}");
 }
+
+/// `bedsim chart` reads what it needs of the run manifest strictly: a missing field is named,
+/// not replaced by a default (an elderly age of 60, a base year of 0).
+#[test]
+fn chart_refuses_a_manifest_without_the_fields_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = write(d, "s.toml", &small_scenario());
+    run_ok(d, &["run", p.to_str().unwrap(), "--draws", "40", "--no-charts", "--quiet", "--out", "r"]);
+    run_ok(d, &["chart", "r"]);
+    let file = d.join("r/manifest.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let cut: String = text.lines().filter(|l| !l.trim_start().starts_with("\"elderly_age\"")).collect::<Vec<_>>().join("\n");
+    assert_ne!(cut, text);
+    std::fs::write(&file, cut).unwrap();
+    let o = bedsim(d).args(["chart", "r"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("manifest.json") && stderr.contains("missing field `elderly_age`"), "{stderr}");
+}
