@@ -71,9 +71,9 @@ pub struct Realised {
 
 /// A value of a field: a fixed value draws nothing.
 fn sample(d: &crate::dist::Dist, rng: impl FnOnce() -> StreamRng) -> f64 {
-    match d {
-        crate::dist::Dist::Fixed(v) => *v,
-        d => d.sample(&mut rng()),
+    match d.as_fixed() {
+        Some(v) => v,
+        None => d.sample(&mut rng()),
     }
 }
 

@@ -50,9 +50,9 @@ impl CareDraw {
 
 /// Samples the care parameters of one draw, each from its own stream.
 pub fn draw_parameters(care: &Care, seed: u64, draw: u64) -> CareDraw {
-    let sample = |d: &crate::dist::Dist, field: &str| match d {
-        crate::dist::Dist::Fixed(v) => *v,
-        d => d.sample(&mut field_stream(seed, Purpose::Care, draw, 0, field)),
+    let sample = |d: &crate::dist::Dist, field: &str| match d.as_fixed() {
+        Some(v) => v,
+        None => d.sample(&mut field_stream(seed, Purpose::Care, draw, 0, field)),
     };
     CareDraw {
         level: sample(&care.level, "level"),

@@ -1,7 +1,8 @@
 //! Probability distributions for uncertain scenario inputs.
 //!
 //! Every uncertain input of a scenario is a [`Dist`]. A `Dist` can only be built through
-//! [`Dist::new`], which checks its parameters, so the engine never meets a negative standard
+//! [`Dist::new`], which checks its parameters ([`Dist::fixed`] and [`Dist::clamped`] aside, which
+//! cannot make an invalid one; its form is private), so the engine never meets a negative standard
 //! deviation or probabilities that do not sum to one.
 //!
 //! Continuous distributions are sampled by inverse transform from one uniform number. With
@@ -32,9 +33,14 @@ pub enum DistError {
     EmptyTruncation { low: f64, high: f64 },
 }
 
-/// A validated distribution of a real-valued input.
+/// A validated distribution of a real-valued input. Its form is private: a `Dist` is built by
+/// [`Dist::new`] (which checks the parameters), [`Dist::fixed`] or [`Dist::clamped`], so none
+/// holds a parameter the sampler cannot take.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Dist {
+pub struct Dist(Kind);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
     /// A known value.
     Fixed(f64),
     /// Normal, optionally truncated to `[low, high]` (exactly, by inverse transform).
@@ -151,8 +157,8 @@ impl Dist {
     /// Any parameter that is not finite, a non-positive scale, an empty range, a mode outside
     /// its range, or a discrete table whose probabilities do not sum to one.
     pub fn new(spec: DistSpec) -> Result<Dist, DistError> {
-        Ok(match spec {
-            DistSpec::Fixed(v) => Dist::Fixed(finite("value", v)?),
+        Ok(Dist(match spec {
+            DistSpec::Fixed(v) => Kind::Fixed(finite("value", v)?),
             DistSpec::Normal { mean, sd, low, high } => {
                 let mean = finite("mean", mean)?;
                 let sd = positive("sd", sd)?;
@@ -166,7 +172,7 @@ impl Dist {
                 if cdf_high - cdf_low < 1e-9 {
                     return Err(DistError::EmptyTruncation { low, high });
                 }
-                Dist::Normal {
+                Kind::Normal {
                     mean,
                     sd,
                     low,
@@ -175,11 +181,11 @@ impl Dist {
                     cdf_high,
                 }
             }
-            DistSpec::LogNormal { meanlog, sdlog } => Dist::LogNormal {
+            DistSpec::LogNormal { meanlog, sdlog } => Kind::LogNormal {
                 meanlog: finite("meanlog", meanlog)?,
                 sdlog: positive("sdlog", sdlog)?,
             },
-            DistSpec::Laplace { mean, scale } => Dist::Laplace {
+            DistSpec::Laplace { mean, scale } => Kind::Laplace {
                 mean: finite("mean", mean)?,
                 scale: positive("scale", scale)?,
             },
@@ -188,7 +194,7 @@ impl Dist {
                 if low >= high {
                     return Err(DistError::BadRange { low, high });
                 }
-                Dist::Uniform { low, high }
+                Kind::Uniform { low, high }
             }
             DistSpec::Triangular { low, mode, high } => {
                 let (low, mode, high) = (finite("low", low)?, finite("mode", mode)?, finite("high", high)?);
@@ -198,9 +204,9 @@ impl Dist {
                 if mode < low || mode > high {
                     return Err(DistError::ModeOutside { low, mode, high });
                 }
-                Dist::Triangular { low, mode, high }
+                Kind::Triangular { low, mode, high }
             }
-            DistSpec::Beta { alpha, beta } => Dist::Beta {
+            DistSpec::Beta { alpha, beta } => Kind::Beta {
                 alpha: positive("alpha", alpha)?,
                 beta: positive("beta", beta)?,
             },
@@ -229,15 +235,15 @@ impl Dist {
                 if let Some(last) = cum.last_mut() {
                     *last = 1.0;
                 }
-                Dist::Discrete { values, cum }
+                Kind::Discrete { values, cum }
             }
-        })
+        }))
     }
 
     /// A fixed value (always valid when finite; non-finite values become 0 and are rejected
     /// earlier by the scenario checker).
     pub fn fixed(v: f64) -> Dist {
-        Dist::Fixed(if v.is_finite() { v } else { 0.0 })
+        Dist(Kind::Fixed(if v.is_finite() { v } else { 0.0 }))
     }
 
     /// Clamps samples to `[low, high]` when the support reaches beyond it.
@@ -246,27 +252,27 @@ impl Dist {
         if lo >= low && hi <= high {
             self
         } else {
-            Dist::Clamped {
+            Dist(Kind::Clamped {
                 inner: Box::new(self),
                 low,
                 high,
-            }
+            })
         }
     }
 
     /// Smallest and largest value the distribution can produce (infinite for unbounded ones).
     pub fn support(&self) -> (f64, f64) {
-        match self {
-            Dist::Fixed(v) => (*v, *v),
-            Dist::Normal { low, high, .. } => (*low, *high),
-            Dist::LogNormal { .. } => (0.0, f64::INFINITY),
-            Dist::Laplace { .. } => (f64::NEG_INFINITY, f64::INFINITY),
-            Dist::Uniform { low, high } | Dist::Triangular { low, high, .. } => (*low, *high),
-            Dist::Beta { .. } => (0.0, 1.0),
-            Dist::Discrete { values, .. } => values
+        match &self.0 {
+            Kind::Fixed(v) => (*v, *v),
+            Kind::Normal { low, high, .. } => (*low, *high),
+            Kind::LogNormal { .. } => (0.0, f64::INFINITY),
+            Kind::Laplace { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            Kind::Uniform { low, high } | Kind::Triangular { low, high, .. } => (*low, *high),
+            Kind::Beta { .. } => (0.0, 1.0),
+            Kind::Discrete { values, .. } => values
                 .iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v))),
-            Dist::Clamped { inner, low, high } => {
+            Kind::Clamped { inner, low, high } => {
                 let (lo, hi) = inner.support();
                 (lo.max(*low), hi.min(*high))
             }
@@ -276,17 +282,17 @@ impl Dist {
     /// The central value used by one-at-a-time sweeps and printed in summaries: the mean
     /// (median for the lognormal, whose mean is dominated by its tail).
     pub fn central(&self) -> f64 {
-        match self {
-            Dist::Fixed(v) => *v,
+        match &self.0 {
+            Kind::Fixed(v) => *v,
             // The median: for an untruncated normal it is the mean.
-            Dist::Normal { .. } => self.quantile(0.5).unwrap_or(0.0),
-            Dist::LogNormal { meanlog, .. } => meanlog.exp(),
-            Dist::Laplace { mean, .. } => *mean,
-            Dist::Uniform { low, high } => 0.5 * (low + high),
-            Dist::Triangular { low, mode, high } => (low + mode + high) / 3.0,
-            Dist::Beta { alpha, beta } => alpha / (alpha + beta),
-            Dist::Clamped { inner, low, high } => inner.central().clamp(*low, *high),
-            Dist::Discrete { values, cum } => {
+            Kind::Normal { .. } => self.quantile(0.5).unwrap_or(0.0),
+            Kind::LogNormal { meanlog, .. } => meanlog.exp(),
+            Kind::Laplace { mean, .. } => *mean,
+            Kind::Uniform { low, high } => 0.5 * (low + high),
+            Kind::Triangular { low, mode, high } => (low + mode + high) / 3.0,
+            Kind::Beta { alpha, beta } => alpha / (alpha + beta),
+            Kind::Clamped { inner, low, high } => inner.central().clamp(*low, *high),
+            Kind::Discrete { values, cum } => {
                 let mut prev = 0.0;
                 values
                     .iter()
@@ -301,16 +307,47 @@ impl Dist {
         }
     }
 
+    /// The value of a fixed distribution.
+    pub fn as_fixed(&self) -> Option<f64> {
+        match self.0 {
+            Kind::Fixed(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether it is a normal distribution (truncated or not).
+    pub fn is_normal(&self) -> bool {
+        matches!(self.0, Kind::Normal { .. })
+    }
+
+    /// The values a discrete table or a fixed value can take (`None` for continuous ones).
+    pub fn discrete_values(&self) -> Option<&[f64]> {
+        match &self.0 {
+            Kind::Fixed(v) => Some(std::slice::from_ref(v)),
+            Kind::Discrete { values, .. } => Some(values),
+            _ => None,
+        }
+    }
+
+    /// `(meanlog, sdlog)` of a lognormal, clamped or not.
+    pub fn lognormal(&self) -> Option<(f64, f64)> {
+        match &self.0 {
+            Kind::LogNormal { meanlog, sdlog } => Some((*meanlog, *sdlog)),
+            Kind::Clamped { inner, .. } => inner.lognormal(),
+            _ => None,
+        }
+    }
+
     /// Whether sampling needs random numbers at all.
     pub fn is_fixed(&self) -> bool {
-        matches!(self, Dist::Fixed(_))
+        matches!(self.0, Kind::Fixed(_))
     }
 
     /// The quantile function at `u` in (0, 1), where it has a closed form (`None` for beta).
     pub fn quantile(&self, u: f64) -> Option<f64> {
-        Some(match self {
-            Dist::Fixed(v) => *v,
-            Dist::Normal {
+        Some(match &self.0 {
+            Kind::Fixed(v) => *v,
+            Kind::Normal {
                 mean,
                 sd,
                 low,
@@ -321,14 +358,14 @@ impl Dist {
                 let p = (a + u * (b - a)).clamp(1e-300, 1.0 - 1e-16);
                 (mean + sd * std_normal_quantile(p)).clamp(*low, *high)
             }
-            Dist::LogNormal { meanlog, sdlog } => (meanlog + sdlog * std_normal_quantile(u)).exp(),
-            Dist::Laplace { mean, scale } => {
+            Kind::LogNormal { meanlog, sdlog } => (meanlog + sdlog * std_normal_quantile(u)).exp(),
+            Kind::Laplace { mean, scale } => {
                 let d = u - 0.5;
                 let tail = (1.0 - 2.0 * d.abs()).max(1e-300);
                 mean - scale * d.signum() * crate::demography::lifetable::ln(tail)
             }
-            Dist::Uniform { low, high } => low + u * (high - low),
-            Dist::Triangular { low, mode, high } => {
+            Kind::Uniform { low, high } => low + u * (high - low),
+            Kind::Triangular { low, mode, high } => {
                 let fc = (mode - low) / (high - low);
                 if u < fc {
                     low + (u * (high - low) * (mode - low)).sqrt()
@@ -336,9 +373,9 @@ impl Dist {
                     high - ((1.0 - u) * (high - low) * (high - mode)).sqrt()
                 }
             }
-            Dist::Beta { .. } => return None,
-            Dist::Clamped { inner, low, high } => inner.quantile(u)?.clamp(*low, *high),
-            Dist::Discrete { values, cum } => {
+            Kind::Beta { .. } => return None,
+            Kind::Clamped { inner, low, high } => inner.quantile(u)?.clamp(*low, *high),
+            Kind::Discrete { values, cum } => {
                 let i = cum.partition_point(|&c| c <= u).min(values.len() - 1);
                 values[i]
             }
@@ -347,14 +384,14 @@ impl Dist {
 
     /// Draws one value. A fixed distribution consumes no random numbers.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        match self {
-            Dist::Fixed(v) => *v,
-            Dist::Beta { alpha, beta } => match rand_distr::Beta::new(*alpha, *beta) {
+        match &self.0 {
+            Kind::Fixed(v) => *v,
+            Kind::Beta { alpha, beta } => match rand_distr::Beta::new(*alpha, *beta) {
                 Ok(b) => b.sample(rng),
                 // Parameters were checked in `new`; keep the mean rather than panic.
                 Err(_) => alpha / (alpha + beta),
             },
-            Dist::Clamped { inner, low, high } => inner.sample(rng).clamp(*low, *high),
+            Kind::Clamped { inner, low, high } => inner.sample(rng).clamp(*low, *high),
             _ => {
                 // Uniform in the open interval (0, 1): 53 random bits, offset by half a step.
                 let u = ((rng.random::<u64>() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
@@ -559,7 +596,7 @@ mod tests {
                 sum += x;
             }
             let mean = sum / n as f64;
-            if !matches!(d, Dist::Normal { .. }) {
+            if !d.is_normal() {
                 assert!((mean - d.central()).abs() < 0.01, "{d:?}: mean {mean} vs {}", d.central());
             }
         }

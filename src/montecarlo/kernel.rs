@@ -480,16 +480,16 @@ impl RegionBlock {
         use crate::streams::{Purpose, stream};
         let region = &s.regions[r];
         let tfr_dist = region.tfr.as_ref().unwrap_or(&s.fertility.tfr);
-        let own_level = !matches!(region.mortality_level, crate::dist::Dist::Fixed(v) if v == 1.0);
+        let own_level = region.mortality_level.as_fixed() != Some(1.0);
         self.lanes = lanes;
         let mut rate = [0.0f64; LANES];
         let mut level = [1.0f32; LANES];
         for l in 0..lanes {
             let draw = s.draw_id(d0 + l);
             // A fixed value draws no random number: its stream need not be made.
-            let sample = |d: &crate::dist::Dist, purpose| match d {
-                crate::dist::Dist::Fixed(v) => *v,
-                d => d.sample(&mut stream(s.seed, purpose, draw, region.key)),
+            let sample = |d: &crate::dist::Dist, purpose| match d.as_fixed() {
+                Some(v) => v,
+                None => d.sample(&mut stream(s.seed, purpose, draw, region.key)),
             };
             self.tfr[l] = sample(tfr_dist, Purpose::Fertility) as f32;
             rate[l] = super::migration_rate(s, r, draw);

@@ -108,9 +108,9 @@ pub(crate) fn kappa_shocks(s: &Scenario, rng: &mut StreamRng, n_steps: usize) ->
 /// The net migration rate of region `r` in `draw`, per person per year at ages of weight 1: the
 /// region's own (or the scenario's) plus the shared rate of each enclosing group that has one.
 pub(crate) fn migration_rate(s: &Scenario, r: usize, draw: u64) -> f64 {
-    let sample = |d: &crate::dist::Dist, key: u64| match d {
-        crate::dist::Dist::Fixed(v) => *v,
-        d => d.sample(&mut stream(s.seed, Purpose::Migration, draw, key)),
+    let sample = |d: &crate::dist::Dist, key: u64| match d.as_fixed() {
+        Some(v) => v,
+        None => d.sample(&mut stream(s.seed, Purpose::Migration, draw, key)),
     };
     let region = &s.regions[r];
     let mut rate = sample(region.migration_rate.as_ref().unwrap_or(&s.migration.rate_per_1000), region.key);
@@ -128,9 +128,12 @@ pub(crate) fn migration_rate(s: &Scenario, r: usize, draw: u64) -> f64 {
 /// The share of the migration schedules that goes on in `draw` (national, the same for every
 /// region).
 pub(crate) fn migration_persistence(s: &Scenario, draw: u64) -> f64 {
-    match &s.migration.persistence {
-        crate::dist::Dist::Fixed(v) => *v,
-        d => d.sample(&mut stream(s.seed, Purpose::MigrationPersistence, draw, 0)),
+    match s.migration.persistence.as_fixed() {
+        Some(v) => v,
+        None => s
+            .migration
+            .persistence
+            .sample(&mut stream(s.seed, Purpose::MigrationPersistence, draw, 0)),
     }
 }
 

@@ -9,7 +9,6 @@ use crate::care;
 use crate::demography::lifetable::{Survival, survival};
 use crate::demography::projection::{FertilityRates, step};
 use crate::demography::{N_AGES, aged_at_least};
-use crate::dist::Dist;
 use crate::scenario::Scenario;
 
 use crate::streams::{Purpose, stream};
@@ -66,9 +65,11 @@ pub fn region_draw(s: &Scenario, r: usize, draw: u64) -> RegionPath {
         Some(i) => std::array::from_fn(|sex| std::array::from_fn(|x| persistence * i[sex][x])),
         None => [[0.0; N_AGES]; 2],
     };
-    let level = match &region.mortality_level {
-        Dist::Fixed(v) => *v,
-        d => d.sample(&mut stream(s.seed, Purpose::MortalityLevel, draw, region.key)),
+    let level = match region.mortality_level.as_fixed() {
+        Some(v) => v,
+        None => region
+            .mortality_level
+            .sample(&mut stream(s.seed, Purpose::MortalityLevel, draw, region.key)),
     };
     let mut cap = CapacityPath::new(n_years);
     capacity::realise(s, r, draw, &mut cap);

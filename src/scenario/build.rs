@@ -531,7 +531,7 @@ impl Builder<'_> {
                     name: name.map(|n| n.0.to_string()).unwrap_or_else(|| id.to_string()),
                     group,
                     base: [[0.0; N_AGES]; 2],
-                    mortality_level: Dist::Fixed(1.0),
+                    mortality_level: Dist::fixed(1.0),
                     migration_schedule: None,
                     migration_inflow: None,
                     migration_rate: mig,
@@ -540,7 +540,7 @@ impl Builder<'_> {
                     stock_entries: Vec::new(),
                     caregiver_entries: Vec::new(),
                     seasonal_entries: Vec::new(),
-                    registered_ratio: Dist::Fixed(1.0),
+                    registered_ratio: Dist::fixed(1.0),
                 },
             });
         }
@@ -560,7 +560,7 @@ impl Builder<'_> {
         let mut t = TableReader::new(node, "population", d)?;
         let csv = self.data_file(&mut t, "file", d);
         let shape_csv = self.data_file(&mut t, "shape_file", d);
-        if let Some(r) = t.dist_soft("registered_ratio", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.2, 5.0, d) {
+        if let Some(r) = t.dist_soft("registered_ratio", Some(Dist::fixed(1.0)), 0.0, f64::INFINITY, 0.2, 5.0, d) {
             *registered_ratio = r;
         }
         // The count date; census day (1 November) of the base year unless the file says otherwise.

@@ -410,7 +410,7 @@ impl<'a> TableReader<'a> {
         let (slo, shi) = d.support();
         let origin = self.get(key).map(|n| &n.origin).unwrap_or(self.origin);
         if slo < lo || shi > hi {
-            let hint = if matches!(d, Dist::Normal { .. }) {
+            let hint = if d.is_normal() {
                 " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
             } else {
                 ""
@@ -651,7 +651,7 @@ pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -
         Ok(d) => {
             let (slo, shi) = d.support();
             if slo < lo || shi > hi {
-                let hint = if matches!(d, Dist::Normal { .. }) {
+                let hint = if d.is_normal() {
                     " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
                 } else {
                     ""

@@ -50,7 +50,7 @@ pub fn load_levels(csv: &Csv, diags: &mut Diags) -> HashMap<String, Dist> {
             continue;
         }
         let dist = if sd == 0.0 {
-            Dist::Fixed(m)
+            Dist::fixed(m)
         } else {
             match Dist::new(DistSpec::LogNormal {
                 meanlog: m.ln(),

@@ -398,15 +398,25 @@ fn chart_refuses_a_manifest_without_the_fields_it_needs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let p = write(d, "s.toml", &small_scenario());
-    run_ok(d, &["run", p.to_str().unwrap(), "--draws", "40", "--no-charts", "--quiet", "--out", "r"]);
+    run_ok(
+        d,
+        &["run", p.to_str().unwrap(), "--draws", "40", "--no-charts", "--quiet", "--out", "r"],
+    );
     run_ok(d, &["chart", "r"]);
     let file = d.join("r/manifest.json");
     let text = std::fs::read_to_string(&file).unwrap();
-    let cut: String = text.lines().filter(|l| !l.trim_start().starts_with("\"elderly_age\"")).collect::<Vec<_>>().join("\n");
+    let cut: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("\"elderly_age\""))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_ne!(cut, text);
     std::fs::write(&file, cut).unwrap();
     let o = bedsim(d).args(["chart", "r"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{stderr}");
-    assert!(stderr.contains("manifest.json") && stderr.contains("missing field `elderly_age`"), "{stderr}");
+    assert!(
+        stderr.contains("manifest.json") && stderr.contains("missing field `elderly_age`"),
+        "{stderr}"
+    );
 }

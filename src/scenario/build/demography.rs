@@ -183,10 +183,10 @@ impl Builder<'_> {
                     Some(level) => level.clone(),
                     None => {
                         missing.push(r.region.id.clone());
-                        Dist::Fixed(1.0)
+                        Dist::fixed(1.0)
                     }
                 },
-                (None, None) => Dist::Fixed(1.0),
+                (None, None) => Dist::fixed(1.0),
             };
         }
         if !missing.is_empty()
@@ -329,7 +329,7 @@ impl Builder<'_> {
             origin: root.clone(),
         };
         let mut t = TableReader::new(node.unwrap_or(&empty), "fertility", d)?;
-        let tfr = t.dist("tfr", Some(Dist::Fixed(1.3)), 0.0, 10.0, d);
+        let tfr = t.dist("tfr", Some(Dist::fixed(1.3)), 0.0, 10.0, d);
         let srb = t.f64_in("sex_ratio_at_birth", Some(1.11), 0.5, 2.0, d);
         // China 2020 census age pattern of fertility, shares by 5-year group 15-19 .. 45-49
         // (rounded; see scenarios/README.md).
@@ -373,11 +373,11 @@ impl Builder<'_> {
         };
         let mut t = TableReader::new(node.unwrap_or(&empty), "migration", d)?;
         let schedule_csv = self.data_file_opt(&mut t, "schedule_file", d);
-        let persistence = t.dist("persistence", Some(Dist::Fixed(1.0)), 0.0, 2.0, d);
+        let persistence = t.dist("persistence", Some(Dist::fixed(1.0)), 0.0, 2.0, d);
         let gains = t.choice("gains", Some("counts"), &["counts", "rates"], d);
         let rate = t.dist_soft(
             "rate_per_1000",
-            Some(Dist::Fixed(0.0)),
+            Some(Dist::fixed(0.0)),
             f64::NEG_INFINITY,
             f64::INFINITY,
             -MAX_MIGRATION,
@@ -451,8 +451,8 @@ impl Builder<'_> {
         let partial = t.f64_list("partial", None, 0.0, 1.0, d);
         let full = t.f64_list("full", None, 0.0, 1.0, d);
         let ratio = t.f64_in("female_to_male", Some(1.0), 0.1, 10.0, d);
-        let level = t.dist_soft("level", Some(Dist::Fixed(1.0)), 0.0, f64::INFINITY, 0.0, 10.0, d);
-        let trend = t.dist("trend", Some(Dist::Fixed(0.0)), -0.5, 0.5, d);
+        let level = t.dist_soft("level", Some(Dist::fixed(1.0)), 0.0, f64::INFINITY, 0.0, 10.0, d);
+        let trend = t.dist("trend", Some(Dist::fixed(0.0)), -0.5, 0.5, d);
         let reference_year = t
             .int_in("reference_year", base_year.map(i64::from), 1900, 2400, d)
             .map(|v| v as i32);

@@ -188,11 +188,7 @@ pub(super) fn item_delivery(t: &mut TableReader<'_>, def: &ItemDefaults, d: &mut
     if let Some(n) = t.get("delay")
         && let Some(dist) = &delay
     {
-        let whole = match dist {
-            Dist::Fixed(v) => v.fract() == 0.0,
-            Dist::Discrete { values, .. } => values.iter().all(|v| v.fract() == 0.0),
-            _ => false,
-        };
+        let whole = dist.discrete_values().is_some_and(|values| values.iter().all(|v| v.fract() == 0.0));
         if !whole {
             d.error(&n.origin, "delay must be whole years: a number or a discrete table such as { dist = \"discrete\", values = [0, 1, 2], probs = [0.6, 0.3, 0.1] }");
         }
