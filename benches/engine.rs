@@ -34,7 +34,7 @@ fn counties(draws: usize) -> Scenario {
 
 /// The national scenario restricted to its first `n` regions.
 fn slice(s: &Scenario, n: usize) -> Scenario {
-    let ids: Vec<String> = s.regions.iter().take(n).map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = s.regions().iter().take(n).map(|r| r.id.clone()).collect();
     s.restrict(&ids).expect("ids of the scenario")
 }
 
@@ -50,10 +50,10 @@ fn one_year_step(c: &mut Criterion) {
     inputs.fill(&s, &consts, 0, 0, LANES, &[1.0; LANES], &mut EntryCache::new(&s, LANES));
     let mut care = CareBlock::new(s.n_years());
     for l in 0..LANES {
-        care.push_lane(&s.care, s.seed, l as u64);
+        care.push_lane(s.care(), s.seed(), l as u64);
     }
     care.finish(&s, &consts);
-    let base: [kernel::AgeLanes; 2] = std::array::from_fn(|sex| std::array::from_fn(|x| [s.regions[0].base[sex][x] as f32; LANES]));
+    let base: [kernel::AgeLanes; 2] = std::array::from_fn(|sex| std::array::from_fn(|x| [s.regions()[0].base[sex][x] as f32; LANES]));
     let mut next = base;
     let mut g = c.benchmark_group("step");
     g.throughput(Throughput::Elements(LANES as u64));
@@ -80,7 +80,7 @@ fn one_year_step(c: &mut Criterion) {
         b.iter(|| {
             care.clear();
             for l in 0..LANES {
-                care.push_lane(&s.care, s.seed, l as u64);
+                care.push_lane(s.care(), s.seed(), l as u64);
             }
             care.finish(&s, &consts);
         })
@@ -111,20 +111,20 @@ fn one_year_step(c: &mut Criterion) {
     let mig = [[0.001; N_AGES]; 2];
     g.throughput(Throughput::Elements(1));
     g.bench_function("reference_f64_1_draw", |b| {
-        let mut pop = s.regions[0].base;
+        let mut pop = s.regions()[0].base;
         b.iter(|| {
             let f = step(
                 &mut pop,
                 black_box(&surv),
                 FertilityRates {
                     tfr: 1.1,
-                    shape: &s.fertility.shape,
-                    male_share: s.fertility.male_share,
+                    shape: &s.fertility().shape,
+                    male_share: s.fertility().male_share,
                 },
                 &mig,
                 &[[0.0; N_AGES]; 2],
             );
-            pop = s.regions[0].base;
+            pop = s.regions()[0].base;
             black_box(f)
         })
     });
@@ -136,7 +136,7 @@ fn one_region(c: &mut Criterion) {
     let s = slice(&counties(10_000), 1);
     let mut g = c.benchmark_group("region_10000_draws");
     g.sample_size(10);
-    g.throughput(Throughput::Elements((s.draws * s.n_years()) as u64));
+    g.throughput(Throughput::Elements((s.draws() * s.n_years()) as u64));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     g.bench_function("threads_1", |b| {
         b.iter(|| pool.install(|| montecarlo::run(black_box(&s), &RunOptions::default()).unwrap()))
@@ -149,7 +149,7 @@ fn hundred_counties(c: &mut Criterion) {
     let s = slice(&counties(1000), 100);
     let mut g = c.benchmark_group("counties_100");
     g.sample_size(10);
-    g.throughput(Throughput::Elements((s.regions.len() * s.draws * s.n_years()) as u64));
+    g.throughput(Throughput::Elements((s.regions().len() * s.draws() * s.n_years()) as u64));
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         g.bench_function(format!("threads_{threads}"), |b| {
@@ -182,7 +182,7 @@ fn summaries(c: &mut Criterion) {
     g.bench_function("quantiles_one_series_10000_draws", |b| b.iter(|| sel.stats(black_box(&counts[1]))));
     g.throughput(Throughput::Elements((draws * montecarlo::N_METRICS) as u64));
     let refs: [&[f32]; N_STORED] = std::array::from_fn(|m| counts[m].as_slice());
-    let targets: Vec<usize> = (0..s.targets.len()).collect();
+    let targets: Vec<usize> = (0..s.targets().len()).collect();
     let mut scratch = summary::YearScratch::default();
     g.bench_function("unit_year_21_metrics_10000_draws", |b| {
         b.iter(|| summary::unit_year(&s, Unit::Region(0), black_box(&refs), &targets, 0.9, false, &mut scratch))

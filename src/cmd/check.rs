@@ -5,17 +5,17 @@ use super::*;
 pub(super) fn check(args: CheckArgs) -> Outcome {
     match overrides(&args.set, None, None).and_then(|o| scenario::load(&args.scenario, &o)) {
         Ok(s) => {
-            let f = &s.mortality.fitted;
+            let f = &s.mortality().fitted;
             eprintln!(
                 "{}: ok — {} regions, {} groups, {} plan items, {} targets, {} draws, years {}..={}",
                 args.scenario.display(),
-                s.regions.len(),
-                s.groups.len(),
-                s.plan.len(),
-                s.targets.len(),
-                s.draws,
-                s.base_year,
-                s.horizon
+                s.regions().len(),
+                s.groups().len(),
+                s.plan().len(),
+                s.targets().len(),
+                s.draws(),
+                s.base_year(),
+                s.horizon()
             );
             eprintln!(
                 "mortality: Lee-Carter fitted on {}-{}: drift per year male {:.3} (se {:.3}), female {:.3} (se {:.3}); base-period e0 male {:.1}, female {:.1}",
@@ -23,8 +23,8 @@ pub(super) fn check(args: CheckArgs) -> Outcome {
             );
             eprintln!(
                 "mortality uncertainty used: random-walk sigma male {:.4}, female {:.4} (fitted {:.4}, {:.4}){}",
-                s.mortality.sigma[0],
-                s.mortality.sigma[1],
+                s.mortality().sigma[0],
+                s.mortality().sigma[1],
                 f.sigma[0],
                 f.sigma[1],
                 match f.calibrated {
@@ -36,7 +36,7 @@ pub(super) fn check(args: CheckArgs) -> Outcome {
                 }
             );
             let mut warnings = Vec::new();
-            for name in s.regions.iter().map(|r| &r.name).chain(s.groups.iter().map(|g| &g.name)) {
+            for name in s.regions().iter().map(|r| &r.name).chain(s.groups().iter().map(|g| &g.name)) {
                 let missing = report::charts::missing_glyphs(name);
                 if !missing.is_empty() {
                     let w = format!("the chart font has no glyph for {missing:?} in the name '{name}'; charts will show boxes there");
@@ -48,14 +48,14 @@ pub(super) fn check(args: CheckArgs) -> Outcome {
                 report::json::print(&serde_json::json!({
                     "ok": true,
                     "scenario": args.scenario.display().to_string(),
-                    "name": s.name,
-                    "regions": s.regions.len(),
-                    "groups": s.groups.len(),
-                    "plan_items": s.plan.len(),
-                    "targets": s.targets.len(),
-                    "draws": s.draws,
-                    "base_year": s.base_year,
-                    "horizon": s.horizon,
+                    "name": s.name(),
+                    "regions": s.regions().len(),
+                    "groups": s.groups().len(),
+                    "plan_items": s.plan().len(),
+                    "targets": s.targets().len(),
+                    "draws": s.draws(),
+                    "base_year": s.base_year(),
+                    "horizon": s.horizon(),
                     "warnings": warnings,
                 }));
             }

@@ -81,7 +81,7 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
     }
     let mut parts = Vec::new();
     for (_, dir) in shards {
-        parts.push(report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws).map_err(CmdError::usage)?);
+        parts.push(report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws()).map_err(CmdError::usage)?);
     }
     let covered: usize = parts
         .iter()
@@ -92,10 +92,10 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
                 .count()
         })
         .sum();
-    if covered != s.regions.len() {
+    if covered != s.regions().len() {
         return Err(CmdError::usage(format!(
             "the shards hold {covered} regions, the scenario has {}",
-            s.regions.len()
+            s.regions().len()
         )));
     }
     let started = std::time::SystemTime::now();
@@ -105,7 +105,7 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
         ..RunOptions::default()
     };
     let result = montecarlo::finish_run(&s, &options, parts);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&s.name));
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(s.name()));
     super::destination(&out, args.force)?;
     let write_options = super::run::WriteOptions {
         confidence,
@@ -259,7 +259,7 @@ pub fn merge(args: MergeArgs) -> Outcome {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name, prep.method_name)));
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name(), prep.method_name)));
     super::destination(&out, args.force)?;
     finish(&prep, &sweep_args, &rows, &out)?;
     if !args.quiet {

@@ -223,7 +223,7 @@ fn print_load_error(e: &LoadError) {
 /// # Errors
 /// An interrupt, or observations that no draw is consistent with.
 pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: bool) -> Result<Scenario, CmdError> {
-    if s.observations.is_empty() {
+    if s.observations().is_empty() {
         return Ok(s);
     }
     let s = match montecarlo::observe::conditioned(s, options) {
@@ -235,13 +235,13 @@ pub fn condition_on_observations(s: Scenario, options: &RunOptions<'_>, quiet: b
         }
         Err(e) => return Err(CmdError::usage(e)),
     };
-    if let Some(c) = &s.conditioned {
+    if let Some(c) = &s.conditioned() {
         if !quiet {
             eprintln!(
                 "conditioned on {} observation(s): an effective sample of {:.0} of {} draws ({} distinct)",
                 c.fits.len(),
                 c.effective_draws,
-                s.draws,
+                s.draws(),
                 c.distinct_draws
             );
         }

@@ -11,7 +11,7 @@ pub fn plan(args: PlanArgs) -> Outcome {
         .flags
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name)));
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name())));
     super::destination(&out, args.flags.force)?;
     let options = RunOptions {
         confidence: args.flags.confidence,
@@ -27,11 +27,11 @@ pub fn plan(args: PlanArgs) -> Outcome {
             program: "bedsim",
             kind: "plan",
             version: env!("CARGO_PKG_VERSION"),
-            scenario: &s.name,
+            scenario: s.name(),
             scenario_path: args.scenario.display().to_string(),
             overrides: super::override_texts(&overrides),
-            draws: s.draws,
-            seed: s.seed,
+            draws: s.draws(),
+            seed: s.seed(),
             confidence: args.flags.confidence,
         };
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
@@ -43,12 +43,12 @@ pub fn plan(args: PlanArgs) -> Outcome {
     if args.flags.format == Format::Json {
         bedsim::report::json::print(&serde_json::json!({
             "ok": true,
-            "scenario": s.name,
+            "scenario": s.name(),
             "out": out.display().to_string(),
-            "draws": s.draws,
-            "seed": s.seed,
+            "draws": s.draws(),
+            "seed": s.seed(),
             "confidence": args.flags.confidence,
-            "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
+            "effective_draws": s.conditioned().as_ref().map(|c| c.effective_draws),
             "rows": bedsim::report::json::plan(&rows),
         }));
     } else if !args.flags.quiet {

@@ -33,14 +33,14 @@ pub(super) fn run(args: RunArgs) -> Outcome {
         ..RunOptions::default()
     };
     if let Some(shard) = args.shard {
-        let out = shard_destination(&s.name, &args, shard)?;
+        let out = shard_destination(s.name(), &args, shard)?;
         let s = condition_on_observations(s, &condition_options, args.flags.quiet)?;
         return run_shard(&s, &args, shard, &out, &path, &texts);
     }
     let default_name = if args.only.is_empty() {
-        s.name.clone()
+        s.name().to_string()
     } else {
-        format!("{}-only", s.name)
+        format!("{}-only", s.name())
     };
     let out = args
         .flags
@@ -49,7 +49,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
         .unwrap_or_else(|| PathBuf::from("results").join(default_name));
     super::destination(&out, args.flags.force)?;
     if args.keep_draws {
-        let bytes = (s.regions.len() + s.groups.len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws * 8) as f64;
+        let bytes = (s.regions().len() + s.groups().len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws() * 8) as f64;
         if bytes > 4.0 * (1u64 << 30) as f64 && !args.flags.quiet {
             eprintln!(
                 "warning: --keep-draws holds every draw of every unit in memory until it is written: about {:.1} GiB here; --only keeps a slice",
@@ -89,16 +89,16 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     if args.flags.format == Format::Json {
         report::json::print(&serde_json::json!({
             "ok": true,
-            "scenario": s.name,
+            "scenario": s.name(),
             "scenario_path": path.display().to_string(),
             "out": out.display().to_string(),
-            "draws": s.draws,
-            "seed": s.seed,
+            "draws": s.draws(),
+            "seed": s.seed(),
             "threads": threads,
             "confidence": args.flags.confidence,
             "targets": report::json::targets(&s, &result),
             "backtest": report::json::backtest(&s, &result),
-            "effective_draws": s.conditioned.as_ref().map(|c| c.effective_draws),
+            "effective_draws": s.conditioned().as_ref().map(|c| c.effective_draws),
         }));
     } else if !args.flags.quiet {
         let table = report::target_table_text(&s, &result, args.flags.confidence);
@@ -114,7 +114,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
             stages.tables,
             stages.charts
         );
-        let region_draw_years = (s.regions.len() * s.draws * s.n_years()) as f64;
+        let region_draw_years = (s.regions().len() * s.draws() * s.n_years()) as f64;
         let peak = report::manifest::peak_memory_bytes()
             .map(|b| format!("; peak memory {:.0} MiB", b as f64 / (1u64 << 20) as f64))
             .unwrap_or_default();
@@ -128,7 +128,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
 }
 
 pub(super) fn simulate(s: &Scenario, args: &RunArgs) -> Result<montecarlo::RunResult, montecarlo::Cancelled> {
-    let total = (s.draws * s.regions.len()) as u64;
+    let total = (s.draws() * s.regions().len()) as u64;
     let show = !args.flags.quiet && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
@@ -232,7 +232,7 @@ fn shard_destination(name: &str, args: &RunArgs, Shard { k, n }: Shard) -> Resul
 /// The caller has checked `out` (see [`shard_destination`]) before any simulation, conditioning
 /// included.
 fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, path: &Path, overrides: &[String]) -> Outcome {
-    let regions: Vec<usize> = (0..s.regions.len()).filter(|i| i % n == k - 1).collect();
+    let regions: Vec<usize> = (0..s.regions().len()).filter(|i| i % n == k - 1).collect();
     let (_, pool) = super::thread_pool(args.threads)?;
     let options = RunOptions {
         confidence: args.flags.confidence,
@@ -253,7 +253,7 @@ fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, pa
             scenario_path: path.display().to_string(),
             overrides: overrides.to_vec(),
             confidence: args.flags.confidence,
-            regions: regions.iter().map(|&r| s.regions[r].id.clone()).collect(),
+            regions: regions.iter().map(|&r| s.regions()[r].id.clone()).collect(),
         });
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()
@@ -271,6 +271,6 @@ fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, pa
 
 /// Identifies a run exactly: the scenario and its data (hashes), the overrides, the confidence.
 pub(super) fn run_spec(s: &Scenario, overrides: &[String], confidence: f64) -> String {
-    let inputs: Vec<String> = s.inputs.iter().map(|i| i.sha256.clone()).collect();
+    let inputs: Vec<String> = s.inputs().iter().map(|i| i.sha256.clone()).collect();
     format!("bedsim run\ninputs {inputs:?}\nset {overrides:?}\nconfidence {confidence}\n")
 }

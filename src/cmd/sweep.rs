@@ -41,7 +41,7 @@ pub(super) fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64])
         .iter()
         .map(|t| {
             let (id, name, _) = tables::unit_labels(s, t.unit);
-            let tg = &s.targets[t.target];
+            let tg = &s.targets()[t.target];
             SweepRow {
                 point,
                 values: values.to_vec(),
@@ -52,7 +52,7 @@ pub(super) fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64])
                 probability: t.probability,
                 metric: [t.metric.map(|m| m.p05()), t.metric.map(|m| m.p50()), t.metric.map(|m| m.p95())],
                 needed: t.needed,
-                effective_draws: s.conditioned.as_ref().map(|c| c.effective_draws),
+                effective_draws: s.conditioned().as_ref().map(|c| c.effective_draws),
             }
         })
         .collect()
@@ -177,7 +177,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
     let base = source.build()?;
     // The design's random numbers come from the run's seed (the scenario's, or --seed), which
     // the manifest records.
-    let mut rng = bedsim::streams::stream(base.seed, bedsim::streams::Purpose::Sweep, 0, 0);
+    let mut rng = bedsim::streams::stream(base.seed(), bedsim::streams::Purpose::Sweep, 0, 0);
     let design: Vec<Vec<f64>> = match args.method {
         Method::Oat => sensitivity::one_at_a_time(k, args.steps),
         Method::Grid => sensitivity::grid(k, args.steps),
@@ -217,8 +217,8 @@ pub fn sweep(args: SweepArgs) -> Outcome {
     let shard = args.shard;
     let prep = prepare(&args)?;
     let default_name = match shard {
-        None => format!("{}-sweep-{}", prep.base.name, prep.method_name),
-        Some(Shard { k, n }) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name, prep.method_name),
+        None => format!("{}-sweep-{}", prep.base.name(), prep.method_name),
+        Some(Shard { k, n }) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name(), prep.method_name),
     };
     let out = args
         .flags
@@ -315,7 +315,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             files.sort();
             bedsim::report::json::print(&serde_json::json!({
                 "ok": true,
-                "scenario": prep.base.name,
+                "scenario": prep.base.name(),
                 "out": out.display().to_string(),
                 "method": prep.method_name,
                 "parameters": prep.params.iter().map(|p| serde_json::json!({"path": p.path, "low": p.low, "high": p.high})).collect::<Vec<_>>(),
@@ -323,8 +323,8 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 "points_run": mine.len() - resumed,
                 "points_resumed": resumed,
                 "shard": shard.map(|Shard { k, n }| serde_json::json!({"k": k, "n": n})),
-                "draws": prep.base.draws,
-                "seed": prep.base.seed,
+                "draws": prep.base.draws(),
+                "seed": prep.base.seed(),
                 "files": files,
             }));
         }
@@ -332,7 +332,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             eprintln!(
                 "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s",
                 mine.len(),
-                prep.base.draws,
+                prep.base.draws(),
                 out.display(),
                 started.elapsed().as_secs_f64()
             );
@@ -340,7 +340,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             if let (Some(lo), Some(hi)) = (ess.iter().copied().reduce(f64::min), ess.iter().copied().reduce(f64::max)) {
                 eprintln!(
                     "each point conditioned on {} observation(s): effective sample {lo:.0} to {hi:.0} draws (column effective_draws)",
-                    prep.base.observations.len()
+                    prep.base.observations().len()
                 );
             }
         }
@@ -426,7 +426,7 @@ struct SweepManifest<'a> {
 /// Writes the results of a complete sweep (all points) into `out`.
 pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> Outcome {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
-    let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed));
+    let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed()));
     let written = (|| -> Result<usize, report::ReportError> {
         let staging = Staging::new(out)?;
         report::sweep::write(&staging.dir, &names, rows, sobol.as_deref())?;
@@ -439,7 +439,7 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
             program: "bedsim",
             kind: "sweep",
             version: env!("CARGO_PKG_VERSION"),
-            scenario: &prep.base.name,
+            scenario: prep.base.name(),
             scenario_path: &prep.source.file.path,
             scenario_sha256: &prep.source.file.sha256,
             overrides: &prep.overrides,
@@ -448,8 +448,8 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
             steps: args.steps,
             samples: args.samples,
             points: prep.points.len(),
-            draws: prep.base.draws,
-            seed: prep.base.seed,
+            draws: prep.base.draws(),
+            seed: prep.base.seed(),
             confidence: args.flags.confidence,
             command_line: std::env::args().collect(),
         };
@@ -473,10 +473,10 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
 
 /// Units that get tornado charts and summary lines: the groups, or the regions if there are none.
 pub(super) fn headline_units(s: &Scenario) -> Vec<Unit> {
-    if s.groups.is_empty() {
-        (0..s.regions.len()).map(Unit::Region).collect()
+    if s.groups().is_empty() {
+        (0..s.regions().len()).map(Unit::Region).collect()
     } else {
-        (0..s.groups.len()).map(Unit::Group).collect()
+        (0..s.groups().len()).map(Unit::Group).collect()
     }
 }
 
@@ -494,7 +494,7 @@ pub(super) fn tornado_charts(
     let mut n = 0;
     for u in headline_units(s) {
         let (id, name, _) = tables::unit_labels(s, u);
-        for t in &s.targets {
+        for t in s.targets() {
             if let Some((centre, bars)) = oat_bars(params, steps, rows, id, &t.id) {
                 let path = dir.join(format!("tornado_{}_{}.png", charts::file_stem(&t.id), charts::file_stem(id)));
                 charts::tornado(
@@ -522,7 +522,7 @@ pub(super) fn print_summary(s: &Scenario, params: &[Param], rows: &[SweepRow], m
     }
     for u in headline_units(s) {
         let (id, name, _) = tables::unit_labels(s, u);
-        for t in &s.targets {
+        for t in s.targets() {
             let Some((centre, mut bars)) = oat_bars(params, steps, rows, id, &t.id) else {
                 continue;
             };

@@ -20,43 +20,132 @@ use crate::dist::Dist;
 pub use build::{LoadError, Source, build, load, read, read_bytes};
 pub use tree::{Diagnostic, Origin, Override};
 
-/// A checked scenario.
+/// A checked scenario. Its fields are the library's own: a program or test reads them through
+/// the accessors below and cannot change a scenario once checked (only the engine's
+/// conditioning and [`Scenario::restrict`] derive new ones).
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Short name, used for the default results folder `results/<name>`.
-    pub name: String,
+    pub(crate) name: String,
     /// One-line description, shown by `bedsim scenarios`.
-    pub description: String,
+    pub(crate) description: String,
     /// Year of the base population: the regions' base populations are the stock at the end of
     /// it (31 December), moved there from the count date ([`Scenario::base_shift`]).
-    pub base_year: i32,
+    pub(crate) base_year: i32,
     /// Part of the base year between the count date of the base population and its end (2/12
     /// for a census of 1 November), by which the base was moved to 31 December.
-    pub base_shift: f64,
+    pub(crate) base_shift: f64,
     /// Last projected year.
-    pub horizon: i32,
-    pub draws: usize,
-    pub seed: u64,
+    pub(crate) horizon: i32,
+    pub(crate) draws: usize,
+    pub(crate) seed: u64,
     /// Age from which people count as elderly (60 in Chinese plans).
-    pub elderly_age: usize,
-    pub regions: Vec<Region>,
-    pub groups: Vec<Group>,
-    pub mortality: Mortality,
-    pub fertility: Fertility,
-    pub migration: Migration,
-    pub care: Care,
-    pub capacity: Capacity,
-    pub plan: Vec<PlanItem>,
-    pub targets: Vec<Target>,
+    pub(crate) elderly_age: usize,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) mortality: Mortality,
+    pub(crate) fertility: Fertility,
+    pub(crate) migration: Migration,
+    pub(crate) care: Care,
+    pub(crate) capacity: Capacity,
+    pub(crate) plan: Vec<PlanItem>,
+    pub(crate) targets: Vec<Target>,
     /// A later census to compare the projection with, when the scenario is a back-test.
-    pub backtest: Option<backtest::Backtest>,
+    pub(crate) backtest: Option<backtest::Backtest>,
     /// Published figures after the base year that the run conditions on.
-    pub observations: Vec<Observation>,
+    pub(crate) observations: Vec<Observation>,
     /// The draws resampled by their likelihood under the observations, once the run has
     /// conditioned on them ([`crate::montecarlo::observe`]); `None`: draws `0..draws`.
-    pub conditioned: Option<std::sync::Arc<conditioned::Conditioned>>,
+    pub(crate) conditioned: Option<std::sync::Arc<conditioned::Conditioned>>,
     /// Data files read, with their content hash, for the run manifest.
-    pub inputs: Vec<InputFile>,
+    pub(crate) inputs: Vec<InputFile>,
+}
+
+/// Read access to a checked scenario's parts (see the fields for what each holds).
+impl Scenario {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn base_year(&self) -> i32 {
+        self.base_year
+    }
+
+    pub fn base_shift(&self) -> f64 {
+        self.base_shift
+    }
+
+    pub fn horizon(&self) -> i32 {
+        self.horizon
+    }
+
+    pub fn draws(&self) -> usize {
+        self.draws
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn elderly_age(&self) -> usize {
+        self.elderly_age
+    }
+
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn mortality(&self) -> &Mortality {
+        &self.mortality
+    }
+
+    pub fn fertility(&self) -> &Fertility {
+        &self.fertility
+    }
+
+    pub fn migration(&self) -> &Migration {
+        &self.migration
+    }
+
+    pub fn care(&self) -> &Care {
+        &self.care
+    }
+
+    pub fn capacity(&self) -> &Capacity {
+        &self.capacity
+    }
+
+    pub fn plan(&self) -> &[PlanItem] {
+        &self.plan
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    pub fn backtest(&self) -> Option<&backtest::Backtest> {
+        self.backtest.as_ref()
+    }
+
+    pub fn observations(&self) -> &[Observation] {
+        &self.observations
+    }
+
+    pub fn conditioned(&self) -> Option<&conditioned::Conditioned> {
+        self.conditioned.as_deref()
+    }
+
+    pub fn inputs(&self) -> &[InputFile] {
+        &self.inputs
+    }
 }
 
 impl Scenario {

@@ -215,7 +215,7 @@ fn chinese_names_render_glyphs_and_every_shipped_name_is_covered() {
             continue;
         }
         let s = bedsim::scenario::load(&path, &[]).unwrap();
-        for name in s.regions.iter().map(|r| &r.name).chain(s.groups.iter().map(|g| &g.name)) {
+        for name in s.regions().iter().map(|r| &r.name).chain(s.groups().iter().map(|g| &g.name)) {
             for c in name.chars().filter(|c| !c.is_whitespace()) {
                 assert_ne!(font.glyph_id(c).0, 0, "{}: no glyph for {c:?} in {name}", path.display());
             }

@@ -24,9 +24,9 @@ fn with_programme(projects: Option<usize>, shared: &str) -> Scenario {
 }
 
 fn programme_beds(s: &Scenario) -> Vec<f64> {
-    let item = s.plan.iter().position(|p| p.id == "programme").unwrap();
+    let item = s.plan().iter().position(|p| p.id == "programme").unwrap();
     let mut out: Vec<Realised> = Vec::new();
-    (0..s.draws as u64)
+    (0..s.draws() as u64)
         .map(|d| {
             realise_item(s, item, d, &mut out);
             out.iter().map(|r| r.beds).sum()
@@ -82,9 +82,9 @@ fn a_programmes_projects_are_spread_over_its_regions() {
     let text = small_scenario()
         + "\n[[plan]]\nid = \"centres\"\nkind = \"new\"\ngroup = \"city\"\nsplit = \"equal\"\nyear = 2023\nbeds = 700\nprojects = 7\n";
     let s = load(&text, &["draws=4000".into()]);
-    let item = s.plan.iter().position(|p| p.id == "centres").unwrap();
+    let item = s.plan().iter().position(|p| p.id == "centres").unwrap();
     let links: Vec<_> = s
-        .regions
+        .regions()
         .iter()
         .map(|r| r.plan_items.iter().find(|l| l.item == item).unwrap().clone())
         .collect();
@@ -93,7 +93,7 @@ fn a_programmes_projects_are_spread_over_its_regions() {
     assert_eq!(links[1].quota, Some([3.5, 7.0]));
     assert!(links.iter().all(|l| l.share == 1.0));
     let mut fours = 0;
-    for d in 0..s.draws as u64 {
+    for d in 0..s.draws() as u64 {
         let u = bedsim::capacity::allocation_offset(&s, item, d);
         let (a, b) = (links[0].projects(u), links[1].projects(u));
         assert_eq!(a.end, b.start, "the regions' projects are disjoint and cover the programme");
@@ -102,11 +102,11 @@ fn a_programmes_projects_are_spread_over_its_regions() {
         fours += usize::from(a.len() == 4);
     }
     // the first region has 4 projects in half the draws (standard error 0.8 points)
-    let share = fours as f64 / s.draws as f64;
+    let share = fours as f64 / s.draws() as f64;
     assert!((share - 0.5).abs() < 0.04, "{share}");
     // whole expected counts are exact in every draw
     let equal = load(&text.replace("projects = 7", "projects = 8"), &[]);
-    let l0 = equal.regions[0].plan_items.iter().find(|l| l.item == item).unwrap();
+    let l0 = equal.regions()[0].plan_items.iter().find(|l| l.item == item).unwrap();
     for u in [0.0, 0.3, 0.999_999] {
         assert_eq!(l0.projects(u), 0..4);
     }
@@ -128,7 +128,7 @@ fn changing_one_distribution_leaves_the_other_draws_unchanged() {
             "care.uptake_partial={ dist = \"beta\", alpha = 2, beta = 30 }".into(),
         ],
     );
-    let item = a.plan.iter().position(|p| p.id == "programme").unwrap();
+    let item = a.plan().iter().position(|p| p.id == "programme").unwrap();
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
     let mut changed = 0;
     for d in 0..300 {
@@ -143,8 +143,8 @@ fn changing_one_distribution_leaves_the_other_draws_unchanged() {
             changed += usize::from(x.beds != y.beds);
         }
         let (ca, cb) = (
-            bedsim::care::draw_parameters(&a.care, a.seed, d),
-            bedsim::care::draw_parameters(&b.care, b.seed, d),
+            bedsim::care::draw_parameters(a.care(), a.seed(), d),
+            bedsim::care::draw_parameters(b.care(), b.seed(), d),
         );
         assert_eq!(
             (ca.level, ca.trend, ca.uptake.independent, ca.uptake.full),
@@ -189,7 +189,7 @@ fn the_stock_date_decides_how_much_of_its_years_deliveries_is_added() {
         let s = load(&text, &["draws=3".into()]);
         let mut p = CapacityPath::new(s.n_years());
         realise(&s, 0, 0, &mut p);
-        let yi = |y: i32| (y - s.base_year) as usize;
+        let yi = |y: i32| (y - s.base_year()) as usize;
         (p.institutional[yi(2021)], p.institutional[yi(2022)], p.institutional[yi(2023)])
     };
     let (before, mid, after) = stock_at("stock_date = \"2022-06-30\"");
@@ -429,7 +429,7 @@ fn the_kept_draws_of_a_conditioned_run_name_their_scenario_draw() {
     use bedsim::montecarlo::{RunOptions, observe, run};
     let s = load(&observed_in("620821", "3300", "300"), &["draws=200".into()]);
     let s = observe::conditioned(s, &RunOptions::default()).unwrap();
-    let c = s.conditioned.clone().expect("conditioned");
+    let c = s.conditioned().expect("conditioned");
     assert!(c.distinct_draws < 200, "an informative figure repeats some draws");
     let r = run(
         &s,

@@ -43,7 +43,7 @@ fn load(text: &str, overrides: &[String]) -> Scenario {
 #[test]
 fn the_scenario_reader_gives_each_region_its_level_and_schedule() {
     let s = load(&subnational_text(), &[]);
-    let kongtong = &s.regions[0];
+    let kongtong = &s.regions()[0];
     // data/mortality_levels_2020_units.csv: 620802 multiplier 0.8922, sdlog 0.0544
     let (meanlog, sdlog) = kongtong.mortality_level.lognormal().expect("a lognormal level");
     assert!(
@@ -58,8 +58,8 @@ fn the_scenario_reader_gives_each_region_its_level_and_schedule() {
     // Its girls aged 5-9 gain 12.38 per 1,000: held as the yearly number on the census count.
     assert_eq!(sch[1][7], 0.0);
     assert!(inflow[1][7] > 0.0);
-    assert!(s.mortality.sigma[0] > 4.0 * s.mortality.fitted.sigma[0], "calibrated sigma");
-    assert!((s.base_shift - 61.0 / 366.0).abs() < 1e-15);
+    assert!(s.mortality().sigma[0] > 4.0 * s.mortality().fitted.sigma[0], "calibrated sigma");
+    assert!((s.base_shift() - 61.0 / 366.0).abs() < 1e-15);
 }
 
 /// The kernel and the f64 reference with every sub-national input: levels (S^c through

@@ -44,10 +44,14 @@ fn validation_report_holds_its_tolerances() {
     let path = repo().join("scenarios/china-provinces.toml");
     let s = scenario::load(&path, &super::sets(&[format!("draws={DRAWS}")])).unwrap();
     let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
-    let g = s.groups.iter().position(|g| g.id == "china").expect("national group");
+    let g = s.groups().iter().position(|g| g.id == "china").expect("national group");
     let china = r.units.iter().find(|u| u.unit == Unit::Group(g)).unwrap();
     let n_years = r.years.len();
-    let median = |m: Metric, year: i32| china.stats[m.index() * n_years + (year - s.base_year) as usize].unwrap().quantiles[3];
+    let median = |m: Metric, year: i32| {
+        china.stats[m.index() * n_years + (year - s.base_year()) as usize]
+            .unwrap()
+            .quantiles[3]
+    };
     let mut checks: Vec<Check> = Vec::new();
     let mut doc = String::new();
     let _ = writeln!(
@@ -57,7 +61,7 @@ fn validation_report_holds_its_tolerances() {
          own 1,000 draws; section 5 `scenarios/china-counties.toml` with {COUNTY_DRAWS} draws. Every comparison states \
          the tolerance it is held to; the test fails if one drifts out. Figures are medians over draws unless said \
          otherwise.\n",
-        s.seed
+        s.seed()
     );
 
     // 1. Elderly population against WPP 2024 (medium variant).
@@ -142,7 +146,7 @@ fn validation_report_holds_its_tolerances() {
         .into_iter()
         .map(|r| (r["year"].parse().unwrap(), r))
         .collect();
-    let f = &s.mortality.fitted;
+    let f = &s.mortality().fitted;
     let cal = f.calibrated.expect("china-provinces.toml calibrates its mortality uncertainty");
     let _ = writeln!(
         doc,
@@ -209,7 +213,7 @@ fn validation_report_holds_its_tolerances() {
     }
 
     // 3. Care-need defaults against the Fourth Sample Survey of the Aged Population (2015).
-    let care = &s.care;
+    let care = &s.care();
     let prevalence = |sex: usize, age: usize| care.partial[sex][age] + care.full[sex][age];
     let mut dep_2015 = 0.0;
     for row in rows("wpp2024_china_pop_age5_sex.csv")
@@ -372,8 +376,8 @@ fn backtest_sections(doc: &mut String, checks: &mut Vec<Check>) {
          the nation. The Laplace rather than the normal because the rates' tails are heavy: the central 90% of counties \
          spans four times their interquartile range (a normal: 2.4, a Laplace: 3.3). Mortality levels carry the \
          posterior uncertainty of their estimate plus 0.05 (sdlog) for change since 2010 and reporting differences.\n",
-        ps.regions.len(),
-        cs.regions.len()
+        ps.regions().len(),
+        cs.regions().len()
     );
     coverage_table(doc, "Provinces, from the province tables (`backtest-2010-provinces`):", &pcov);
     coverage_table(
@@ -474,8 +478,8 @@ fn backtest_sections(doc: &mut String, checks: &mut Vec<Check>) {
 
 fn unit_labels(s: &bedsim::scenario::Scenario, u: Unit) -> (&str, &str, &'static str) {
     match u {
-        Unit::Region(r) => (&s.regions[r].id, &s.regions[r].name, "region"),
-        Unit::Group(g) => (&s.groups[g].id, &s.groups[g].name, "group"),
+        Unit::Region(r) => (&s.regions()[r].id, &s.regions()[r].name, "region"),
+        Unit::Group(g) => (&s.groups()[g].id, &s.groups()[g].name, "group"),
     }
 }
 
@@ -539,7 +543,7 @@ fn subnational_sections(doc: &mut String, checks: &mut Vec<Check>) {
     let r = montecarlo::run(&s, &RunOptions::default()).unwrap();
     let n_years = r.years.len();
     let mut growth: Vec<(f64, usize, f64)> = Vec::new();
-    for (ri, _region) in s.regions.iter().enumerate() {
+    for (ri, _region) in s.regions().iter().enumerate() {
         let u = r.units.iter().find(|u| u.unit == Unit::Region(ri)).unwrap();
         let at = |yi: usize| u.stats[Metric::Elderly.index() * n_years + yi].unwrap().quantiles[3];
         if at(0) > 0.0 {
@@ -549,7 +553,7 @@ fn subnational_sections(doc: &mut String, checks: &mut Vec<Check>) {
     growth.sort_by(|a, b| a.0.total_cmp(&b.0));
     let g: Vec<f64> = growth.iter().map(|x| x.0).collect();
     let gq = |p: f64| bedsim::montecarlo::summary::quantile_sorted(&g, p);
-    let name = |ri: usize| format!("{} {}", s.regions[ri].name, s.regions[ri].id);
+    let name = |ri: usize| format!("{} {}", s.regions()[ri].name, s.regions()[ri].id);
     let big: Vec<&(f64, usize, f64)> = growth.iter().filter(|x| x.2 >= 10_000.0).collect();
     let top: Vec<String> = big.iter().rev().take(5).map(|x| format!("{} {:.2}x", name(x.1), x.0)).collect();
     let bottom: Vec<String> = big.iter().take(5).map(|x| format!("{} {:.2}x", name(x.1), x.0)).collect();
@@ -607,7 +611,7 @@ fn timing_section(doc: &mut String, checks: &mut Vec<Check>, s: &bedsim::scenari
     // The nation: the sum of the provinces' base populations (moved to 31 December) and, for
     // the size of that move, their census-day counts.
     let mut pop: Population = [[0.0; N_AGES]; 2];
-    for r in &s.regions {
+    for r in s.regions() {
         for (total, own) in pop.iter_mut().zip(&r.base) {
             for (a, b) in total.iter_mut().zip(own) {
                 *a += b;
@@ -630,7 +634,7 @@ fn timing_section(doc: &mut String, checks: &mut Vec<Check>, s: &bedsim::scenari
     let moved80 = aged_at_least(&pop, 80) / census_from(80) - 1.0;
     // The base schedule (2015-2020), held constant: the life table's survival against the
     // start-age rule exp(-m(x)) it replaced, from the same population, with no births or migration.
-    let m: [[f64; N_AGES]; 2] = std::array::from_fn(|sex| s.mortality.base_log_m[sex].map(f64::exp));
+    let m: [[f64; N_AGES]; 2] = std::array::from_fn(|sex| s.mortality().base_log_m[sex].map(f64::exp));
     let lt = [survival(&m[0]), survival(&m[1])];
     let start_rule: [Survival; 2] = std::array::from_fn(|sex| Survival {
         s: m[sex].map(|v| (-v).exp()),

@@ -68,19 +68,19 @@ pub fn scenario(bytes: &[u8], repo: &Path) -> Outcome {
         Ok(s) => {
             check_scenario(&s);
             // `run --only`: a region, and an id that is nothing.
-            if let Some(r) = s.regions.first() {
+            if let Some(r) = s.regions().first() {
                 let only = s
                     .restrict(std::slice::from_ref(&r.id))
                     .expect("restrict to a region of the scenario");
-                assert_eq!(only.regions.len(), 1);
+                assert_eq!(only.regions().len(), 1);
                 check_scenario(&only);
             }
             // Longer than every id, so it is none of them.
             let longest = s
-                .regions
+                .regions()
                 .iter()
                 .map(|r| r.id.len())
-                .chain(s.groups.iter().map(|g| g.id.len()))
+                .chain(s.groups().iter().map(|g| g.id.len()))
                 .max();
             assert!(s.restrict(&["?".repeat(longest.unwrap_or(0) + 1)]).is_err());
             Outcome::Valid
@@ -284,15 +284,15 @@ fn check_links(what: &str, links: &[(usize, f64)], n: usize) {
 /// What the engine trusts of a checked scenario.
 fn check_scenario(s: &Scenario) {
     assert!(
-        s.base_year < s.horizon && s.horizon - s.base_year <= 200,
+        s.base_year() < s.horizon() && s.horizon() - s.base_year() <= 200,
         "years {}..{}",
-        s.base_year,
-        s.horizon
+        s.base_year(),
+        s.horizon()
     );
-    assert!(s.draws >= 1 && (1..N_AGES).contains(&s.elderly_age));
-    assert!(!s.regions.is_empty());
-    let m = &s.mortality;
-    for r in &s.regions {
+    assert!(s.draws() >= 1 && (1..N_AGES).contains(&s.elderly_age()));
+    assert!(!s.regions().is_empty());
+    let m = &s.mortality();
+    for r in s.regions() {
         assert!(
             r.base.iter().flatten().all(|v| v.is_finite() && *v >= 0.0),
             "region {}: base population {:?}",
@@ -300,7 +300,7 @@ fn check_scenario(s: &Scenario) {
             r.base
         );
         assert!(aged_at_least(&r.base, 0).is_finite(), "region {}: total population", r.id);
-        assert!(r.group.is_none_or(|g| g < s.groups.len()));
+        assert!(r.group.is_none_or(|g| g < s.groups().len()));
         check_dist("mortality_level", &r.mortality_level);
         let (lo, hi) = r.mortality_level.support();
         assert!(
@@ -318,10 +318,10 @@ fn check_scenario(s: &Scenario) {
         }
         for link in &r.plan_items {
             assert!(
-                link.item < s.plan.len() && link.share.is_finite() && (0.0..=1.0).contains(&link.share),
+                link.item < s.plan().len() && link.share.is_finite() && (0.0..=1.0).contains(&link.share),
                 "plan link {link:?}"
             );
-            let n = s.plan[link.item].projects.max(1);
+            let n = s.plan()[link.item].projects.max(1);
             if let Some([lo, hi]) = link.quota {
                 assert!(0.0 <= lo && lo < hi && hi <= n as f64, "plan link {link:?}");
             }
@@ -330,9 +330,9 @@ fn check_scenario(s: &Scenario) {
                 assert!(p.start <= p.end && p.end <= n, "plan link {link:?}: {p:?}");
             }
         }
-        check_links("stock entries", &r.stock_entries, s.capacity.stock.len());
-        check_links("caregiver entries", &r.caregiver_entries, s.capacity.caregivers.len());
-        check_links("seasonal entries", &r.seasonal_entries, s.capacity.seasonal.len());
+        check_links("stock entries", &r.stock_entries, s.capacity().stock.len());
+        check_links("caregiver entries", &r.caregiver_entries, s.capacity().caregivers.len());
+        check_links("seasonal entries", &r.seasonal_entries, s.capacity().seasonal.len());
         for (what, d) in [("migration_rate", &r.migration_rate), ("tfr", &r.tfr)] {
             if let Some(d) = d {
                 check_dist(what, d);
@@ -340,13 +340,13 @@ fn check_scenario(s: &Scenario) {
         }
         check_dist("registered_ratio", &r.registered_ratio);
     }
-    for g in &s.groups {
+    for g in s.groups() {
         assert!(
-            !g.members.is_empty() && g.members.iter().all(|&r| r < s.regions.len()),
+            !g.members.is_empty() && g.members.iter().all(|&r| r < s.regions().len()),
             "group {}",
             g.id
         );
-        assert!(g.parent.is_none_or(|p| p < s.groups.len()));
+        assert!(g.parent.is_none_or(|p| p < s.groups().len()));
     }
 
     assert!(
@@ -357,11 +357,11 @@ fn check_scenario(s: &Scenario) {
     assert!(m.b.iter().flatten().all(|v| v.is_finite()), "Lee-Carter b {:?}", m.b);
     assert!(m.base_mid.is_finite());
     assert!(m.sigma.iter().all(|v| v.is_finite() && *v >= 0.0), "sigma {:?}", m.sigma);
-    check_dist("migration persistence", &s.migration.persistence);
+    check_dist("migration persistence", &s.migration().persistence);
     assert!(
-        (0.0..1.0).contains(&s.base_shift) || s.base_shift == 1.0,
+        (0.0..1.0).contains(&s.base_shift()) || s.base_shift() == 1.0,
         "base shift {}",
-        s.base_shift
+        s.base_shift()
     );
     let f = &m.fitted;
     for v in f.drift.iter().chain(&f.drift_se).chain(&f.sigma).chain(&f.base_e0) {
@@ -372,12 +372,12 @@ fn check_scenario(s: &Scenario) {
         Drift::Given(d) => check_dist("mortality.drift", d),
     }
 
-    check_dist("fertility.tfr", &s.fertility.tfr);
-    assert!(s.fertility.male_share > 0.0 && s.fertility.male_share < 1.0);
-    assert!((s.fertility.shape.iter().sum::<f64>() - 1.0).abs() < 1e-5);
-    check_dist("migration.rate_per_1000", &s.migration.rate_per_1000);
-    assert!(s.migration.weight.iter().all(|w| w.is_finite() && *w >= 0.0));
-    let c = &s.care;
+    check_dist("fertility.tfr", &s.fertility().tfr);
+    assert!(s.fertility().male_share > 0.0 && s.fertility().male_share < 1.0);
+    assert!((s.fertility().shape.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+    check_dist("migration.rate_per_1000", &s.migration().rate_per_1000);
+    assert!(s.migration().weight.iter().all(|w| w.is_finite() && *w >= 0.0));
+    let c = &s.care();
     for (p, f) in c.partial.iter().flatten().zip(c.full.iter().flatten()) {
         check_share("care.partial", *p);
         check_share("care.full", *f);
@@ -394,8 +394,8 @@ fn check_scenario(s: &Scenario) {
         check_dist(what, d);
     }
 
-    let cap = &s.capacity;
-    assert!(cap.stock_year >= s.base_year && cap.stock_year <= s.horizon);
+    let cap = &s.capacity();
+    assert!(cap.stock_year >= s.base_year() && cap.stock_year <= s.horizon());
     for e in &cap.stock {
         check_dist("stock.institutional", &e.institutional);
         check_dist("stock.community", &e.community);
@@ -416,8 +416,8 @@ fn check_scenario(s: &Scenario) {
     for d in &cap.default_delays {
         check_dist("capacity.defaults delay", d);
     }
-    for p in &s.plan {
-        assert!(p.year >= cap.stock_year && p.year <= s.horizon, "plan {} year {}", p.id, p.year);
+    for p in s.plan() {
+        assert!(p.year >= cap.stock_year && p.year <= s.horizon(), "plan {} year {}", p.id, p.year);
         match &p.size {
             ItemSize::Beds(d) => check_dist("plan beds", d),
             ItemSize::Budget { yuan, cost_per_bed } => {
@@ -431,16 +431,16 @@ fn check_scenario(s: &Scenario) {
         check_share("cancel_probability", p.cancel_probability);
         assert!(!p.phasing.is_empty() && (p.phasing.iter().sum::<f64>() - 1.0).abs() <= 1e-6);
     }
-    for t in &s.targets {
+    for t in s.targets() {
         assert!(
-            t.threshold.is_finite() && t.year >= s.base_year && t.year <= s.horizon,
+            t.threshold.is_finite() && t.year >= s.base_year() && t.year <= s.horizon(),
             "target {}",
             t.id
         );
         for u in &t.units {
             match *u {
-                scenario::Unit::Region(r) => assert!(r < s.regions.len()),
-                scenario::Unit::Group(g) => assert!(g < s.groups.len()),
+                scenario::Unit::Region(r) => assert!(r < s.regions().len()),
+                scenario::Unit::Group(g) => assert!(g < s.groups().len()),
             }
         }
     }
