@@ -105,8 +105,7 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
         ..RunOptions::default()
     };
     let result = montecarlo::finish_run(&s, &options, parts);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(s.name()));
-    super::destination(&out, args.force)?;
+    let out = super::results_folder(args.out.as_deref(), args.force, s.name())?;
     let write_options = super::run::WriteOptions {
         confidence,
         no_charts: false,
@@ -256,11 +255,11 @@ pub fn merge(args: MergeArgs) -> Outcome {
             }
         }
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-sweep-{}", prep.base.name(), prep.method_name)));
-    super::destination(&out, args.force)?;
+    let out = super::results_folder(
+        args.out.as_deref(),
+        args.force,
+        &format!("{}-sweep-{}", prep.base.name(), prep.method_name),
+    )?;
     finish(&prep, &sweep_args, &rows, &out)?;
     if !args.quiet {
         eprintln!("{n} shards, {total} points merged into {}/", out.display());

@@ -188,6 +188,14 @@ pub fn destination(out: &Path, force: bool) -> Outcome {
     report::probe_destination(out).map_err(|e| CmdError::failed(format!("cannot write results to {}: {e}", out.display())))
 }
 
+/// The results folder of a command: `--out`, else `results/<default>`, checked by
+/// [`destination`] before any simulation.
+pub fn results_folder(out: Option<&Path>, force: bool, default: &str) -> Result<PathBuf, CmdError> {
+    let out = out.map_or_else(|| PathBuf::from("results").join(default), Path::to_path_buf);
+    destination(&out, force)?;
+    Ok(out)
+}
+
 /// The texts manifests record for overrides (`PATH=VALUE`).
 pub fn override_texts(overrides: &[Override]) -> Vec<String> {
     overrides.iter().map(|o| o.text().to_string()).collect()

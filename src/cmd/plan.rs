@@ -7,12 +7,7 @@ use super::*;
 pub fn plan(args: PlanArgs) -> Outcome {
     let overrides = super::overrides(&args.flags.set, args.flags.draws, None)?;
     let s = scenario::load(&args.scenario, &overrides)?;
-    let out = args
-        .flags
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-plan", s.name())));
-    super::destination(&out, args.flags.force)?;
+    let out = super::results_folder(args.flags.out.as_deref(), args.flags.force, &format!("{}-plan", s.name()))?;
     let options = RunOptions {
         confidence: args.flags.confidence,
         ..RunOptions::default()

@@ -42,12 +42,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     } else {
         format!("{}-only", s.name())
     };
-    let out = args
-        .flags
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    super::destination(&out, args.flags.force)?;
+    let out = results_folder(args.flags.out.as_deref(), args.flags.force, &default_name)?;
     if args.keep_draws {
         let bytes = (s.regions().len() + s.groups().len()) as f64 * (montecarlo::N_METRICS * s.n_years() * s.draws() * 8) as f64;
         if bytes > 4.0 * (1u64 << 30) as f64 && !args.flags.quiet {
@@ -218,13 +213,7 @@ pub fn write_results(
 /// `bedsim run --shard K/N`: where the shard goes, checked (not a file, writable) before any
 /// simulation.
 fn shard_destination(name: &str, args: &RunArgs, Shard { k, n }: Shard) -> Result<PathBuf, CmdError> {
-    let out = args
-        .flags
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("{name}-shard-{k}-of-{n}")));
-    super::destination(&out, args.flags.force)?;
-    Ok(out)
+    results_folder(args.flags.out.as_deref(), args.flags.force, &format!("{name}-shard-{k}-of-{n}"))
 }
 
 /// `bedsim run --shard K/N`: runs every N-th region and writes their part of the run.

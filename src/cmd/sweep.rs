@@ -220,12 +220,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         None => format!("{}-sweep-{}", prep.base.name(), prep.method_name),
         Some(Shard { k, n }) => format!("{}-sweep-{}-shard-{k}-of-{n}", prep.base.name(), prep.method_name),
     };
-    let out = args
-        .flags
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(default_name));
-    super::destination(&out, args.flags.force)?;
+    let out = super::results_folder(args.flags.out.as_deref(), args.flags.force, &default_name)?;
     let partial = out.with_file_name(format!(
         ".{}.partial",
         out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()

@@ -409,19 +409,7 @@ impl<'a> TableReader<'a> {
         let d = self.dist(key, default, f64::NEG_INFINITY, f64::INFINITY, diags)?;
         let (slo, shi) = d.support();
         let origin = self.get(key).map(|n| &n.origin).unwrap_or(self.origin);
-        if slo < lo || shi > hi {
-            let hint = if d.is_normal() {
-                " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
-            } else {
-                ""
-            };
-            diags.error(
-                origin,
-                format!(
-                    "{path}: this distribution takes values in {}, outside the allowed range {allowed}{hint}",
-                    range_text(slo, shi)
-                ),
-            );
+        if support_outside(&d, lo, hi, &allowed, &path, origin, diags) {
             return None;
         }
         if slo.is_finite() && shi.is_finite() {
@@ -562,6 +550,28 @@ fn number_text(v: f64) -> String {
     }
 }
 
+/// Whether `d` can take values outside `[lo, hi]`; if so the error says so, naming `allowed` as
+/// the range (with a hint for an untruncated normal).
+fn support_outside(d: &Dist, lo: f64, hi: f64, allowed: &str, path: &str, origin: &Origin, diags: &mut Diags) -> bool {
+    let (slo, shi) = d.support();
+    if slo >= lo && shi <= hi {
+        return false;
+    }
+    let hint = if d.is_normal() {
+        " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
+    } else {
+        ""
+    };
+    diags.error(
+        origin,
+        format!(
+            "{path}: this distribution takes values in {}, outside the allowed range {allowed}{hint}",
+            range_text(slo, shi)
+        ),
+    );
+    true
+}
+
 pub fn check_range(v: f64, lo: f64, hi: f64, path: &str, origin: &Origin, diags: &mut Diags) -> Option<f64> {
     if v >= lo && v <= hi {
         Some(v)
@@ -648,27 +658,7 @@ pub fn read_dist(node: &Node, path: &str, lo: f64, hi: f64, diags: &mut Diags) -
         return None;
     }
     match Dist::new(spec) {
-        Ok(d) => {
-            let (slo, shi) = d.support();
-            if slo < lo || shi > hi {
-                let hint = if d.is_normal() {
-                    " (truncate it with low/high, or use a beta, uniform or triangular distribution)"
-                } else {
-                    ""
-                };
-                diags.error(
-                    origin,
-                    format!(
-                        "{path}: this distribution takes values in {}, outside the allowed range {}{hint}",
-                        range_text(slo, shi),
-                        range_text(lo, hi)
-                    ),
-                );
-                None
-            } else {
-                Some(d)
-            }
-        }
+        Ok(d) => (!support_outside(&d, lo, hi, &range_text(lo, hi), path, origin, diags)).then_some(d),
         Err(e) => {
             diags.error(origin, format!("{path}: {e}"));
             None
