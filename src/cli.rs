@@ -89,6 +89,9 @@ pub enum Method {
     Lhs,
     /// Saltelli sampling with --samples base points; first-order and total Sobol' indices.
     Sobol,
+    /// Morris screening: --samples trajectories of (inputs + 1) points on a 4-level grid;
+    /// elementary effects mu, mu* and sigma per input.
+    Morris,
 }
 
 /// The flags of every command that runs a scenario (`run`, `sweep`, `plan`), declared once.
@@ -137,7 +140,8 @@ pub struct SweepArgs {
     /// Values per input for oat and grid.
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
-    /// Points for lhs; base samples for sobol (points = samples x (inputs + 2)).
+    /// Points for lhs; base samples for sobol (points = samples x (inputs + 2)); trajectories
+    /// for morris (points = samples x (inputs + 1)).
     #[arg(long, default_value_t = 64)]
     pub samples: usize,
     /// Master seed, for the draws and the design (overrides the scenario's `seed`).

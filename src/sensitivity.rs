@@ -1,10 +1,14 @@
 //! Sensitivity designs and estimators, in the unit hypercube: one at a time, full grid, Latin
-//! hypercube, and Sobol' indices by Saltelli sampling.
+//! hypercube, Sobol' indices by Saltelli sampling, and Morris's elementary effects.
 //!
 //! A design is a list of points in `[0, 1]^k`; the sweep maps each coordinate onto its
 //! parameter's `LOW..HIGH`. First-order indices use the estimator of Saltelli et al. (2010,
 //! Comput. Phys. Commun. 181:259, table 2 (b)), total indices Jansen's (1999, ibid. 117:35);
-//! confidence intervals come from a percentile bootstrap over the base samples.
+//! confidence intervals come from a percentile bootstrap over the base samples. Morris screening
+//! (Morris 1991, Technometrics 33:161) follows `r` one-at-a-time trajectories through a grid
+//! of 4 levels and reports per input the mean of the elementary effects, the mean of their
+//! absolute values `mu*` (Campolongo, Cariboni & Saltelli 2007, Environ. Model. Softw. 22:1509)
+//! and their standard deviation `sigma` (large: the input interacts or acts non-linearly).
 //!
 //! Also the sweep's own logic, apart from running and writing: the varied inputs
 //! (`PATH=LOW..HIGH`), the rows of a sweep table, their exact encoding for resumable point
@@ -80,6 +84,85 @@ pub fn saltelli(k: usize, n: usize, rng: &mut StreamRng) -> Vec<Vec<f64>> {
         }
     }
     out
+}
+
+/// Grid levels of a Morris design: 4, the usual choice, with a step of 2/3 of the range.
+pub const MORRIS_LEVELS: usize = 4;
+
+/// Morris's design for `k` parameters: `r` trajectories of `k + 1` points on a grid of
+/// [`MORRIS_LEVELS`] levels in `[0, 1]`. Each starts at a random grid point and then moves one
+/// coordinate at a time, in a random order, by the step `levels / (2 (levels - 1))` up or down
+/// (up from the lower half of the levels, down from the upper half), so every point stays on the
+/// grid and every level is as likely as every other.
+pub fn morris(k: usize, r: usize, rng: &mut StreamRng) -> Vec<Vec<f64>> {
+    let p = MORRIS_LEVELS;
+    let half = p / 2;
+    let level = |j: usize| j as f64 / (p - 1) as f64;
+    let mut out = Vec::with_capacity(r * (k + 1));
+    for _ in 0..r {
+        let start: Vec<usize> = (0..k).map(|_| rng.random_range(0..p)).collect();
+        let mut order: Vec<usize> = (0..k).collect();
+        for i in (1..k).rev() {
+            let j = rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        let mut at = start.clone();
+        out.push(at.iter().map(|&j| level(j)).collect());
+        for &i in &order {
+            at[i] = if at[i] < half { at[i] + half } else { at[i] - half };
+            out.push(at.iter().map(|&j| level(j)).collect());
+        }
+    }
+    out
+}
+
+/// Morris's measures of one parameter: the mean of its elementary effects, the mean of their
+/// absolute values and their standard deviation, over the trajectories where both ends have an
+/// output; in output units per whole range of the input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MorrisIndex {
+    pub mu: f64,
+    pub mu_star: f64,
+    pub sigma: f64,
+    /// Trajectories that gave an effect.
+    pub effects: usize,
+}
+
+/// Morris's measures from the unit-cube points of a [`morris`] design (trajectories of `k + 1`
+/// consecutive points) and their outputs `y` (NaN where undefined). The moved input and the
+/// step are read from the points themselves.
+pub fn morris_indices(points: &[Vec<f64>], y: &[f64], k: usize) -> Vec<MorrisIndex> {
+    let mut effects: Vec<Vec<f64>> = vec![Vec::new(); k];
+    for (t, trajectory) in points.chunks(k + 1).enumerate() {
+        let base = t * (k + 1);
+        for s in 1..trajectory.len() {
+            let (a, b) = (&trajectory[s - 1], &trajectory[s]);
+            let Some(i) = (0..k).find(|&i| a[i] != b[i]) else { continue };
+            let (ya, yb) = (y[base + s - 1], y[base + s]);
+            if ya.is_finite() && yb.is_finite() {
+                effects[i].push((yb - ya) / (b[i] - a[i]));
+            }
+        }
+    }
+    effects
+        .into_iter()
+        .map(|e| {
+            let n = e.len() as f64;
+            let mu = e.iter().sum::<f64>() / n;
+            let mu_star = e.iter().map(|x| x.abs()).sum::<f64>() / n;
+            let sigma = if e.len() > 1 {
+                (e.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+            } else {
+                f64::NAN
+            };
+            MorrisIndex {
+                mu,
+                mu_star,
+                sigma,
+                effects: e.len(),
+            }
+        })
+        .collect()
 }
 
 /// Sobol' indices of one parameter with 95% bootstrap intervals.
@@ -345,6 +428,61 @@ pub fn sobol_table(rows: &[SweepRow], params: &[Param], n: usize, seed: u64) -> 
     out
 }
 
+/// One row of the Morris table: an input's measures for one unit, target and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MorrisRow {
+    pub unit: String,
+    pub target: String,
+    pub output: String,
+    pub parameter: String,
+    pub index: MorrisIndex,
+}
+
+/// The Morris table of a [`morris`] sweep whose points (in the inputs' units) are `points`: for
+/// each unit and target, the measures of the probability of meeting it and of its metric's
+/// median, per input, in output units per whole range of the input.
+pub fn morris_table(rows: &[SweepRow], params: &[Param], points: &[Vec<f64>]) -> Vec<MorrisRow> {
+    let k = params.len();
+    // Back to the unit cube (integer inputs were rounded: their real step is used).
+    let unit: Vec<Vec<f64>> = points
+        .iter()
+        .map(|v| {
+            params
+                .iter()
+                .zip(v)
+                .map(|(p, x)| if p.high > p.low { (x - p.low) / (p.high - p.low) } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        if !keys.iter().any(|(u, t)| *u == r.unit && *t == r.target) {
+            keys.push((r.unit.clone(), r.target.clone()));
+        }
+    }
+    let mut out = Vec::new();
+    for (unit_id, target) in keys {
+        let mut prob = vec![f64::NAN; points.len()];
+        let mut p50 = vec![f64::NAN; points.len()];
+        for r in rows.iter().filter(|r| r.unit == unit_id && r.target == target) {
+            prob[r.point] = r.probability.unwrap_or(f64::NAN);
+            p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
+        }
+        for (output, y) in [("probability_met", prob), ("metric_p50", p50)] {
+            for (i, index) in morris_indices(&unit, &y, k).into_iter().enumerate() {
+                out.push(MorrisRow {
+                    unit: unit_id.clone(),
+                    target: target.clone(),
+                    output: output.to_string(),
+                    parameter: params[i].path.clone(),
+                    index,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,5 +599,50 @@ mod tests {
         assert_eq!((bars[0].low, bars[0].high, bars[1].low, bars[1].high), (0.1, 0.3, 0.4, 0.6));
         assert_eq!(bars[0].label, "a (0..1)");
         assert!(oat_bars(&params, 3, &rows, "other", "beds-2025").is_none());
+    }
+
+    #[test]
+    fn a_morris_trajectory_moves_each_input_once_by_two_thirds() {
+        let mut rng = crate::streams::stream(5, crate::streams::Purpose::Sweep, 0, 0);
+        let (k, r) = (3, 50);
+        let d = morris(k, r, &mut rng);
+        assert_eq!(d.len(), r * (k + 1));
+        let mut levels = [0usize; MORRIS_LEVELS];
+        for t in d.chunks(k + 1) {
+            let mut moved = vec![0; k];
+            for w in t.windows(2) {
+                let changed: Vec<usize> = (0..k).filter(|&i| w[0][i] != w[1][i]).collect();
+                assert_eq!(changed.len(), 1, "{w:?}");
+                assert!(((w[1][changed[0]] - w[0][changed[0]]).abs() - 2.0 / 3.0).abs() < 1e-12);
+                moved[changed[0]] += 1;
+            }
+            assert_eq!(moved, vec![1; k]);
+            for x in t.iter().flatten() {
+                assert!((0.0..=1.0).contains(x));
+                levels[(x * 3.0).round() as usize] += 1;
+            }
+        }
+        assert!(levels.iter().all(|&n| n > 100), "every level is used: {levels:?}");
+    }
+
+    #[test]
+    fn morris_measures_recover_known_effects() {
+        let mut rng = crate::streams::stream(9, crate::streams::Purpose::Sweep, 0, 0);
+        let (k, r) = (3, 40);
+        let d = morris(k, r, &mut rng);
+        // Linear: every elementary effect is the slope; an input with no effect has mu* = 0.
+        let y: Vec<f64> = d.iter().map(|x| 2.0 * x[0] - 0.5 * x[1]).collect();
+        let m = morris_indices(&d, &y, k);
+        assert!((m[0].mu - 2.0).abs() < 1e-12 && (m[0].mu_star - 2.0).abs() < 1e-12 && m[0].sigma < 1e-12);
+        assert!((m[1].mu + 0.5).abs() < 1e-12 && (m[1].mu_star - 0.5).abs() < 1e-12);
+        assert_eq!((m[2].mu_star, m[2].effects), (0.0, r));
+        // An interaction: effects vary with the other input, so sigma is large.
+        let y: Vec<f64> = d.iter().map(|x| x[0] * x[1]).collect();
+        let m = morris_indices(&d, &y, k);
+        assert!(m[0].sigma > 0.2 && m[1].sigma > 0.2 && m[2].mu_star == 0.0, "{m:?}");
+        // An undefined output leaves the steps that touch it out.
+        let mut y: Vec<f64> = d.iter().map(|x| x[0]).collect();
+        y[0] = f64::NAN;
+        assert!(morris_indices(&d, &y, k).iter().map(|m| m.effects).sum::<usize>() < r * k);
     }
 }

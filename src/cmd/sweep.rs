@@ -167,6 +167,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
         Method::Grid => args.steps.max(2).checked_pow(k as u32),
         Method::Lhs => Some(args.samples),
         Method::Sobol => args.samples.checked_mul(k + 2),
+        Method::Morris => args.samples.checked_mul(k + 1),
     };
     if !(2..=10_000).contains(&args.steps) || args.samples < 2 || points_wanted.is_none_or(|n| n > MAX_POINTS) {
         return Err(CmdError::usage(format!(
@@ -183,6 +184,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
         Method::Grid => sensitivity::grid(k, args.steps),
         Method::Lhs => sensitivity::latin_hypercube(k, args.samples, &mut rng),
         Method::Sobol => sensitivity::saltelli(k, args.samples, &mut rng),
+        Method::Morris => sensitivity::morris(k, args.samples, &mut rng),
     };
     let points: Vec<Vec<f64>> = design
         .iter()
@@ -422,9 +424,10 @@ struct SweepManifest<'a> {
 pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> Outcome {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
     let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed()));
+    let morris = (args.method == Method::Morris).then(|| sensitivity::morris_table(rows, &prep.params, &prep.points));
     let written = (|| -> Result<usize, report::ReportError> {
         let staging = Staging::new(out)?;
-        report::sweep::write(&staging.dir, &names, rows, sobol.as_deref())?;
+        report::sweep::write(&staging.dir, &names, rows, sobol.as_deref(), morris.as_deref())?;
         let n_charts = if args.method == Method::Oat {
             tornado_charts(&prep.base, &prep.params, args.steps, rows, &staging.dir.join("charts"))?
         } else {
@@ -456,6 +459,9 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
         Ok(n_charts) => {
             if !args.flags.quiet && args.flags.format == Format::Text {
                 print_summary(&prep.base, &prep.params, rows, args.method, args.steps);
+                if let Some(m) = &morris {
+                    print_morris(&prep.base, m);
+                }
                 if n_charts > 0 {
                     eprintln!("{n_charts} tornado charts in {}/charts/", out.display());
                 }
@@ -508,6 +514,40 @@ pub(super) fn tornado_charts(
         }
     }
     Ok(n)
+}
+
+/// The inputs of each headline unit and target ranked by Morris's mu* for the probability of
+/// meeting the target.
+fn print_morris(s: &Scenario, table: &[sensitivity::MorrisRow]) {
+    let mut out = std::io::stdout().lock();
+    for u in headline_units(s) {
+        let (id, name, _) = tables::unit_labels(s, u);
+        for t in s.targets() {
+            let mut rows: Vec<&sensitivity::MorrisRow> = table
+                .iter()
+                .filter(|r| r.unit == id && r.target == t.id && r.output == "probability_met")
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            rows.sort_by(|a, b| b.index.mu_star.total_cmp(&a.index.mu_star));
+            let _ = writeln!(
+                out,
+                "{name} {}: what moves P(met), by mu* (points of probability per range of the input)",
+                t.id
+            );
+            for r in rows {
+                let _ = writeln!(
+                    out,
+                    "  {:<48} mu* {:>6.1}  mu {:>+6.1}  sigma {:>6.1}",
+                    r.parameter,
+                    100.0 * r.index.mu_star,
+                    100.0 * r.index.mu,
+                    100.0 * r.index.sigma
+                );
+            }
+        }
+    }
 }
 
 pub(super) fn print_summary(s: &Scenario, params: &[Param], rows: &[SweepRow], method: Method, steps: usize) {

@@ -78,11 +78,42 @@ pub fn sobol_frame(rows: &[SobolRow]) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The Morris table.
+///
+/// # Errors
+/// Only if polars rejects the columns.
+pub fn morris_frame(rows: &[crate::sensitivity::MorrisRow]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let f = |g: &dyn Fn(&crate::sensitivity::MorrisIndex) -> f64| rows.iter().map(|r| finite(g(&r.index))).collect::<Vec<_>>();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("region".into(), rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>()),
+            Column::new("target".into(), rows.iter().map(|r| r.target.as_str()).collect::<Vec<_>>()),
+            Column::new("output".into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<_>>()),
+            Column::new("parameter".into(), rows.iter().map(|r| r.parameter.as_str()).collect::<Vec<_>>()),
+            Column::new("mu".into(), f(&|m| m.mu)),
+            Column::new("mu_star".into(), f(&|m| m.mu_star)),
+            Column::new("sigma".into(), f(&|m| m.sigma)),
+            Column::new(
+                "trajectories".into(),
+                rows.iter().map(|r| r.index.effects as u32).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
 /// Writes the sweep tables into `dir`.
 ///
 /// # Errors
 /// Any write failure.
-pub fn write(dir: &Path, parameters: &[String], rows: &[SweepRow], sobol: Option<&[SobolRow]>) -> Result<(), super::ReportError> {
+pub fn write(
+    dir: &Path,
+    parameters: &[String],
+    rows: &[SweepRow],
+    sobol: Option<&[SobolRow]>,
+    morris: Option<&[crate::sensitivity::MorrisRow]>,
+) -> Result<(), super::ReportError> {
     let table = |path: &Path| {
         let p = path.display().to_string();
         move |source| super::ReportError::Table { path: p, source }
@@ -94,6 +125,10 @@ pub fn write(dir: &Path, parameters: &[String], rows: &[SweepRow], sobol: Option
     if let Some(sobol) = sobol {
         let p = dir.join("sobol.csv");
         write_csv(&mut sobol_frame(sobol).map_err(table(&p))?, &p).map_err(table(&p))?;
+    }
+    if let Some(morris) = morris {
+        let p = dir.join("morris.csv");
+        write_csv(&mut morris_frame(morris).map_err(table(&p))?, &p).map_err(table(&p))?;
     }
     Ok(())
 }

@@ -123,6 +123,52 @@ fn sobol_sweep_writes_indices() {
     assert!(total("capacity.stock.0.institutional") > total("plan.new-home.beds"));
 }
 
+/// Morris screening: `--samples` trajectories of (inputs + 1) points, and per input the mean,
+/// absolute mean and spread of its elementary effects. An input that cannot touch an output has
+/// mu* = 0 exactly (common random numbers), and the table is the same on a rerun.
+#[test]
+fn morris_sweep_screens_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--vary",
+        "plan.new-home.beds=0..3000",
+        "--vary",
+        "care.level.sdlog=0.1..0.3",
+        "--method",
+        "morris",
+        "--samples",
+        "5",
+    ];
+    let run = |out: &str| {
+        let mut a = args.to_vec();
+        a.extend(["--out", out]);
+        let o = sweep(dir.path(), &a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        (stdout, std::fs::read_to_string(dir.path().join(out).join("morris.csv")).unwrap())
+    };
+    let (stdout, table) = run("m");
+    assert!(stdout.contains("what moves P(met), by mu*"), "{stdout}");
+    // 5 trajectories of 3 points, 3 units (2 regions and the city) and 2 targets.
+    assert_eq!(read_rows(&dir.path().join("m/sweep.csv")).len(), 5 * 3 * 3 * 2);
+    let rows = read_rows(&dir.path().join("m/morris.csv"));
+    assert_eq!(rows.len(), 3 * 2 * 2 * 2, "unit x target x output x input");
+    let at = |unit: &str, target: &str, output: &str, p: &str, col: &str| -> f64 {
+        rows.iter()
+            .find(|r| r["region"] == unit && r["target"] == target && r["output"] == output && r["parameter"] == p)
+            .unwrap()[col]
+            .parse()
+            .unwrap()
+    };
+    // The new home stands in 泾川 (620821): its beds raise beds per 1,000 there, not in 崆峒.
+    assert!(at("620821", "beds-2025", "metric_p50", "plan.new-home.beds", "mu") > 0.0);
+    assert_eq!(at("620802", "beds-2025", "metric_p50", "plan.new-home.beds", "mu_star"), 0.0);
+    // The spread of the care level cannot move beds per 1,000.
+    assert_eq!(at("620821", "beds-2025", "metric_p50", "care.level.sdlog", "mu_star"), 0.0);
+    assert_eq!(at("620821", "beds-2025", "metric_p50", "plan.new-home.beds", "trajectories"), 5.0);
+    assert_eq!(run("again").1, table, "a rerun gives another Morris table");
+}
+
 #[test]
 fn interrupted_sweep_resumes_from_the_points_already_written() {
     let dir = tempfile::tempdir().unwrap();
