@@ -386,27 +386,45 @@ pub fn oat_bars(params: &[Param], steps: usize, rows: &[SweepRow], unit: &str, t
     Some((centre, bars))
 }
 
+/// One unit and target of a sweep, with each output an index is computed for (name, value at
+/// every point).
+type UnitOutputs = (String, String, [(&'static str, Vec<f64>); 2]);
+
+/// The outputs an index is computed for, per unit and target in the order they first appear:
+/// the probability of meeting the target and the target metric's median at each of the
+/// `n_points` points (NaN where a point has none).
+fn outputs_by_unit_and_target(rows: &[SweepRow], n_points: usize) -> Vec<UnitOutputs> {
+    // One pass over the rows (a national sweep has millions), each key found by hashing.
+    let mut index: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+    let mut out: Vec<UnitOutputs> = Vec::new();
+    for r in rows {
+        let i = *index.entry((r.unit.as_str(), r.target.as_str())).or_insert_with(|| {
+            out.push((
+                r.unit.clone(),
+                r.target.clone(),
+                [
+                    ("probability_met", vec![f64::NAN; n_points]),
+                    ("metric_p50", vec![f64::NAN; n_points]),
+                ],
+            ));
+            out.len() - 1
+        });
+        let [(_, prob), (_, p50)] = &mut out[i].2;
+        prob[r.point] = r.probability.unwrap_or(f64::NAN);
+        p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
+    }
+    out
+}
+
 /// The Sobol' table of a [`saltelli`] sweep of `n` base samples: for each unit and target,
 /// the indices of the probability of meeting it and of its metric's median (an output with a
 /// missing value at any point is left out). The bootstrap draws from `seed`.
 pub fn sobol_table(rows: &[SweepRow], params: &[Param], n: usize, seed: u64) -> Vec<SobolRow> {
     let k = params.len();
     let total_points = n * (k + 2);
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for r in rows {
-        if !keys.iter().any(|(u, t)| *u == r.unit && *t == r.target) {
-            keys.push((r.unit.clone(), r.target.clone()));
-        }
-    }
     let mut out = Vec::new();
-    for (unit, target) in keys {
-        let mut prob = vec![f64::NAN; total_points];
-        let mut p50 = vec![f64::NAN; total_points];
-        for r in rows.iter().filter(|r| r.unit == unit && r.target == target) {
-            prob[r.point] = r.probability.unwrap_or(f64::NAN);
-            p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
-        }
-        for (output, y) in [("probability_met", prob), ("metric_p50", p50)] {
+    for (unit, target, outputs) in outputs_by_unit_and_target(rows, total_points) {
+        for (output, y) in outputs {
             if y.iter().any(|v| !v.is_finite()) {
                 continue;
             }
@@ -454,21 +472,9 @@ pub fn morris_table(rows: &[SweepRow], params: &[Param], points: &[Vec<f64>]) ->
                 .collect()
         })
         .collect();
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for r in rows {
-        if !keys.iter().any(|(u, t)| *u == r.unit && *t == r.target) {
-            keys.push((r.unit.clone(), r.target.clone()));
-        }
-    }
     let mut out = Vec::new();
-    for (unit_id, target) in keys {
-        let mut prob = vec![f64::NAN; points.len()];
-        let mut p50 = vec![f64::NAN; points.len()];
-        for r in rows.iter().filter(|r| r.unit == unit_id && r.target == target) {
-            prob[r.point] = r.probability.unwrap_or(f64::NAN);
-            p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
-        }
-        for (output, y) in [("probability_met", prob), ("metric_p50", p50)] {
+    for (unit_id, target, outputs) in outputs_by_unit_and_target(rows, points.len()) {
+        for (output, y) in outputs {
             for (i, index) in morris_indices(&unit, &y, k).into_iter().enumerate() {
                 out.push(MorrisRow {
                     unit: unit_id.clone(),

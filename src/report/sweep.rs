@@ -54,28 +54,38 @@ pub fn sweep_frame(parameters: &[String], rows: &[SweepRow]) -> PolarsResult<Dat
     DataFrame::new(n, cols)
 }
 
+/// The first columns of an index table (Sobol' or Morris): the unit, target, output and input
+/// each row is about.
+fn index_keys<'a>(keys: impl Iterator<Item = [&'a str; 4]>) -> Vec<Column> {
+    let mut cols: [Vec<&str>; 4] = Default::default();
+    for k in keys {
+        for (col, v) in cols.iter_mut().zip(k) {
+            col.push(v);
+        }
+    }
+    ["region", "target", "output", "parameter"]
+        .into_iter()
+        .zip(cols)
+        .map(|(name, values)| Column::new(name.into(), values))
+        .collect()
+}
+
 /// The Sobol' table.
 ///
 /// # Errors
 /// Only if polars rejects the columns.
 pub fn sobol_frame(rows: &[SobolRow]) -> PolarsResult<DataFrame> {
-    let n = rows.len();
     let f = |g: &dyn Fn(&SobolRow) -> f64| rows.iter().map(|r| finite(g(r))).collect::<Vec<_>>();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("region".into(), rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>()),
-            Column::new("target".into(), rows.iter().map(|r| r.target.as_str()).collect::<Vec<_>>()),
-            Column::new("output".into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<_>>()),
-            Column::new("parameter".into(), rows.iter().map(|r| r.parameter.as_str()).collect::<Vec<_>>()),
-            Column::new("first_order".into(), f(&|r| r.first)),
-            Column::new("first_order_low95".into(), f(&|r| r.first_ci.0)),
-            Column::new("first_order_high95".into(), f(&|r| r.first_ci.1)),
-            Column::new("total".into(), f(&|r| r.total)),
-            Column::new("total_low95".into(), f(&|r| r.total_ci.0)),
-            Column::new("total_high95".into(), f(&|r| r.total_ci.1)),
-        ],
-    )
+    let mut cols = index_keys(rows.iter().map(|r| [r.unit.as_str(), &r.target, &r.output, &r.parameter]));
+    cols.extend([
+        Column::new("first_order".into(), f(&|r| r.first)),
+        Column::new("first_order_low95".into(), f(&|r| r.first_ci.0)),
+        Column::new("first_order_high95".into(), f(&|r| r.first_ci.1)),
+        Column::new("total".into(), f(&|r| r.total)),
+        Column::new("total_low95".into(), f(&|r| r.total_ci.0)),
+        Column::new("total_high95".into(), f(&|r| r.total_ci.1)),
+    ]);
+    DataFrame::new(rows.len(), cols)
 }
 
 /// The Morris table.
@@ -83,24 +93,18 @@ pub fn sobol_frame(rows: &[SobolRow]) -> PolarsResult<DataFrame> {
 /// # Errors
 /// Only if polars rejects the columns.
 pub fn morris_frame(rows: &[crate::sensitivity::MorrisRow]) -> PolarsResult<DataFrame> {
-    let n = rows.len();
     let f = |g: &dyn Fn(&crate::sensitivity::MorrisIndex) -> f64| rows.iter().map(|r| finite(g(&r.index))).collect::<Vec<_>>();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("region".into(), rows.iter().map(|r| r.unit.as_str()).collect::<Vec<_>>()),
-            Column::new("target".into(), rows.iter().map(|r| r.target.as_str()).collect::<Vec<_>>()),
-            Column::new("output".into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<_>>()),
-            Column::new("parameter".into(), rows.iter().map(|r| r.parameter.as_str()).collect::<Vec<_>>()),
-            Column::new("mu".into(), f(&|m| m.mu)),
-            Column::new("mu_star".into(), f(&|m| m.mu_star)),
-            Column::new("sigma".into(), f(&|m| m.sigma)),
-            Column::new(
-                "trajectories".into(),
-                rows.iter().map(|r| r.index.effects as u32).collect::<Vec<_>>(),
-            ),
-        ],
-    )
+    let mut cols = index_keys(rows.iter().map(|r| [r.unit.as_str(), &r.target, &r.output, &r.parameter]));
+    cols.extend([
+        Column::new("mu".into(), f(&|m| m.mu)),
+        Column::new("mu_star".into(), f(&|m| m.mu_star)),
+        Column::new("sigma".into(), f(&|m| m.sigma)),
+        Column::new(
+            "trajectories".into(),
+            rows.iter().map(|r| r.index.effects as u32).collect::<Vec<_>>(),
+        ),
+    ]);
+    DataFrame::new(rows.len(), cols)
 }
 
 /// Writes the sweep tables into `dir`.
