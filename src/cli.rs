@@ -23,6 +23,10 @@ pub enum Command {
     Scenarios,
     /// Redraw the charts of a results folder from its saved tables (no simulation).
     Chart(ChartArgs),
+    /// Write report.xlsx and report.html of a results folder again, from its tables and charts.
+    Report(ReportArgs),
+    /// Compare two runs: P(met) and needed beds per target and unit, side by side.
+    Compare(CompareArgs),
     /// Run a scenario at many values of its inputs (one at a time, grid, Latin hypercube, Sobol').
     Sweep(SweepArgs),
     /// What must be added to meet each target with a chosen probability, and by when.
@@ -119,6 +123,10 @@ pub struct RunFlags {
     /// What to print on stdout: a readable table, or one JSON document (docs/json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Language of the charts, the stdout table, report.xlsx and report.html: zh or en
+    /// (overrides the scenario's `lang`, whose default is zh).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<bedsim::lang::Lang>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -167,6 +175,42 @@ pub struct PlanArgs {
 pub struct ChartArgs {
     /// A results folder written by `bedsim run`.
     pub results: PathBuf,
+    /// Language of the charts (default: the run's).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<bedsim::lang::Lang>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results folder written by `bedsim run` or `bedsim merge`.
+    pub results: PathBuf,
+    /// Language of the documents (default: the run's).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<bedsim::lang::Lang>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The first results folder (A): usually the plan as written.
+    pub a: PathBuf,
+    /// The second results folder (B): the plan with a change.
+    pub b: PathBuf,
+    /// Folder for the comparison (default: results/compare-<A>-<B>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Which rows to compare when the runs do not have the same targets and units: `common`
+    /// compares the (target, unit) pairs both have, by id. Without it such runs are refused.
+    #[arg(long, value_parser = ["common"])]
+    pub r#match: Option<String>,
+    /// Language of the table captions, the chart and the workbook (default: A's).
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<bedsim::lang::Lang>,
+    /// Replace the output folder even if it is not a bedsim results folder (never a file).
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +277,10 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
 }
 
 /// `--confidence`: a probability strictly between 0 and 1.
+fn parse_lang(text: &str) -> Result<bedsim::lang::Lang, String> {
+    bedsim::lang::Lang::parse(text.trim())
+}
+
 fn parse_confidence(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(c) if c > 0.0 && c < 1.0 => Ok(c),

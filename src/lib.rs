@@ -20,6 +20,7 @@ pub mod capacity;
 pub mod care;
 pub mod demography;
 pub mod dist;
+pub mod lang;
 pub mod metric;
 pub mod montecarlo;
 #[cfg(feature = "report")]

@@ -104,12 +104,33 @@ pub(super) fn chart(args: ChartArgs) -> Outcome {
         )));
     }
     let clock = Instant::now();
-    match report::redraw_charts(&args.results) {
+    match report::redraw_charts(&args.results, args.lang) {
         Ok(n) => {
             eprintln!(
                 "{n} charts drawn in {}/charts/ in {:.2} s",
                 args.results.display(),
                 clock.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => Err(CmdError::failed(e)),
+    }
+}
+
+pub(super) fn report(args: ReportArgs) -> Outcome {
+    if !report::is_results_dir(&args.results) {
+        return Err(CmdError::usage(format!(
+            "{} is not a bedsim results folder (no bedsim manifest.json)",
+            args.results.display()
+        )));
+    }
+    match report::rewrite_documents(&args.results, args.lang) {
+        Ok(t) => {
+            eprintln!(
+                "{0}/report.xlsx written in {1:.2} s and {0}/report.html in {2:.2} s",
+                args.results.display(),
+                t.workbook,
+                t.html
             );
             Ok(())
         }

@@ -48,6 +48,7 @@ pub(super) struct SweepArguments {
     pub(super) seed: Option<u64>,
     pub(super) set: Vec<String>,
     pub(super) confidence: f64,
+    pub(super) lang: Option<bedsim::lang::Lang>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -228,6 +229,7 @@ pub fn merge(args: MergeArgs) -> Outcome {
             quiet: args.quiet,
             force: args.force,
             format: Format::Text,
+            lang: a.lang,
         },
     };
     let prep = prepare(&sweep_args)?;

@@ -3,6 +3,7 @@
 //! results folder. Human text goes to stderr, the result table or JSON document to stdout.
 
 mod check;
+mod compare;
 mod merge;
 mod plan;
 mod run;
@@ -19,7 +20,9 @@ use bedsim::scenario::tree::{Value, get_path};
 use bedsim::scenario::{self, LoadError, Override, Scenario, Source, Unit};
 use bedsim::sensitivity::{self, Param, SweepRow, decode_point, encode_point, oat_bars};
 
-use crate::cli::{ChartArgs, CheckArgs, Cli, Command, Format, MergeArgs, Method, PlanArgs, RunArgs, Shard, SweepArgs};
+use crate::cli::{
+    ChartArgs, CheckArgs, Cli, Command, CompareArgs, Format, MergeArgs, Method, PlanArgs, ReportArgs, RunArgs, RunFlags, Shard, SweepArgs,
+};
 use merge::{RunShard, ShardManifest, SweepArguments, SweepShard};
 use run::run_spec;
 use sweep::{finish, point_file, prepare};
@@ -131,6 +134,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Check(args) => check::check(args),
         Command::Scenarios => check::list_scenarios(),
         Command::Chart(args) => check::chart(args),
+        Command::Report(args) => check::report(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Plan(args) => plan::plan(args),
         Command::Merge(args) => merge::merge(args),
@@ -177,6 +182,16 @@ pub fn overrides(set: &[String], draws: Option<u64>, seed: Option<u64>) -> Resul
     let mut out = Override::sets(set).map_err(LoadError)?;
     out.extend(draws.map(|d| Override::integer("--draws", "draws", d)));
     out.extend(seed.map(|s| Override::integer("--seed", "seed", s)));
+    Ok(out)
+}
+
+/// The overrides of a command that runs a scenario: [`overrides`], then `--lang` as the
+/// scenario's `lang` (so that manifests, shard specs and merges record it like any override).
+pub fn run_overrides(flags: &RunFlags, seed: Option<u64>) -> Result<Vec<Override>, LoadError> {
+    let mut out = overrides(&flags.set, flags.draws, seed)?;
+    if let Some(lang) = flags.lang {
+        out.push(Override::point("lang", Value::Str(lang.code().into()), &format!("--lang {lang}")));
+    }
     Ok(out)
 }
 

@@ -5,7 +5,7 @@ use super::*;
 /// `bedsim plan`: per region and target, what must be added to meet it with the chosen
 /// probability, and the latest year it must be started given the scenario's delays.
 pub fn plan(args: PlanArgs) -> Outcome {
-    let overrides = super::overrides(&args.flags.set, args.flags.draws, None)?;
+    let overrides = super::run_overrides(&args.flags, None)?;
     let s = scenario::load(&args.scenario, &overrides)?;
     let out = super::results_folder(args.flags.out.as_deref(), args.flags.force, &format!("{}-plan", s.name()))?;
     let options = RunOptions {

@@ -6,7 +6,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
     let path = args.scenario.clone().unwrap_or_else(|| scenarios_dir().join(DEFAULT_SCENARIO));
-    let overrides = overrides(&args.flags.set, args.flags.draws, args.seed)?;
+    let overrides = run_overrides(&args.flags, args.seed)?;
     let texts = override_texts(&overrides);
     let mut stages = Stages::default();
     let s = scenario::load(&path, &overrides)?;
@@ -101,13 +101,16 @@ pub(super) fn run(args: RunArgs) -> Outcome {
             return Ok(()); // closed pipe
         }
         eprintln!(
-            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s",
+            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s, workbook {:.2} s, html {:.2} s; open {}/report.html or report.xlsx",
             out.display(),
             clock.elapsed().as_secs_f64(),
             stages.check,
             stages.simulate,
             stages.tables,
-            stages.charts
+            stages.charts,
+            stages.workbook,
+            stages.html,
+            out.display()
         );
         let region_draw_years = (s.regions().len() * s.draws() * s.n_years()) as f64;
         let peak = report::manifest::peak_memory_bytes()
@@ -195,13 +198,18 @@ pub fn write_results(
         m
     };
     report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    let data = report::chartdata::load(&staging.dir)?;
     if !args.no_charts {
         let t = Instant::now();
-        let data = report::chartdata::load(&staging.dir)?;
         report::charts::draw_all(&data, &staging.dir.join("charts"))?;
         stages.charts = t.elapsed().as_secs_f64();
-        report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
     }
+    // The workbook and the HTML report are written from the tables and charts just saved,
+    // as `bedsim report` writes them again.
+    let times = report::write_documents(&staging.dir, &data)?;
+    stages.workbook = times.workbook;
+    stages.html = times.html;
+    report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
     if interrupted() {
         // Dropping the staging folder removes it: the previous results stay as they were.
         return Err(report::ReportError::Interrupted);

@@ -148,7 +148,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
         .map(|v| Param::parse(v))
         .collect::<Result<_, _>>()
         .map_err(CmdError::usage)?;
-    let overrides = super::overrides(&args.flags.set, args.flags.draws, args.seed)?;
+    let overrides = super::run_overrides(&args.flags, args.seed)?;
     let source = scenario::read(&args.scenario, &overrides)?;
     let overrides = super::override_texts(&overrides);
     for p in &params {
@@ -388,6 +388,7 @@ pub(super) fn write_shard(
                 seed: args.seed,
                 set: args.flags.set.clone(),
                 confidence: args.flags.confidence,
+                lang: args.flags.lang,
             },
         });
         report::write_json(&staging.dir.join("manifest.json"), &shard)?;
@@ -498,16 +499,15 @@ pub(super) fn tornado_charts(
         for t in s.targets() {
             if let Some((centre, bars)) = oat_bars(params, steps, rows, id, &t.id) {
                 let path = dir.join(format!("tornado_{}_{}.png", charts::file_stem(&t.id), charts::file_stem(id)));
+                let text = report::text::Captions::of(s.lang());
                 charts::tornado(
                     &path,
-                    &format!("{name}: {} — what moves the probability", t.id),
-                    &format!(
-                        "one at a time, others at the middle of their ranges; P(met) there = {:.0}%",
-                        100.0 * centre
-                    ),
-                    "probability of meeting the target",
+                    &text.tornado_title(name, &t.id),
+                    &text.tornado_subtitle(centre),
+                    text.probability_axis,
                     centre,
                     &bars,
+                    text,
                 )?;
                 n += 1;
             }

@@ -29,7 +29,7 @@ pub struct UnitInfo {
     pub parent: Option<String>,
 }
 
-/// One target result.
+/// One target result: a row of `targets.parquet`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetInfo {
     pub id: String,
@@ -39,6 +39,38 @@ pub struct TargetInfo {
     pub op: String,
     pub threshold: f64,
     pub probability: Option<f64>,
+    /// The 5th, 50th and 95th percentiles of the target's metric.
+    pub p05: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    /// What must be added to meet the target with the run's confidence, and in what unit.
+    pub needed: Option<f64>,
+    pub needed_unit: Option<String>,
+    pub conversions: Option<f64>,
+}
+
+/// What a run's manifest says of how it was made, for the reports.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct RunInfo {
+    pub version: String,
+    pub description: String,
+    pub scenario_path: String,
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub confidence: f64,
+    pub started_utc: String,
+    pub command_line: Vec<String>,
+    pub inputs: Vec<InputInfo>,
+    pub assumptions: Vec<crate::scenario::Assumption>,
+    /// With observations: the effective sample size.
+    pub effective_draws: Option<f64>,
+}
+
+/// A file a run read, with its hash.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// One pyramid cell: median persons (and the 90% interval) of a sex and 5-year group.
@@ -56,6 +88,9 @@ pub struct PyramidCell {
 #[derive(Debug, Clone, Default)]
 pub struct ChartData {
     pub scenario: String,
+    /// The language of the charts and reports.
+    pub lang: crate::lang::Lang,
+    pub run: RunInfo,
     pub elderly_age: usize,
     pub base_year: i32,
     pub horizon: i32,
@@ -116,11 +151,28 @@ const QS: [&str; 7] = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"];
 #[derive(serde::Deserialize)]
 struct RunHead {
     scenario: String,
+    lang: crate::lang::Lang,
+    version: String,
+    description: String,
+    scenario_path: String,
+    overrides: Vec<String>,
+    seed: u64,
+    confidence: f64,
+    started_utc: String,
+    command_line: Vec<String>,
+    inputs: Vec<InputInfo>,
+    assumptions: Vec<crate::scenario::Assumption>,
+    conditioning: Option<ConditioningHead>,
     elderly_age: usize,
     base_year: i32,
     horizon: i32,
     stock_year: i32,
     draws: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct ConditioningHead {
+    effective_draws: f64,
 }
 
 /// Reads the chart data of a results folder.
@@ -142,6 +194,20 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
         })?;
     let mut data = ChartData {
         scenario: manifest.scenario,
+        lang: manifest.lang,
+        run: RunInfo {
+            version: manifest.version,
+            description: manifest.description,
+            scenario_path: manifest.scenario_path,
+            overrides: manifest.overrides,
+            seed: manifest.seed,
+            confidence: manifest.confidence,
+            started_utc: manifest.started_utc,
+            command_line: manifest.command_line,
+            inputs: manifest.inputs,
+            assumptions: manifest.assumptions,
+            effective_draws: manifest.conditioning.map(|c| c.effective_draws),
+        },
         elderly_age: manifest.elderly_age,
         base_year: manifest.base_year,
         horizon: manifest.horizon,
@@ -198,6 +264,12 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
     (|| -> PolarsResult<()> {
         let (id, region, metric, op) = (strs(&df, "target")?, strs(&df, "region")?, strs(&df, "metric")?, strs(&df, "op")?);
         let (year, threshold, prob) = (i32s(&df, "year")?, f64s(&df, "threshold")?, f64s(&df, "probability_met")?);
+        let (p05, p50, p95) = (f64s(&df, "p05")?, f64s(&df, "p50")?, f64s(&df, "p95")?);
+        let (needed, needed_unit, conversions) = (
+            f64s(&df, "needed_at_confidence")?,
+            strs(&df, "needed_unit")?,
+            f64s(&df, "conversions_needed_at_confidence")?,
+        );
         for i in 0..id.len() {
             data.targets.push(TargetInfo {
                 id: id[i].clone().unwrap_or_default(),
@@ -207,6 +279,12 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
                 op: op[i].clone().unwrap_or_default(),
                 threshold: threshold[i].unwrap_or(f64::NAN),
                 probability: prob[i],
+                p05: p05[i],
+                p50: p50[i],
+                p95: p95[i],
+                needed: needed[i],
+                needed_unit: needed_unit[i].clone(),
+                conversions: conversions[i],
             });
         }
         Ok(())

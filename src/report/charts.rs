@@ -20,6 +20,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 use super::chartdata::{ChartData, PyramidCell, UnitInfo, YearStats};
+use super::text::Captions;
 
 /// The bundled font: a subset of Noto Sans CJK SC covering ASCII, GB2312 and every Chinese
 /// character of the census region names (see `assets/fonts/README.md`).
@@ -208,6 +209,7 @@ pub fn fan_chart(
     targets: &[TargetMark],
     percent: bool,
     base_note: &str,
+    text: &Captions,
 ) -> Result<(), ChartError> {
     register_fonts();
     render(path, (WIDTH, HEIGHT), |root| {
@@ -240,7 +242,7 @@ pub fn fan_chart(
             .x_labels(n_years.min(17))
             .x_label_formatter(&|y| format!("{y}"))
             .y_label_formatter(&|v| if percent { format!("{:.0}%", 100.0 * v) } else { format!("{v:.0}") })
-            .x_desc("Year (value at the end of the year)")
+            .x_desc(text.year_axis_end)
             .y_desc(y_desc)
             .label_style(font(24))
             .axis_desc_style(font(26))
@@ -256,17 +258,17 @@ pub fn fan_chart(
         chart
             .draw_series(std::iter::once(Polygon::new(band(0, 6), BAND90.filled())))
             .map_err(|x| x.to_string())?
-            .label("90% interval")
+            .label(text.interval90)
             .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND90.filled()));
         chart
             .draw_series(std::iter::once(Polygon::new(band(2, 4), BAND50.filled())))
             .map_err(|x| x.to_string())?
-            .label("50% interval")
+            .label(text.interval50)
             .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BAND50.filled()));
         chart
             .draw_series(LineSeries::new(series.iter().map(|s| (s.year, s.q[3])), DARK_BLUE.stroke_width(4)))
             .map_err(|x| x.to_string())?
-            .label("median")
+            .label(text.median)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 34, y)], DARK_BLUE.stroke_width(4)));
         if let Some(first) = series.first() {
             chart
@@ -320,7 +322,7 @@ pub struct Line<'a> {
     pub dashed: bool,
 }
 
-fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>]) -> Result<(), String> {
+fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>], x_desc: &str) -> Result<(), String> {
     let all: Vec<f64> = lines.iter().flat_map(|l| l.series.iter().flat_map(|s| [s.q[0], s.q[6]])).collect();
     let yr = value_range(all.iter(), &[], true);
     let xr = lines
@@ -343,7 +345,7 @@ fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>]) -> Re
         .x_labels(((xr.end - xr.start) as usize / 2 + 1).min(9))
         .x_label_formatter(&|y| format!("{y}"))
         .y_label_formatter(&|v| thousands(*v))
-        .x_desc("Year")
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style(font(22))
         .axis_desc_style(font(24))
@@ -390,13 +392,20 @@ fn panel(area: &Area<'_>, caption: &str, y_desc: &str, lines: &[Line<'_>]) -> Re
 ///
 /// # Errors
 /// When the PNG cannot be drawn or written.
-pub fn supply_demand(path: &Path, title: &str, subtitle: &str, left: &[Line<'_>], right: &[Line<'_>]) -> Result<(), ChartError> {
+pub fn supply_demand(
+    path: &Path,
+    title: &str,
+    subtitle: &str,
+    left: &[Line<'_>],
+    right: &[Line<'_>],
+    text: &Captions,
+) -> Result<(), ChartError> {
     register_fonts();
     render(path, (WIDTH, HEIGHT), |root| {
         let area = titled(root, title, subtitle)?;
         let (l, r) = area.split_horizontally(WIDTH / 2);
-        panel(&l, "Elderly population", "persons", left)?;
-        panel(&r, "Care demand and bed supply", "beds", right)?;
+        panel(&l, text.elderly_panel, text.persons, left, text.year_axis)?;
+        panel(&r, text.demand_panel, text.beds, right, text.year_axis)?;
         Ok(())
     })
 }
@@ -414,6 +423,7 @@ pub fn pyramid(
     base_year: i32,
     horizon: i32,
     labels: &[String],
+    text: &Captions,
 ) -> Result<(), ChartError> {
     register_fonts();
     render(path, (WIDTH, HEIGHT), |root| {
@@ -438,8 +448,8 @@ pub fn pyramid(
                 _ => String::new(),
             })
             .x_label_formatter(&|v| thousands(v.abs()))
-            .x_desc("persons (males left, females right)")
-            .y_desc("age")
+            .x_desc(text.pyramid_axis)
+            .y_desc(text.age)
             .label_style(font(20))
             .axis_desc_style(font(24))
             .draw()
@@ -461,7 +471,7 @@ pub fn pyramid(
                     r
                 }))
                 .map_err(|x| x.to_string())?
-                .label(format!("{} {horizon} (median)", if female { "females" } else { "males" }))
+                .label(text.pyramid_horizon(female, horizon))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], colour.mix(0.75).filled()));
         }
         chart
@@ -472,7 +482,7 @@ pub fn pyramid(
                 r
             }))
             .map_err(|x| x.to_string())?
-            .label(format!("end-{base_year} (census)"))
+            .label(text.pyramid_base(base_year))
             .legend(|(x, y)| Rectangle::new([(x, y - 10), (x + 34, y + 10)], BLACK.stroke_width(2)));
         legend(&mut chart, SeriesLabelPosition::UpperRight, 16, 44, 22)?;
         Ok(())
@@ -492,7 +502,7 @@ pub struct ProbabilityBar {
 ///
 /// # Errors
 /// When the PNG cannot be drawn or written.
-pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[ProbabilityBar]) -> Result<(), ChartError> {
+pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[ProbabilityBar], text: &Captions) -> Result<(), ChartError> {
     register_fonts();
     let mut bars = bars.to_vec();
     bars.sort_by(|a, b| a.probability.total_cmp(&b.probability).then_with(|| a.label.cmp(&b.label)));
@@ -507,7 +517,7 @@ pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[Probabi
                 .get((n - 1 - r) as usize)
                 .map(|b| {
                     if b.is_group {
-                        format!("{} (group)", b.label)
+                        format!("{}{}", b.label, text.group_suffix)
                     } else {
                         b.label.clone()
                     }
@@ -537,7 +547,7 @@ pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[Probabi
                     String::new()
                 }
             })
-            .x_desc("probability of meeting the target")
+            .x_desc(text.probability_axis)
             .label_style(font(22))
             .axis_desc_style(font(24))
             .draw()
@@ -578,6 +588,95 @@ pub fn target_overview(path: &Path, title: &str, subtitle: &str, bars: &[Probabi
     })
 }
 
+/// One row of a comparison chart: a unit's probability in run A and in run B.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareBar {
+    pub label: String,
+    pub a: f64,
+    pub b: f64,
+    pub is_group: bool,
+}
+
+/// Two runs' probabilities of meeting a target, per unit: a dot for A, a dot for B and a line
+/// between them, rows sorted by A's probability (most at risk on top).
+///
+/// # Errors
+/// When the PNG cannot be drawn or written.
+pub fn compare_chart(
+    path: &Path,
+    title: &str,
+    subtitle: &str,
+    legend_a: &str,
+    legend_b: &str,
+    bars: &[CompareBar],
+    text: &Captions,
+) -> Result<(), ChartError> {
+    register_fonts();
+    let mut bars = bars.to_vec();
+    bars.sort_by(|x, y| x.a.total_cmp(&y.a).then_with(|| x.label.cmp(&y.label)));
+    let n = bars.len().max(1) as i32;
+    let height = (300 + 34 * n as u32).max(HEIGHT);
+    render(path, (WIDTH, height), |root| {
+        let area = titled(root, title, subtitle)?;
+        let row = |k: usize| n - 1 - k as i32;
+        let label_of = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(r) => bars
+                .get((n - 1 - r) as usize)
+                .map(|b| {
+                    if b.is_group {
+                        format!("{}{}", b.label, text.group_suffix)
+                    } else {
+                        b.label.clone()
+                    }
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let mut chart = ChartBuilder::on(&area)
+            .margin(20)
+            .margin_right(40)
+            .x_label_area_size(70)
+            .y_label_area_size(360)
+            .build_cartesian_2d(0.0..1.02, (0..n).into_segmented())
+            .map_err(|x| x.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .y_labels(n as usize)
+            .y_label_formatter(&label_of)
+            .x_labels(11)
+            .x_label_formatter(&|p| format!("{:.0}%", 100.0 * p))
+            .x_desc(text.probability_axis)
+            .label_style(font(22))
+            .axis_desc_style(font(24))
+            .draw()
+            .map_err(|x| x.to_string())?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(k, b)| {
+                PathElement::new(
+                    vec![(b.a, SegmentValue::CenterOf(row(k))), (b.b, SegmentValue::CenterOf(row(k)))],
+                    RGBColor(150, 150, 150).stroke_width(4),
+                )
+            }))
+            .map_err(|x| x.to_string())?;
+        for (is_b, colour, label) in [(false, SKY, legend_a), (true, ORANGE, legend_b)] {
+            chart
+                .draw_series(
+                    bars.iter()
+                        .enumerate()
+                        .map(|(k, b)| Circle::new((if is_b { b.b } else { b.a }, SegmentValue::CenterOf(row(k))), 9, colour.filled())),
+                )
+                .map_err(|x| x.to_string())?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 17, y), 9, colour.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight, 16, 44, 22)?;
+        Ok(())
+    })
+}
+
 /// One bar of a tornado chart.
 pub type TornadoBar = crate::sensitivity::Bar;
 
@@ -587,7 +686,15 @@ pub type TornadoBar = crate::sensitivity::Bar;
 ///
 /// # Errors
 /// When the PNG cannot be drawn or written.
-pub fn tornado(path: &Path, title: &str, subtitle: &str, outcome: &str, central: f64, bars: &[TornadoBar]) -> Result<(), ChartError> {
+pub fn tornado(
+    path: &Path,
+    title: &str,
+    subtitle: &str,
+    outcome: &str,
+    central: f64,
+    bars: &[TornadoBar],
+    text: &Captions,
+) -> Result<(), ChartError> {
     register_fonts();
     let mut bars = bars.to_vec();
     bars.sort_by(|a, b| (a.high - a.low).abs().total_cmp(&(b.high - b.low).abs()));
@@ -619,7 +726,7 @@ pub fn tornado(path: &Path, title: &str, subtitle: &str, outcome: &str, central:
             .axis_desc_style(font(24))
             .draw()
             .map_err(|x| x.to_string())?;
-        for (low, colour, label) in [(true, SKY, "input at its low value"), (false, ORANGE, "input at its high value")] {
+        for (low, colour, label) in [(true, SKY, text.input_low), (false, ORANGE, text.input_high)] {
             chart
                 .draw_series(bars.iter().enumerate().map(|(i, b)| {
                     let v = if low { b.low } else { b.high };
@@ -709,6 +816,7 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
         mkdir(&dir.join(sub))?;
     }
     let age = data.elderly_age;
+    let text = Captions::of(data.lang);
     let labels: Vec<String> = (0..21)
         .map(|g| {
             if g == 20 {
@@ -724,20 +832,21 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
         .map(|u| -> Result<Vec<PathBuf>, ChartError> {
             let stem = file_stem(&u.id);
             let heading = format!("{} ({})", u.name, u.id);
+            let colon = if text.lang == crate::lang::Lang::Zh { "：" } else { ": " };
             let mut out = Vec::new();
             for (metric, sub, what, y_desc, percent) in [
                 (
                     "beds_per_1000_elderly",
                     "beds_per_1000",
-                    format!("elderly-care beds per 1,000 people aged {age}+"),
-                    format!("beds per 1,000 aged {age}+"),
+                    text.beds_what(age),
+                    text.beds_axis(age),
                     false,
                 ),
                 (
                     "nursing_share",
                     "nursing_share",
-                    "nursing-type share of institutional beds".to_string(),
-                    "nursing-type beds / institutional beds".to_string(),
+                    text.nursing_what.to_string(),
+                    text.nursing_axis.to_string(),
                     true,
                 ),
             ] {
@@ -750,15 +859,14 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 let marks: Vec<TargetMark> = targets
                     .iter()
                     .map(|t| TargetMark {
-                        label: format!(
-                            "target {} {} by {}",
-                            t.op,
-                            if percent {
+                        label: text.target_mark(
+                            &t.op,
+                            &if percent {
                                 format!("{:.0}%", 100.0 * t.threshold)
                             } else {
                                 format!("{}", t.threshold)
                             },
-                            t.year
+                            t.year,
                         ),
                         year: t.year,
                         threshold: t.threshold,
@@ -768,33 +876,33 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 let probs: Vec<String> = marks
                     .iter()
                     .map(|m| {
-                        format!(
-                            "P(met by {}) = {}",
+                        text.p_met_by(
                             m.year,
-                            m.probability.map(|p| format!("{:.0}%", 100.0 * p)).unwrap_or_else(|| "n/a".into())
+                            &m.probability.map(|p| format!("{:.0}%", 100.0 * p)).unwrap_or_else(|| "n/a".into()),
                         )
                     })
                     .collect();
                 let subtitle = if probs.is_empty() {
-                    format!("{} draws; median, 50% and 90% intervals", data.draws)
+                    text.fan_subtitle(data.draws)
                 } else {
-                    format!("{} · {} draws; median, 50% and 90% intervals", probs.join(" · "), data.draws)
+                    format!("{} · {}", probs.join(" · "), text.fan_subtitle(data.draws))
                 };
                 let p = dir.join(sub).join(format!("{stem}.png"));
                 let note = if data.stock_year != data.base_year {
-                    format!(" (bed stock as observed in {})", data.stock_year)
+                    text.stock_observed_in(data.stock_year)
                 } else {
-                    " (observed)".to_string()
+                    text.observed.to_string()
                 };
                 fan_chart(
                     &p,
-                    &format!("{heading}: {what}"),
+                    &format!("{heading}{colon}{what}"),
                     &subtitle,
                     &y_desc,
                     series,
                     &marks,
                     percent,
                     &note,
+                    text,
                 )?;
                 out.push(p);
             }
@@ -802,13 +910,13 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
             if !elderly.is_empty() {
                 let left = [
                     Line {
-                        label: &format!("aged {age}+"),
+                        label: &text.aged(age),
                         series: elderly,
                         colour: BLUE,
                         dashed: false,
                     },
                     Line {
-                        label: "aged 80+",
+                        label: text.aged_80,
                         series: data.series(&u.id, "aged_80_plus"),
                         colour: ORANGE,
                         dashed: true,
@@ -816,25 +924,25 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 ];
                 let right = [
                     Line {
-                        label: "demand: institutional beds",
+                        label: text.demand_institutional,
                         series: data.series(&u.id, "demand_institutional_beds"),
                         colour: VERMILLION,
                         dashed: true,
                     },
                     Line {
-                        label: "demand: nursing-type beds",
+                        label: text.demand_nursing,
                         series: data.series(&u.id, "demand_nursing_beds"),
                         colour: PURPLE,
                         dashed: true,
                     },
                     Line {
-                        label: "supply: institutional beds",
+                        label: text.supply_institutional,
                         series: data.series(&u.id, "beds_institutional"),
                         colour: BLUE,
                         dashed: false,
                     },
                     Line {
-                        label: "supply: nursing-type beds",
+                        label: text.supply_nursing,
                         series: data.series(&u.id, "beds_nursing"),
                         colour: GREEN,
                         dashed: false,
@@ -843,10 +951,11 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 let p = dir.join("supply_demand").join(format!("{stem}.png"));
                 supply_demand(
                     &p,
-                    &format!("{heading}: elderly, care demand and bed supply"),
-                    &format!("{} draws; median lines with 90% bands; demand dashed, supply solid", data.draws),
+                    &format!("{heading}{colon}{}", text.supply_demand_title()),
+                    &text.supply_demand_subtitle(data.draws),
                     &left,
                     &right,
+                    text,
                 )?;
                 out.push(p);
             }
@@ -854,15 +963,13 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
                 let p = dir.join("pyramid").join(format!("{stem}.png"));
                 pyramid(
                     &p,
-                    &format!("{heading}: population {} and {}", data.base_year, data.horizon),
-                    &format!(
-                        "5-year age groups; the {} census moved to 31 December (outline) and the {} median of {} draws",
-                        data.base_year, data.horizon, data.draws
-                    ),
+                    &format!("{heading}{colon}{}", text.pyramid_title(data.base_year, data.horizon)),
+                    &text.pyramid_subtitle(data.base_year, data.horizon, data.draws),
                     cells,
                     data.base_year,
                     data.horizon,
                     &labels,
+                    text,
                 )?;
                 out.push(p);
             }
@@ -910,14 +1017,7 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
             }
             bars = kept;
         }
-        let shown = if bars.len() < all {
-            format!(
-                "; the {} units least likely to meet it and the upper groups, of {all} (all in targets.csv)",
-                bars.len()
-            )
-        } else {
-            String::new()
-        };
+        let shown = (bars.len() < all).then_some((bars.len(), all));
         let first = rows[0];
         let what = if first.metric == "nursing_share" {
             format!("{:.0}%", 100.0 * first.threshold)
@@ -927,12 +1027,10 @@ pub fn draw_all(data: &ChartData, dir: &Path) -> Result<Vec<PathBuf>, ChartError
         let p = dir.join("targets").join(format!("{}.png", file_stem(id)));
         target_overview(
             &p,
-            &format!("{id}: {} {} {what} by {}", first.metric.replace('_', " "), first.op, first.year),
-            &format!(
-                "probability of meeting the target, {} draws; groups in dark blue; dashed line at 90%{shown}",
-                data.draws
-            ),
+            &text.overview_title(id, &text.metric_name(&first.metric, age), &first.op, &what, first.year),
+            &text.overview_subtitle(data.draws, shown),
             &bars,
+            text,
         )?;
         files.push(p);
     }
@@ -961,5 +1059,15 @@ mod tests {
             assert_ne!(f.glyph_id(c).0, 0, "no glyph for {c:?}");
         }
         assert_eq!(f.glyph_id('\u{10FFFD}').0, 0, "a private-use character must be missing");
+    }
+
+    #[test]
+    fn bundled_font_covers_every_caption_of_every_language() {
+        for lang in [crate::lang::Lang::Zh, crate::lang::Lang::En] {
+            for caption in Captions::of(lang).samples() {
+                let missing = missing_glyphs(&caption);
+                assert!(missing.is_empty(), "{lang}: no glyph for {missing:?} in {caption:?}");
+            }
+        }
     }
 }

@@ -12,6 +12,9 @@ pub struct Manifest {
     pub program: &'static str,
     pub version: &'static str,
     pub scenario: String,
+    pub description: String,
+    /// Language of the charts and reports.
+    pub lang: crate::lang::Lang,
     pub scenario_path: String,
     pub inputs: Vec<InputRecord>,
     pub overrides: Vec<String>,
@@ -39,6 +42,8 @@ pub struct Manifest {
     pub mortality: MortalityRecord,
     /// With observations: the effective sample size and how each observation fits.
     pub conditioning: Option<crate::montecarlo::observe::Conditioned>,
+    /// Every sampled input as the scenario wrote it.
+    pub assumptions: Vec<crate::scenario::Assumption>,
 }
 
 /// Wall time of the stages of a run, in seconds.
@@ -48,6 +53,9 @@ pub struct Stages {
     pub simulate: f64,
     pub tables: f64,
     pub charts: f64,
+    /// `report.xlsx` and `report.html`.
+    pub workbook: f64,
+    pub html: f64,
     /// How the simulation's time divides between the engine's stages, and how it split the
     /// work.
     pub engine: crate::montecarlo::RunTiming,
@@ -130,6 +138,8 @@ impl Manifest {
             program: "bedsim",
             version: env!("CARGO_PKG_VERSION"),
             scenario: s.name.clone(),
+            description: s.description.clone(),
+            lang: s.lang,
             scenario_path: scenario_path.to_string(),
             inputs: s
                 .inputs
@@ -156,6 +166,7 @@ impl Manifest {
             command_line: std::env::args().collect(),
             conventions: CONVENTIONS.to_vec(),
             conditioning: s.conditioned.as_deref().cloned(),
+            assumptions: s.assumptions.clone(),
             base: BaseRecord {
                 years_moved: s.base_shift,
                 method: BASE_METHOD,

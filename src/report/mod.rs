@@ -8,12 +8,16 @@
 
 pub mod chartdata;
 pub mod charts;
+pub mod compare;
+pub mod html;
 pub mod json;
 pub mod manifest;
 pub mod plan;
 pub mod shard;
 pub mod sweep;
 pub mod tables;
+pub mod text;
+pub mod workbook;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -43,13 +47,65 @@ pub enum ReportError {
 ///
 /// # Errors
 /// Unreadable tables or a chart that cannot be written.
-pub fn redraw_charts(results: &Path) -> Result<usize, ReportError> {
-    let data = chartdata::load(results)?;
+pub fn redraw_charts(results: &Path, lang: Option<crate::lang::Lang>) -> Result<usize, ReportError> {
+    let mut data = chartdata::load(results)?;
+    if let Some(l) = lang {
+        data.lang = l;
+    }
     let target = results.join("charts");
     let staging = Staging::new(&target)?;
     let n = charts::draw_all(&data, &staging.dir)?.len();
     staging.commit()?;
     Ok(n)
+}
+
+/// Wall time of writing each document of a results folder, in seconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct DocumentTimes {
+    pub workbook: f64,
+    pub html: f64,
+}
+
+/// Writes the documents of a results folder from its tables, manifest and charts:
+/// `report.xlsx` and `report.html`.
+///
+/// # Errors
+/// Unreadable tables, or a document that cannot be written.
+pub fn write_documents(dir: &Path, data: &chartdata::ChartData) -> Result<DocumentTimes, ReportError> {
+    let t = std::time::Instant::now();
+    workbook::write(data, &dir.join("report.xlsx"))?;
+    let workbook = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    html::write(data, dir, &dir.join("report.html"))?;
+    Ok(DocumentTimes {
+        workbook,
+        html: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes the documents of the results folder `results` again (after `bedsim chart`, or in
+/// another language), replacing each file only when it is complete.
+///
+/// # Errors
+/// Unreadable tables, or a document that cannot be written.
+pub fn rewrite_documents(results: &Path, lang: Option<crate::lang::Lang>) -> Result<DocumentTimes, ReportError> {
+    let mut data = chartdata::load(results)?;
+    if let Some(l) = lang {
+        data.lang = l;
+    }
+    let t = std::time::Instant::now();
+    let tmp = results.join(format!(".report.xlsx.tmp-{}", std::process::id()));
+    workbook::write(&data, &tmp)?;
+    std::fs::rename(&tmp, results.join("report.xlsx")).map_err(io(&tmp))?;
+    let workbook = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let tmp = results.join(format!(".report.html.tmp-{}", std::process::id()));
+    html::write(&data, results, &tmp)?;
+    std::fs::rename(&tmp, results.join("report.html")).map_err(io(&tmp))?;
+    Ok(DocumentTimes {
+        workbook,
+        html: t.elapsed().as_secs_f64(),
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -285,20 +341,11 @@ fn pct(p: Option<f64>) -> String {
 
 /// The short readable table of target probabilities printed on stdout.
 pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String {
+    let text = text::Captions::of(s.lang);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} — {} draws, seed {}; probability of meeting each target",
-        s.name, r.draws, s.seed
-    );
+    let _ = writeln!(out, "{}", text.table_heading(&s.name, r.draws, s.seed));
     if let Some(c) = &s.conditioned {
-        let _ = writeln!(
-            out,
-            "conditioned on {} observation(s): an effective sample of {:.0} of {} draws",
-            c.fits.len(),
-            c.effective_draws,
-            r.draws
-        );
+        let _ = writeln!(out, "{}", text.conditioned_line(c.fits.len(), c.effective_draws, r.draws));
     }
     if let Some(bt) = &s.backtest {
         let cov = crate::backtest::coverage(&crate::backtest::compare(s, r));
@@ -329,20 +376,20 @@ pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String
     }
     if r.targets.is_empty() {
         if s.backtest.is_none() {
-            let _ = writeln!(out, "(the scenario has no targets)");
+            let _ = writeln!(out, "{}", text.no_targets);
         }
         return out;
     }
     let _ = writeln!(
         out,
-        "{:<24} {:<22} {:>5} {:>10} {:>8} {:>12} {:>14}",
-        "target",
-        "region",
-        "year",
-        "threshold",
-        "P(met)",
-        "median",
-        format!("needed@{:.0}%", 100.0 * confidence)
+        "{} {} {} {} {} {} {}",
+        truncate(text.target, 24),
+        truncate(text.unit, 22),
+        pad_left(text.year, 5),
+        pad_left(text.threshold, 10),
+        pad_left(text.p_met, 8),
+        pad_left(text.median, 12),
+        pad_left(&text.needed_at(confidence), 14)
     );
     for t in &r.targets {
         let tg = &s.targets[t.target];
@@ -374,8 +421,14 @@ pub fn target_table_text(s: &Scenario, r: &RunResult, confidence: f64) -> String
     out
 }
 
+/// Pads on the left to `width` display columns (CJK characters count two).
+pub fn pad_left(s: &str, width: usize) -> String {
+    let w: usize = s.chars().map(|c| if c as u32 >= 0x1100 { 2 } else { 1 }).sum();
+    format!("{}{s}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// Truncates to `width` display columns (CJK characters count two) and pads to exactly that.
-fn truncate(s: &str, width: usize) -> String {
+pub fn truncate(s: &str, width: usize) -> String {
     let mut w = 0;
     let mut out = String::new();
     for c in s.chars() {

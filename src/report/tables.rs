@@ -1,4 +1,7 @@
-//! Result tables as polars DataFrames, written as CSV (UTF-8, opens in Excel) and Parquet.
+//! Result tables as polars DataFrames, written as CSV and Parquet.
+//!
+//! The CSV is UTF-8 with a byte-order mark: without it, Excel on a Chinese-locale Windows reads
+//! the file as GBK and garbles every region name; pandas, polars and DuckDB skip the mark.
 //!
 //! CSV values are rounded for reading (counts to 0.1, ratios to 1e-4 of their unit) and
 //! written in plain decimal notation; Parquet keeps full precision. Undefined values (a ratio
@@ -344,6 +347,7 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> PolarsResult<()> {
     let f = File::create(path)?;
     let mut w = BufWriter::new(f);
     CsvWriter::new(&mut w)
+        .include_bom(true)
         .include_header(true)
         .with_float_scientific(Some(false))
         .finish(df)?;

@@ -171,6 +171,14 @@ pub fn build(root: &Node, dir: &Path) -> Result<Scenario, LoadError> {
         && let Some(mut s) = out
     {
         s.inputs = b.inputs;
+        s.assumptions = tree::distributions(root)
+            .into_iter()
+            .map(|(path, n)| Assumption {
+                path,
+                written: tree::inline_toml(n),
+                origin: n.origin.to_string(),
+            })
+            .collect();
         return Ok(s);
     }
     let mut list = d.list;
@@ -201,6 +209,7 @@ struct Meta {
     draws: Option<usize>,
     seed: Option<u64>,
     elderly_age: Option<usize>,
+    lang: Option<crate::lang::Lang>,
 }
 
 fn meta(top: &mut TableReader<'_>, d: &mut Diags) -> Meta {
@@ -221,6 +230,7 @@ fn meta(top: &mut TableReader<'_>, d: &mut Diags) -> Meta {
     let draws = top.int_in("draws", Some(1000), 1, MAX_DRAWS, d).map(|v| v as usize);
     let seed = top.u64_in("seed", Some(1), d);
     let elderly_age = top.int_in("elderly_age", Some(60), 1, 100, d).map(|v| v as usize);
+    let lang = top.choice_in("lang", Some("zh"), &crate::lang::Lang::NAMES, d);
     if let (Some(b), Some(h)) = (base_year, horizon)
         && (h <= b || h - b > 200)
         && let Some(n) = top.get("horizon")
@@ -238,6 +248,7 @@ fn meta(top: &mut TableReader<'_>, d: &mut Diags) -> Meta {
         draws,
         seed,
         elderly_age,
+        lang,
     }
 }
 
@@ -278,6 +289,7 @@ impl Builder<'_> {
             draws,
             seed,
             elderly_age,
+            lang,
         } = meta(&mut top, d);
         let years_ok = matches!((base_year, horizon), (Some(b), Some(h)) if h > b && h - b <= 200);
 
@@ -385,6 +397,8 @@ impl Builder<'_> {
             draws: draws?,
             seed: seed?,
             elderly_age: elderly_age?,
+            lang: lang?,
+            assumptions: Vec::new(),
             regions: regions.into_iter().map(|r| r.region).collect(),
             groups: groups.into_iter().map(|g| g.group).collect(),
             mortality: mortality?,

@@ -41,6 +41,10 @@ pub struct Scenario {
     pub(crate) seed: u64,
     /// Age from which people count as elderly (60 in Chinese plans).
     pub(crate) elderly_age: usize,
+    /// Language of the reports (`lang`; `--lang` overrides it).
+    pub(crate) lang: crate::lang::Lang,
+    /// Every sampled input as the scenario wrote it, for the reports' list of assumptions.
+    pub(crate) assumptions: Vec<Assumption>,
     pub(crate) regions: Vec<Region>,
     pub(crate) groups: Vec<Group>,
     pub(crate) mortality: Mortality,
@@ -89,6 +93,14 @@ impl Scenario {
 
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    pub fn lang(&self) -> crate::lang::Lang {
+        self.lang
+    }
+
+    pub fn assumptions(&self) -> &[Assumption] {
+        &self.assumptions
     }
 
     pub fn elderly_age(&self) -> usize {
@@ -263,6 +275,18 @@ impl Scenario {
         }
         Ok(out)
     }
+}
+
+/// A sampled input as the scenario wrote it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Assumption {
+    /// Where the input is, as the dotted path `--set` and `--vary` take, e.g.
+    /// `plan.township-centres.delay_years`.
+    pub path: String,
+    /// The distribution as written, in TOML's inline form.
+    pub written: String,
+    /// The file and line it was written at, or the override that set it.
+    pub origin: String,
 }
 
 /// A file the scenario read.

@@ -301,6 +301,7 @@ impl Override {
         let text = match &value {
             Value::Int(i) => format!("{path}={i}"),
             Value::Float(f) => format!("{path}={f:?}"),
+            Value::Str(s) => format!("{path}={s:?}"),
             other => format!("{path}={}", other.type_name()),
         };
         Override {
@@ -504,5 +505,70 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse("s.toml", "a = 1\nb = = 2\n").unwrap_err();
         assert!(err[0].to_string().starts_with("s.toml:2:"), "{}", err[0]);
+    }
+}
+
+/// Every distribution of the tree (a table with a `dist` key), with its dotted path in the
+/// form [`set_path`] reads (array elements by their id where they have one), in the order
+/// written.
+pub fn distributions(root: &Node) -> Vec<(String, &Node)> {
+    fn segment(s: &str) -> String {
+        if s.contains('.') || s.contains('"') {
+            format!("\"{}\"", s.replace('"', "'"))
+        } else {
+            s.to_string()
+        }
+    }
+    fn walk<'a>(node: &'a Node, path: &str, out: &mut Vec<(String, &'a Node)>) {
+        let join = |seg: &str| {
+            if path.is_empty() {
+                segment(seg)
+            } else {
+                format!("{path}.{}", segment(seg))
+            }
+        };
+        match &node.value {
+            Value::Table(entries) if entries.iter().any(|(k, _, _)| k == "dist") => out.push((path.to_string(), node)),
+            Value::Table(entries) => {
+                for (k, _, v) in entries {
+                    walk(v, &join(k), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let seg = element_id(item).map_or_else(|| i.to_string(), str::to_string);
+                    walk(item, &join(&seg), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, "", &mut out);
+    out
+}
+
+/// A value in TOML's inline form: `{ dist = "uniform", low = 0.25, high = 0.75 }`.
+pub fn inline_toml(node: &Node) -> String {
+    match &node.value {
+        Value::Str(s) => format!("{:?}", s),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => {
+            if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{f:.1}")
+            } else {
+                format!("{f}")
+            }
+        }
+        Value::Bool(b) => b.to_string(),
+        Value::Datetime(d) => d.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(inline_toml).collect::<Vec<_>>().join(", ")),
+        Value::Table(entries) => {
+            if entries.is_empty() {
+                return "{}".into();
+            }
+            let parts: Vec<String> = entries.iter().map(|(k, _, v)| format!("{k} = {}", inline_toml(v))).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
     }
 }

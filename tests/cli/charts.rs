@@ -82,6 +82,8 @@ fn fixed_data() -> ChartData {
     pyramid.insert("g".to_string(), cells);
     ChartData {
         scenario: "fixed".into(),
+        lang: bedsim::lang::Lang::En,
+        run: Default::default(),
         elderly_age: 60,
         base_year: 2020,
         horizon: 2025,
@@ -111,6 +113,7 @@ fn fixed_data() -> ChartData {
                 op: ">=".into(),
                 threshold: 24.0,
                 probability: Some(0.4),
+                ..target_defaults()
             },
             TargetInfo {
                 id: "beds".into(),
@@ -120,9 +123,29 @@ fn fixed_data() -> ChartData {
                 op: ">=".into(),
                 threshold: 24.0,
                 probability: Some(0.7),
+                ..target_defaults()
             },
         ],
         pyramid,
+    }
+}
+
+/// The fields of a target result that the charts do not read.
+fn target_defaults() -> TargetInfo {
+    TargetInfo {
+        id: String::new(),
+        unit: String::new(),
+        year: 0,
+        metric: String::new(),
+        op: String::new(),
+        threshold: 0.0,
+        probability: None,
+        p05: None,
+        p50: None,
+        p95: None,
+        needed: None,
+        needed_unit: None,
+        conversions: None,
     }
 }
 
@@ -161,6 +184,7 @@ fn every_chart_renders_a_non_blank_png_of_the_stated_size() {
                 high: 0.52,
             },
         ],
+        &bedsim::report::text::EN,
     )
     .unwrap();
     let (w, h, px) = decode(&p);
@@ -177,7 +201,7 @@ fn every_chart_renders_a_non_blank_png_of_the_stated_size() {
             is_group: i == 3,
         })
         .collect();
-    charts::target_overview(&p, "overview", "30 regions", &bars).unwrap();
+    charts::target_overview(&p, "overview", "30 regions", &bars, &bedsim::report::text::EN).unwrap();
     let (_, h, _) = decode(&p);
     assert!(h >= 260 + 34 * 30, "a 30-region overview must grow to keep labels apart");
 }
@@ -186,7 +210,7 @@ fn every_chart_renders_a_non_blank_png_of_the_stated_size() {
 fn title_pixels(text: &str) -> Vec<[u8; 3]> {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.png");
-    charts::target_overview(&p, text, "", &[]).unwrap();
+    charts::target_overview(&p, text, "", &[], &bedsim::report::text::EN).unwrap();
     let (_, _, px) = decode(&p);
     px[..1600 * 60].to_vec()
 }
@@ -304,6 +328,7 @@ fn large_scenarios_chart_their_upper_levels_and_the_units_most_at_risk() {
             op: ">=".into(),
             threshold: 24.0,
             probability: Some(i as f64 / 400.0),
+            ..target_defaults()
         });
     }
     let charted: Vec<&str> = charts::charted_units(&data).iter().map(|u| u.id.as_str()).collect();

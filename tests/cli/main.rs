@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod charts;
+mod documents;
 mod engine;
 mod faults;
 mod fuzz_corpus;
