@@ -415,6 +415,7 @@ pub fn supply_demand(
 ///
 /// # Errors
 /// When the PNG cannot be drawn or written.
+#[allow(clippy::too_many_arguments)]
 pub fn pyramid(
     path: &Path,
     title: &str,

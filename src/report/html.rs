@@ -149,9 +149,9 @@ fn upper_levels(data: &ChartData) -> Vec<&UnitInfo> {
 
 fn image(dir: &Path, rel: &str, alt: &str, caption: &str, out: &mut String) {
     let Ok(bytes) = std::fs::read(dir.join(rel)) else { return };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>\n",
+        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
         escape(alt),
         base64(&bytes),
         escape(caption)

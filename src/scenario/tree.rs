@@ -467,47 +467,6 @@ fn element_id(n: &Node) -> Option<&str> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_are_one_based_and_count_characters() {
-        let idx = LineIndex::new("ab\n中文x\n");
-        assert_eq!(idx.position(0), (1, 1));
-        assert_eq!(idx.position(3), (2, 1));
-        assert_eq!(idx.position(9), (2, 3));
-    }
-
-    #[test]
-    fn parses_with_origins_and_sets_paths() {
-        let text = "a = 1\n[b]\nc = \"x\"\n[[t]]\nid = \"k\"\nv = 2.5\n";
-        let mut root = parse("s.toml", text).unwrap();
-        let v = get_path(&root, "t.k.v").unwrap();
-        assert_eq!(v.value, Value::Float(2.5));
-        assert_eq!(v.origin.to_string(), "s.toml:6:5");
-        let o = Origin::Override(Arc::from("--set t.k.v=3"));
-        set_path(&mut root, "t.k.v", parse_override_value("3", &o)).unwrap();
-        assert_eq!(get_path(&root, "t.0.v").unwrap().value, Value::Int(3));
-        assert!(set_path(&mut root, "a.x", parse_override_value("1", &o)).is_err());
-        assert!(set_path(&mut root, "t.nope.v", parse_override_value("1", &o)).is_err());
-    }
-
-    #[test]
-    fn invisible_characters_are_shown_escaped() {
-        assert_eq!(escape_invisible("海口 460105"), "海口 460105");
-        assert_eq!(escape_invisible("46\u{200B}0105"), "46\\u{200b}0105");
-        assert_eq!(escape_invisible("a\0b\u{1b}[31m\r"), "a\\u{0}b\\u{1b}[31m\\u{d}");
-        assert_eq!(escape_invisible("\u{FEFF}\u{202E}x"), "\\u{feff}\\u{202e}x");
-    }
-
-    #[test]
-    fn syntax_errors_have_positions() {
-        let err = parse("s.toml", "a = 1\nb = = 2\n").unwrap_err();
-        assert!(err[0].to_string().starts_with("s.toml:2:"), "{}", err[0]);
-    }
-}
-
 /// Every distribution of the tree (a table with a `dist` key), with its dotted path in the
 /// form [`set_path`] reads (array elements by their id where they have one), in the order
 /// written.
@@ -570,5 +529,46 @@ pub fn inline_toml(node: &Node) -> String {
             let parts: Vec<String> = entries.iter().map(|(k, _, v)| format!("{k} = {}", inline_toml(v))).collect();
             format!("{{ {} }}", parts.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_count_characters() {
+        let idx = LineIndex::new("ab\n中文x\n");
+        assert_eq!(idx.position(0), (1, 1));
+        assert_eq!(idx.position(3), (2, 1));
+        assert_eq!(idx.position(9), (2, 3));
+    }
+
+    #[test]
+    fn parses_with_origins_and_sets_paths() {
+        let text = "a = 1\n[b]\nc = \"x\"\n[[t]]\nid = \"k\"\nv = 2.5\n";
+        let mut root = parse("s.toml", text).unwrap();
+        let v = get_path(&root, "t.k.v").unwrap();
+        assert_eq!(v.value, Value::Float(2.5));
+        assert_eq!(v.origin.to_string(), "s.toml:6:5");
+        let o = Origin::Override(Arc::from("--set t.k.v=3"));
+        set_path(&mut root, "t.k.v", parse_override_value("3", &o)).unwrap();
+        assert_eq!(get_path(&root, "t.0.v").unwrap().value, Value::Int(3));
+        assert!(set_path(&mut root, "a.x", parse_override_value("1", &o)).is_err());
+        assert!(set_path(&mut root, "t.nope.v", parse_override_value("1", &o)).is_err());
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_escaped() {
+        assert_eq!(escape_invisible("海口 460105"), "海口 460105");
+        assert_eq!(escape_invisible("46\u{200B}0105"), "46\\u{200b}0105");
+        assert_eq!(escape_invisible("a\0b\u{1b}[31m\r"), "a\\u{0}b\\u{1b}[31m\\u{d}");
+        assert_eq!(escape_invisible("\u{FEFF}\u{202E}x"), "\\u{feff}\\u{202e}x");
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse("s.toml", "a = 1\nb = = 2\n").unwrap_err();
+        assert!(err[0].to_string().starts_with("s.toml:2:"), "{}", err[0]);
     }
 }

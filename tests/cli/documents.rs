@@ -95,7 +95,7 @@ fn the_workbook_holds_targets_summary_units_assumptions_and_the_run() {
     assert!(styles.contains("formatCode=\"0.0%\""), "P(met) shows as a percentage");
     // A Chinese name's column is wide enough for it (two units a character).
     let widest = targets.iter().map(|r| r["name"].chars().count()).max().unwrap();
-    let cols = xml.split("<col ").filter(|c| c.contains("min=\"3\"")).next().unwrap().to_string();
+    let cols = xml.split("<col ").find(|c| c.contains("min=\"3\"")).unwrap().to_string();
     let width: f64 = cols.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
     assert!(width >= 2.0 * widest as f64, "name column {width} for {widest} characters");
 
