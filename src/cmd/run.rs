@@ -101,12 +101,13 @@ pub(super) fn run(args: RunArgs) -> Outcome {
             return Ok(()); // closed pipe
         }
         eprintln!(
-            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, charts {:.2} s, workbook {:.2} s, html {:.2} s; open {}/report.html or report.xlsx",
+            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, read back {:.2} s, charts {:.2} s, workbook {:.2} s, html {:.2} s; open {}/report.html or report.xlsx",
             out.display(),
             clock.elapsed().as_secs_f64(),
             stages.check,
             stages.simulate,
             stages.tables,
+            stages.read_back,
             stages.charts,
             stages.workbook,
             stages.html,
@@ -198,7 +199,9 @@ pub fn write_results(
         m
     };
     report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    let t = Instant::now();
     let data = report::chartdata::load(&staging.dir)?;
+    stages.read_back = t.elapsed().as_secs_f64();
     if !args.no_charts {
         let t = Instant::now();
         report::charts::draw_all(&data, &staging.dir.join("charts"))?;

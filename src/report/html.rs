@@ -221,12 +221,12 @@ pub fn render(data: &ChartData, dir: &Path) -> String {
             "<h3>{}</h3>",
             escape(&text.overview_title(id, &metric, &first.op, &threshold_text(first), first.year))
         );
-        // Sentences for the upper levels (or the only unit).
-        let headline: Vec<&&TargetInfo> = rows
+        // A sentence for each top-level group (or the first unit when there is no group).
+        let roots: Vec<&&TargetInfo> = rows
             .iter()
-            .filter(|t| upper.contains(&t.unit.as_str()) || rows.len() == 1)
-            .take(3)
+            .filter(|t| units.get(t.unit.as_str()).is_some_and(|u| u.is_group && u.parent.is_none()))
             .collect();
+        let headline: Vec<&&TargetInfo> = if roots.is_empty() { rows.iter().take(1).collect() } else { roots };
         for t in &headline {
             let _ = writeln!(
                 h,

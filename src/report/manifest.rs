@@ -52,6 +52,8 @@ pub struct Stages {
     pub check: f64,
     pub simulate: f64,
     pub tables: f64,
+    /// Reading the saved tables back for the charts and documents.
+    pub read_back: f64,
     pub charts: f64,
     /// `report.xlsx` and `report.html`.
     pub workbook: f64,

@@ -509,9 +509,9 @@ impl Captions {
             (true, Some(n)) => format!("{unit}达成目标“{target}”的概率为{p}（中位数 {median}）；要以所列置信度达标，尚需 {n}。"),
             (true, None) => format!("{unit}达成目标“{target}”的概率为{p}（中位数 {median}）。"),
             (false, Some(n)) => format!(
-                "{unit} meets “{target}” with probability {p} (median {median}); to meet it with the stated confidence it needs {n} more."
+                "{unit} meets {target} with probability {p} (median {median}); to meet it with the stated confidence it needs {n} more."
             ),
-            (false, None) => format!("{unit} meets “{target}” with probability {p} (median {median})."),
+            (false, None) => format!("{unit} meets {target} with probability {p} (median {median})."),
         }
     }
 
