@@ -61,7 +61,7 @@ pub(super) fn compare(args: CompareArgs) -> Outcome {
         }
     })?;
     let text = Captions::of(args.lang.unwrap_or(a.lang));
-    let same_seed = a.run.seed == b.run.seed;
+    let same_seed = compare::shared_draws(&a, &b);
     let note = if same_seed { text.same_seed_note } else { text.other_seed_note };
     let default = format!("compare-{}-{}", folder_name(&args.a), folder_name(&args.b));
     let out = results_folder(args.out.as_deref(), args.force, &default)?;

@@ -56,6 +56,8 @@ pub struct RunInfo {
     pub description: String,
     pub scenario_path: String,
     pub overrides: Vec<String>,
+    /// With `run --only`: the regions and groups the run was restricted to.
+    pub only: Vec<String>,
     pub seed: u64,
     pub confidence: f64,
     pub started_utc: String,
@@ -156,6 +158,9 @@ struct RunHead {
     description: String,
     scenario_path: String,
     overrides: Vec<String>,
+    /// Written only when the run had `--only`.
+    #[serde(default)]
+    only: Vec<String>,
     seed: u64,
     confidence: f64,
     started_utc: String,
@@ -200,6 +205,7 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
             description: manifest.description,
             scenario_path: manifest.scenario_path,
             overrides: manifest.overrides,
+            only: manifest.only,
             seed: manifest.seed,
             confidence: manifest.confidence,
             started_utc: manifest.started_utc,

@@ -638,7 +638,8 @@ pub fn compare_chart(
             .margin_right(40)
             .x_label_area_size(70)
             .y_label_area_size(360)
-            .build_cartesian_2d(0.0..1.02, (0..n).into_segmented())
+            // Room on the right for the legend, beside the 100% mark.
+            .build_cartesian_2d(0.0..1.3, (0..n).into_segmented())
             .map_err(|x| x.to_string())?;
         chart
             .configure_mesh()
@@ -647,8 +648,14 @@ pub fn compare_chart(
             .bold_line_style(RGBColor(225, 225, 225))
             .y_labels(n as usize)
             .y_label_formatter(&label_of)
-            .x_labels(11)
-            .x_label_formatter(&|p| format!("{:.0}%", 100.0 * p))
+            .x_labels(14)
+            .x_label_formatter(&|p| {
+                if *p <= 1.0 + 1e-9 {
+                    format!("{:.0}%", 100.0 * p)
+                } else {
+                    String::new()
+                }
+            })
             .x_desc(text.probability_axis)
             .label_style(font(22))
             .axis_desc_style(font(24))
@@ -673,7 +680,7 @@ pub fn compare_chart(
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 17, y), 9, colour.filled()));
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight, 16, 44, 22)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 16, 44, 22)?;
         Ok(())
     })
 }

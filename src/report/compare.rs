@@ -29,7 +29,7 @@ pub struct Row {
     pub threshold: f64,
     pub p_a: Option<f64>,
     pub p_b: Option<f64>,
-    /// Standard error of `p_b - p_a` from the draws, when the runs have different seeds.
+    /// Standard error of `p_b - p_a` from the draws, when the runs do not share their draws.
     pub mc_se: Option<f64>,
     pub median_a: Option<f64>,
     pub median_b: Option<f64>,
@@ -86,6 +86,12 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
+/// Whether two runs are made of the same random draws (the same seed and number of draws), so
+/// that their difference is the effect of what changed alone.
+pub fn shared_draws(a: &ChartData, b: &ChartData) -> bool {
+    a.run.seed == b.run.seed && a.draws == b.draws
+}
+
 /// Pairs the targets of two runs by target id and unit id. Unless `common`, every pair must be
 /// in both runs with the same metric, operator and year.
 ///
@@ -97,7 +103,7 @@ pub fn rows(a: &ChartData, b: &ChartData, common: bool) -> Result<Vec<Row>, Mism
     let in_b: HashMap<(String, String), &super::chartdata::TargetInfo> = b.targets.iter().map(|t| (key(t), t)).collect();
     let in_a: HashSet<(String, String)> = a.targets.iter().map(key).collect();
     let units: HashMap<&str, &super::chartdata::UnitInfo> = a.units.iter().map(|u| (u.id.as_str(), u)).collect();
-    let same_seed = a.run.seed == b.run.seed;
+    let same_seed = shared_draws(a, b);
     let mut mismatch = Mismatch {
         only_a: Vec::new(),
         only_b: b.targets.iter().map(key).filter(|k| !in_a.contains(k)).collect(),

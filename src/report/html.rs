@@ -347,8 +347,18 @@ pub fn render(data: &ChartData, dir: &Path) -> String {
         "bedsim run {} --seed {} --draws {}",
         data.run.scenario_path, data.run.seed, data.draws
     );
-    for o in &data.run.overrides {
+    // Seed and draws are given above, whether they came from the scenario or from the
+    // command line.
+    for o in data
+        .run
+        .overrides
+        .iter()
+        .filter(|o| !o.starts_with("seed=") && !o.starts_with("draws="))
+    {
         command.push_str(&format!(" --set '{o}'"));
+    }
+    if !data.run.only.is_empty() {
+        command.push_str(&format!(" --only {}", data.run.only.join(",")));
     }
     if data.run.confidence != 0.9 {
         command.push_str(&format!(" --confidence {}", data.run.confidence));

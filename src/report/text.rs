@@ -1,6 +1,9 @@
 //! The words of the reports in each language ([`Lang`]): chart titles, axes and legends, the
 //! stdout table, the workbook's captions and the HTML report.
 //!
+//! Chart captions in Chinese use half-width parentheses: the bundled font has no layout
+//! features, so a full-width bracket drawn by plotters keeps its half-em of blank inside.
+//!
 //! Every caption is a field of [`Captions`] or a method that fills numbers into one, so that a test
 //! can check that the bundled chart font has a glyph for every character any of them uses
 //! ([`Captions::samples`]). Table columns, ids and metric names stay as they are in every
@@ -159,26 +162,26 @@ pub static EN: Captions = Captions {
     compare_title: "Comparison of two runs",
     run_a: "A",
     run_b: "B",
-    same_seed_note: "Both runs used the same seed, so they share their random numbers: the difference is the effect of what changed between them, not Monte Carlo noise.",
-    other_seed_note: "The runs used different seeds: each difference includes Monte Carlo noise; the column mc_se gives its standard error.",
+    same_seed_note: "Both runs used the same seed and number of draws, so they share their random numbers: the difference is the effect of what changed between them, not Monte Carlo noise.",
+    other_seed_note: "The runs used different seeds or numbers of draws: each difference includes Monte Carlo noise; the column mc_se gives its standard error.",
 };
 
 /// Chinese captions.
 pub static ZH: Captions = Captions {
     lang: Lang::Zh,
-    year_axis_end: "年份（年末值）",
+    year_axis_end: "年份(年末值)",
     year_axis: "年份",
     interval90: "90%区间",
     interval50: "50%区间",
     median: "中位数",
-    observed: "（实际值）",
+    observed: " (实际值)",
     elderly_panel: "老年人口",
     demand_panel: "照护需求与床位供给",
     persons: "人",
     beds: "张",
-    pyramid_axis: "人（左为男性，右为女性）",
+    pyramid_axis: "人(左为男性，右为女性)",
     age: "年龄",
-    group_suffix: "（汇总）",
+    group_suffix: " (汇总)",
     probability_axis: "达标概率",
     input_low: "参数取低值",
     input_high: "参数取高值",
@@ -235,8 +238,8 @@ pub static ZH: Captions = Captions {
     compare_title: "两次运行的比较",
     run_a: "A",
     run_b: "B",
-    same_seed_note: "两次运行使用同一随机种子，共用随机数：差值即两者之间改动的效果，而非蒙特卡洛误差。",
-    other_seed_note: "两次运行的随机种子不同：差值含蒙特卡洛误差，mc_se 列为其标准误。",
+    same_seed_note: "两次运行的随机种子和抽样次数相同，共用随机数：差值即两者之间改动的效果，而非蒙特卡洛误差。",
+    other_seed_note: "两次运行的随机种子或抽样次数不同：差值含蒙特卡洛误差，mc_se 列为其标准误。",
 };
 
 impl Captions {
@@ -368,7 +371,7 @@ impl Captions {
     /// The legend note of the base-year point when the stock was observed in another year.
     pub fn stock_observed_in(&self, year: i32) -> String {
         if self.zh() {
-            format!("（{year}年实际床位存量）")
+            format!(" ({year}年实际床位存量)")
         } else {
             format!(" (bed stock as observed in {year})")
         }
@@ -400,7 +403,7 @@ impl Captions {
 
     pub fn pyramid_subtitle(&self, base: i32, horizon: i32, draws: usize) -> String {
         if self.zh() {
-            format!("5岁组；{base}年普查推至12月31日（空心框）与{horizon}年{draws}次抽样的中位数")
+            format!("5岁组；{base}年普查推至12月31日(空心框)与{horizon}年{draws}次抽样的中位数")
         } else {
             format!("5-year age groups; the {base} census moved to 31 December (outline) and the {horizon} median of {draws} draws")
         }
@@ -408,8 +411,8 @@ impl Captions {
 
     pub fn pyramid_horizon(&self, female: bool, horizon: i32) -> String {
         match (self.zh(), female) {
-            (true, true) => format!("女性 {horizon}年（中位数）"),
-            (true, false) => format!("男性 {horizon}年（中位数）"),
+            (true, true) => format!("女性 {horizon}年(中位数)"),
+            (true, false) => format!("男性 {horizon}年(中位数)"),
             (false, true) => format!("females {horizon} (median)"),
             (false, false) => format!("males {horizon} (median)"),
         }
@@ -417,7 +420,7 @@ impl Captions {
 
     pub fn pyramid_base(&self, base: i32) -> String {
         if self.zh() {
-            format!("{base}年末（普查）")
+            format!("{base}年末(普查)")
         } else {
             format!("end-{base} (census)")
         }
@@ -436,7 +439,7 @@ impl Captions {
         match (self.zh(), shown) {
             (true, None) => format!("达标概率，{draws}次抽样；深蓝为汇总地区；虚线为90%"),
             (true, Some((n, all))) => format!(
-                "达标概率，{draws}次抽样；深蓝为汇总地区；虚线为90%；图中为上级地区与最难达标的{n}个地区，共{all}个（全部见 targets.csv）"
+                "达标概率，{draws}次抽样；深蓝为汇总地区；虚线为90%；图中为上级地区与最难达标的{n}个地区，共{all}个(全部见 targets.csv)"
             ),
             (false, None) => format!("probability of meeting the target, {draws} draws; groups in dark blue; dashed line at 90%"),
             (false, Some((n, all))) => format!(
