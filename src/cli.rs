@@ -160,7 +160,7 @@ pub struct SweepArgs {
     pub threads: Option<usize>,
     /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-    pub shard: Option<Shard>,
+    pub shard: Option<ShardArg>,
 }
 
 #[derive(Debug, Args)]
@@ -243,7 +243,7 @@ pub struct RunArgs {
     pub memory: Option<usize>,
     /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-    pub shard: Option<Shard>,
+    pub shard: Option<ShardArg>,
 }
 
 #[derive(Debug, Args)]
@@ -265,22 +265,123 @@ pub struct Shard {
     pub n: usize,
 }
 
-/// `--shard K/N` with 1 <= K <= N.
-pub fn parse_shard(text: &str) -> Result<Shard, String> {
-    let bad = || format!("'{text}' is not K/N with 1 <= K <= N, for example --shard 3/8");
-    let (k, n) = text.split_once('/').ok_or_else(bad)?;
-    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+/// What `--shard` says: a shard given as K/N, or `auto` (`auto/N`): the shard from the
+/// scheduler's array index, with the count from the scheduler or given as N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    Given(Shard),
+    Auto { n: Option<usize> },
+}
+
+/// `--shard K/N` with 1 <= K <= N, `--shard auto` or `--shard auto/N` with N >= 1.
+pub fn parse_shard(text: &str) -> Result<ShardArg, String> {
+    let bad = || format!("'{text}' is not K/N with 1 <= K <= N (for example --shard 3/8), auto or auto/N");
+    let t = text.trim();
+    if t == "auto" {
+        return Ok(ShardArg::Auto { n: None });
+    }
+    let (k, n) = t.split_once('/').ok_or_else(bad)?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if k.trim() == "auto" {
+        return if n >= 1 { Ok(ShardArg::Auto { n: Some(n) }) } else { Err(bad()) };
+    }
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
     if k == 0 || n == 0 || k > n {
         return Err(bad());
     }
-    Ok(Shard { k, n })
+    Ok(ShardArg::Given(Shard { k, n }))
 }
 
-/// `--confidence`: a probability strictly between 0 and 1.
+/// The shard of this task from the array index a scheduler sets in its environment (`var`
+/// reads a variable): Slurm job arrays (`SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_MIN` and
+/// `SLURM_ARRAY_TASK_COUNT` or `SLURM_ARRAY_TASK_MAX`), Kubernetes Indexed Jobs
+/// (`JOB_COMPLETION_INDEX`, 0-based) and AWS Batch array jobs (`AWS_BATCH_JOB_ARRAY_INDEX`,
+/// 0-based). Kubernetes and AWS Batch do not tell the count: it is `n`, from `--shard auto/N`.
+///
+/// # Errors
+/// When no scheduler's index is set, a variable is not a number, the count is missing, or the
+/// schedulers' variables and `n` disagree.
+pub fn shard_from_env(var: &dyn Fn(&str) -> Option<String>, n: Option<usize>) -> Result<Shard, String> {
+    let number = |name: &str| -> Result<Option<usize>, String> {
+        match var(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .map(Some)
+                .map_err(|_| format!("--shard auto: {name}={v:?} is not a whole number")),
+        }
+    };
+    let mut found: Vec<(&str, Shard)> = Vec::new();
+    if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        if let Some(step) = number("SLURM_ARRAY_TASK_STEP")?
+            && step != 1
+        {
+            return Err(format!(
+                "--shard auto: the Slurm array has a step of {step}; submit it as --array=0-N-1 (or 1-N) without a step"
+            ));
+        }
+        let min = number("SLURM_ARRAY_TASK_MIN")?.ok_or("--shard auto: SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_MIN")?;
+        let by_range = number("SLURM_ARRAY_TASK_MAX")?.map(|max| max.saturating_sub(min) + 1);
+        let count = match (number("SLURM_ARRAY_TASK_COUNT")?, by_range) {
+            (Some(c), Some(r)) if c != r => {
+                return Err(format!(
+                    "--shard auto: SLURM_ARRAY_TASK_COUNT={c} but MIN..MAX holds {r} tasks: submit the array as one range without gaps (--array=0-{})",
+                    c.saturating_sub(1)
+                ));
+            }
+            (Some(c), _) => c,
+            (None, Some(r)) => r,
+            (None, None) => {
+                return Err("--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX".into());
+            }
+        };
+        if id < min || id - min >= count {
+            return Err(format!(
+                "--shard auto: SLURM_ARRAY_TASK_ID={id} is outside the array's {count} tasks from {min}"
+            ));
+        }
+        found.push(("Slurm", Shard { k: id - min + 1, n: count }));
+    }
+    for (who, name) in [("Kubernetes", "JOB_COMPLETION_INDEX"), ("AWS Batch", "AWS_BATCH_JOB_ARRAY_INDEX")] {
+        if let Some(index) = number(name)? {
+            let Some(n) = n else {
+                return Err(format!(
+                    "--shard auto: {name} is set ({who}) but not the number of shards: use --shard auto/N, N the number of tasks"
+                ));
+            };
+            if index >= n {
+                return Err(format!(
+                    "--shard auto: {name}={index} is not below the {n} shards of --shard auto/{n}"
+                ));
+            }
+            found.push((who, Shard { k: index + 1, n }));
+        }
+    }
+    let Some(&(first_who, first)) = found.first() else {
+        return Err("--shard auto: no scheduler's array index is set (SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX); give the shard as --shard K/N".into());
+    };
+    for &(who, sh) in &found[1..] {
+        if sh != first {
+            return Err(format!(
+                "--shard auto: {first_who} says shard {}/{} but {who} says {}/{}",
+                first.k, first.n, sh.k, sh.n
+            ));
+        }
+    }
+    if let Some(n) = n
+        && n != first.n
+    {
+        return Err(format!("--shard auto/{n}: {first_who} runs {} tasks, not {n}", first.n));
+    }
+    Ok(first)
+}
+
 fn parse_lang(text: &str) -> Result<bedsim::lang::Lang, String> {
     bedsim::lang::Lang::parse(text.trim())
 }
 
+/// `--confidence`: a probability strictly between 0 and 1.
 fn parse_confidence(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(c) if c > 0.0 && c < 1.0 => Ok(c),
@@ -308,10 +409,87 @@ fn parse_memory(text: &str) -> Result<usize, String> {
 mod tests {
     use super::*;
 
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn the_shard_comes_from_the_schedulers_array_index() {
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "7"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ];
+        assert_eq!(shard_from_env(&env(&slurm), None), Ok(Shard { k: 6, n: 8 }));
+        assert_eq!(shard_from_env(&env(&slurm), Some(8)), Ok(Shard { k: 6, n: 8 }));
+        assert!(shard_from_env(&env(&slurm), Some(4)).unwrap_err().contains("runs 8 tasks, not 4"));
+        // An array 1-4 (no COUNT, as older Slurm) and one with a gap.
+        let one_based = [
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ];
+        assert_eq!(shard_from_env(&env(&one_based), None), Ok(Shard { k: 1, n: 4 }));
+        let gap = [
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "9"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        assert!(shard_from_env(&env(&gap), None).unwrap_err().contains("without gaps"));
+        let step = [
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "8"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+        ];
+        assert!(shard_from_env(&env(&step), None).unwrap_err().contains("step of 2"));
+        // Kubernetes and AWS Batch: 0-based, the count given once.
+        assert_eq!(
+            shard_from_env(&env(&[("JOB_COMPLETION_INDEX", "0")]), Some(16)),
+            Ok(Shard { k: 1, n: 16 })
+        );
+        assert_eq!(
+            shard_from_env(&env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "15")]), Some(16)),
+            Ok(Shard { k: 16, n: 16 })
+        );
+        assert!(
+            shard_from_env(&env(&[("JOB_COMPLETION_INDEX", "3")]), None)
+                .unwrap_err()
+                .contains("--shard auto/N")
+        );
+        assert!(shard_from_env(&env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "16")]), Some(16)).is_err());
+        // Disagreeing schedulers, none at all, and a value that is not a number.
+        let both = [
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("JOB_COMPLETION_INDEX", "2"),
+        ];
+        assert!(
+            shard_from_env(&env(&both), Some(4))
+                .unwrap_err()
+                .contains("Slurm says shard 1/4 but Kubernetes says 3/4")
+        );
+        assert!(
+            shard_from_env(&env(&[]), None)
+                .unwrap_err()
+                .contains("no scheduler's array index is set")
+        );
+        assert!(
+            shard_from_env(&env(&[("JOB_COMPLETION_INDEX", "two")]), Some(4))
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+    }
+
     #[test]
     fn flag_values_are_checked_when_parsed() {
-        assert_eq!(parse_shard(" 3/8"), Ok(Shard { k: 3, n: 8 }));
-        for bad in ["0/2", "3/2", "1/0", "1", "a/b", "1/2/3"] {
+        assert_eq!(parse_shard(" 3/8"), Ok(ShardArg::Given(Shard { k: 3, n: 8 })));
+        assert_eq!(parse_shard("auto"), Ok(ShardArg::Auto { n: None }));
+        assert_eq!(parse_shard("auto/16"), Ok(ShardArg::Auto { n: Some(16) }));
+        for bad in ["0/2", "3/2", "1/0", "1", "a/b", "1/2/3", "auto/0", "auto/x", "automatic"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_confidence("0.95"), Ok(0.95));

@@ -21,7 +21,8 @@ use bedsim::scenario::{self, LoadError, Override, Scenario, Source, Unit};
 use bedsim::sensitivity::{self, Param, SweepRow, decode_point, encode_point, oat_bars};
 
 use crate::cli::{
-    ChartArgs, CheckArgs, Cli, Command, CompareArgs, Format, MergeArgs, Method, PlanArgs, ReportArgs, RunArgs, RunFlags, Shard, SweepArgs,
+    ChartArgs, CheckArgs, Cli, Command, CompareArgs, Format, MergeArgs, Method, PlanArgs, ReportArgs, RunArgs, RunFlags, Shard, ShardArg,
+    SweepArgs,
 };
 use merge::{RunShard, ShardManifest, SweepArguments, SweepShard};
 use run::run_spec;
@@ -183,6 +184,20 @@ pub fn overrides(set: &[String], draws: Option<u64>, seed: Option<u64>) -> Resul
     out.extend(draws.map(|d| Override::integer("--draws", "draws", d)));
     out.extend(seed.map(|s| Override::integer("--seed", "seed", s)));
     Ok(out)
+}
+
+/// The shard of `--shard`: as given, or from the scheduler's array index with `auto`.
+///
+/// # Errors
+/// A usage error (exit 2) naming what is missing or disagrees.
+pub fn resolve_shard(arg: Option<ShardArg>) -> Result<Option<Shard>, CmdError> {
+    match arg {
+        None => Ok(None),
+        Some(ShardArg::Given(s)) => Ok(Some(s)),
+        Some(ShardArg::Auto { n }) => crate::cli::shard_from_env(&|name| std::env::var(name).ok(), n)
+            .map(Some)
+            .map_err(CmdError::usage),
+    }
 }
 
 /// The overrides of a command that runs a scenario: [`overrides`], then `--lang` as the

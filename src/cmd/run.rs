@@ -32,7 +32,7 @@ pub(super) fn run(args: RunArgs) -> Outcome {
         cancelled: Some(&interrupted),
         ..RunOptions::default()
     };
-    if let Some(shard) = args.shard {
+    if let Some(shard) = resolve_shard(args.shard)? {
         let out = shard_destination(s.name(), &args, shard)?;
         let s = condition_on_observations(s, &condition_options, args.flags.quiet)?;
         return run_shard(&s, &args, shard, &out, &path, &texts);

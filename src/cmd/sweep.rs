@@ -216,7 +216,7 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
 
 pub fn sweep(args: SweepArgs) -> Outcome {
     let started = Instant::now();
-    let shard = args.shard;
+    let shard = super::resolve_shard(args.shard)?;
     let prep = prepare(&args)?;
     let default_name = match shard {
         None => format!("{}-sweep-{}", prep.base.name(), prep.method_name),

@@ -9,6 +9,7 @@ mod faults;
 mod fuzz_corpus;
 mod plans;
 mod run;
+mod scheduler;
 mod subnational;
 mod sweep;
 mod validation;
