@@ -62,3 +62,33 @@ pub fn read_run_part(dir: &Path, per_group: usize) -> Result<PartialRun, ReportE
     part.group_sums = values.chunks(per_group.max(1)).take(groups).map(<[i64]>::to_vec).collect();
     Ok(part)
 }
+
+#[cfg(test)]
+mod tests {
+    /// A run shard's summaries travel in `partial.json`: the merge must read back the very
+    /// floats the shard wrote, or a table rounded at a boundary (207353.95) differs from the
+    /// single-machine run's. serde_json's default parser can be one ulp off; bedsim enables
+    /// its `float_roundtrip` feature.
+    #[test]
+    fn summaries_survive_the_json_of_a_shard_bit_for_bit() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let values: Vec<f64> = (0..100_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+                // Counts and shares of the sizes the summaries hold, and the case that failed.
+                if i == 0 {
+                    207_353.949_999_999_98
+                } else {
+                    unit * 10f64.powi((i % 12) as i32 - 3)
+                }
+            })
+            .collect();
+        let text = serde_json::to_string(&values).unwrap();
+        let back: Vec<f64> = serde_json::from_str(&text).unwrap();
+        let differ = values.iter().zip(&back).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differ, 0, "{differ} of {} floats changed", values.len());
+    }
+}
