@@ -80,19 +80,13 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
             path.display()
         )));
     }
-    let mut parts = Vec::new();
+    // A shard at a time: the merge holds the sums of the groups split across shards and one
+    // shard's part, not every shard's.
+    let mut merger = montecarlo::PartMerger::new(&s);
     for (_, dir) in shards {
-        parts.push(report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws()).map_err(CmdError::usage)?);
+        merger.add(report::shard::read_run_part(dir, montecarlo::full_rows(s.n_years()) * s.draws()).map_err(CmdError::usage)?);
     }
-    let covered: usize = parts
-        .iter()
-        .map(|p| {
-            p.units
-                .iter()
-                .filter(|u| matches!(u.unit, bedsim::scenario::Unit::Region(_)))
-                .count()
-        })
-        .sum();
+    let covered = merger.regions();
     if covered != s.regions().len() {
         return Err(CmdError::usage(format!(
             "the shards hold {covered} regions, the scenario has {}",
@@ -105,7 +99,7 @@ fn merge_run(shards: &[(&RunShard, &Path)], args: &MergeArgs) -> Outcome {
         confidence,
         ..RunOptions::default()
     };
-    let result = montecarlo::finish_run(&s, &options, parts);
+    let result = merger.finish(&options);
     let out = super::results_folder(args.out.as_deref(), args.force, s.name())?;
     let write_options = super::run::WriteOptions {
         confidence,

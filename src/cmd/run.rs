@@ -232,17 +232,31 @@ fn shard_destination(name: &str, args: &RunArgs, Shard { k, n }: Shard) -> Resul
 /// The caller has checked `out` (see [`shard_destination`]) before any simulation, conditioning
 /// included.
 fn run_shard(s: &Scenario, args: &RunArgs, Shard { k, n }: Shard, out: &Path, path: &Path, overrides: &[String]) -> Outcome {
-    let regions: Vec<usize> = (0..s.regions().len()).filter(|i| i % n == k - 1).collect();
+    // Contiguous blocks of the group tree: a shard holds most of its groups whole.
+    let regions = montecarlo::shard_regions(s, k, n);
     let (_, pool) = super::thread_pool(args.threads)?;
     let options = RunOptions {
         confidence: args.flags.confidence,
+        memory_bytes: args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20)),
+        cancelled: Some(&interrupted),
         ..RunOptions::default()
     };
-    let part = pool
-        .install(|| montecarlo::run_regions(s, &options, &regions))
-        .map_err(CmdError::failed)?;
     let written = (|| -> Result<(), report::ReportError> {
         let staging = Staging::new(out)?;
+        // The sums of the groups it holds in part go to groups.bin as each is finished.
+        let per_group = montecarlo::full_rows(s.n_years()) * s.draws();
+        let slots = montecarlo::partial_groups(s, &regions).len();
+        let mut sink = report::shard::GroupsFile::create(&staging.dir, slots, per_group, s.draws())?;
+        let part = match pool.install(|| montecarlo::run_regions_streaming(s, &options, &regions, &mut sink)) {
+            Ok(p) => p,
+            Err(montecarlo::PartError::Cancelled) => return Err(report::ReportError::Interrupted),
+            Err(montecarlo::PartError::Sink(source)) => {
+                return Err(report::ReportError::Io {
+                    path: staging.dir.join("groups.bin").display().to_string(),
+                    source,
+                });
+            }
+        };
         report::shard::write_run_part(&staging.dir, &part)?;
         let manifest = ShardManifest::Run(RunShard {
             program: "bedsim".into(),

@@ -846,6 +846,81 @@ fn summarise_units(sm: &Summariser<'_>, work: &[(Unit, Source<'_>)], rows: &Pass
 /// # Errors
 /// [`Cancelled`] when `options.cancelled` says so.
 pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) -> Result<PartialRun, Cancelled> {
+    run_part(s, options, regions, None).map_err(|_| Cancelled)
+}
+
+/// Where [`run_regions_streaming`] puts the sums of the groups a part holds only some members
+/// of, as each is finished: `rows` are full rows (`year * N_STORED + metric`, then the
+/// pyramid; see [`full_rows`]) from `first_row`, each of `draws` values, of the partial group
+/// numbered `slot` in [`partial_groups`].
+pub trait PartialSink {
+    /// # Errors
+    /// When the sums cannot be kept (a full disk): the part stops.
+    fn rows(&mut self, slot: usize, first_row: usize, rows: &[i64]) -> std::io::Result<()>;
+}
+
+/// Why a part streamed to a [`PartialSink`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("the run was interrupted")]
+    Cancelled,
+    #[error("could not keep a group's partial sums: {0}")]
+    Sink(#[from] std::io::Error),
+}
+
+/// The groups a part made of `regions` holds some but not all members of: those whose partial
+/// sums a run part produces, in this order (the slots of a [`PartialSink`]).
+pub fn partial_groups(s: &Scenario, regions: &[usize]) -> Vec<usize> {
+    let mut in_part = vec![0usize; s.groups.len()];
+    for &r in regions {
+        let mut g = s.regions[r].group;
+        while let Some(gi) = g {
+            in_part[gi] += 1;
+            g = s.groups[gi].parent;
+        }
+    }
+    (0..s.groups.len())
+        .filter(|&g| in_part[g] > 0 && in_part[g] < s.groups[g].members.len())
+        .collect()
+}
+
+/// The regions of shard `k` of `n` (1-based) of a run split by region: contiguous blocks of
+/// the regions in the order of the group tree, so that a shard holds most of its groups whole
+/// and only the groups across its two ends in part (at most the depth of the tree at each).
+pub fn shard_regions(s: &Scenario, k: usize, n: usize) -> Vec<usize> {
+    let (rank, _) = group_tree_order(s);
+    let mut order: Vec<usize> = (0..s.regions.len()).collect();
+    order.sort_by_key(|&r| (s.regions[r].group.map(|g| rank[g] + 1).unwrap_or(0), r));
+    let len = order.len();
+    let (from, to) = ((k - 1) * len / n, k * len / n);
+    let mut mine = order[from..to].to_vec();
+    mine.sort_unstable();
+    mine
+}
+
+/// [`run_regions`], with the partial group sums handed to `sink` as each group is finished
+/// instead of held to the end: the part then holds no more group sums at once than the memory
+/// budget allows, however many groups it touches. The returned part's `group_sums` is empty;
+/// its `partial_groups` name the sink's slots.
+///
+/// # Errors
+/// [`PartError::Cancelled`] when `options.cancelled` says so; [`PartError::Sink`] when the sink
+/// fails.
+pub fn run_regions_streaming(
+    s: &Scenario,
+    options: &RunOptions<'_>,
+    regions: &[usize],
+    sink: &mut dyn PartialSink,
+) -> Result<PartialRun, PartError> {
+    run_part(s, options, regions, Some(sink))
+}
+
+fn run_part(
+    s: &Scenario,
+    options: &RunOptions<'_>,
+    regions: &[usize],
+    mut sink: Option<&mut dyn PartialSink>,
+) -> Result<PartialRun, PartError> {
     let plan = WorkPlan::new(s, options, regions);
     let draws = s.draws;
     let n_years = s.n_years();
@@ -871,8 +946,12 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
         .map(|g| (plan.in_part[g] > 0 && complete(g)).then(|| UnitState::new(s, Unit::Group(g), options.keep_draws)))
         .collect();
     let full = full_rows(n_years);
+    // Without a sink, partial sums are held to the end (all their rows); with one, each group's
+    // rows of a pass go to the sink when the group is finished in that pass.
+    let slots: Vec<usize> = partial_groups(s, regions);
+    let slot_of: std::collections::HashMap<usize, usize> = slots.iter().enumerate().map(|(i, &g)| (g, i)).collect();
     let mut partial_sums: Vec<Option<Vec<i64>>> = (0..n_groups)
-        .map(|g| (plan.in_part[g] > 0 && !complete(g)).then(|| vec![0; full * draws]))
+        .map(|g| (sink.is_none() && plan.in_part[g] > 0 && !complete(g)).then(|| vec![0; full * draws]))
         .collect();
 
     // The chunk buffer, allocated once at its largest size. `vec![0.0; n]` takes zeroed pages
@@ -914,7 +993,7 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
                 );
             }
             if options.cancelled.is_some_and(|c| c()) {
-                return Err(Cancelled);
+                return Err(PartError::Cancelled);
             }
             timing.project += clock.elapsed().as_secs_f64();
 
@@ -933,7 +1012,7 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
             }
             timing.summarise_regions += clock.elapsed().as_secs_f64();
             if options.cancelled.is_some_and(|c| c()) {
-                return Err(Cancelled);
+                return Err(PartError::Cancelled);
             }
 
             // 3. Add the regions into their groups, then finish the groups whose last member
@@ -968,6 +1047,19 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
                 if let Some(st) = group_states[g].as_mut() {
                     let work = [(Unit::Group(g), Source::Group(&sums, draws))];
                     summarise_units(&sm, &work, rows, std::slice::from_mut(st));
+                } else if let (Some(sink), Some(&slot)) = (sink.as_deref_mut(), slot_of.get(&g)) {
+                    for y in rows.years.clone() {
+                        for m in 0..N_STORED {
+                            let from = rows.metric_row(y, m);
+                            sink.rows(slot, y * N_STORED + m, &sums[from * draws..(from + 1) * draws])?;
+                        }
+                    }
+                    if rows.pyramid {
+                        for cell in 0..2 * AGE_GROUPS {
+                            let from = rows.pyramid_row(0, cell);
+                            sink.rows(slot, n_years * N_STORED + cell, &sums[from * draws..(from + 1) * draws])?;
+                        }
+                    }
                 } else if let Some(total_sums) = partial_sums[g].as_mut() {
                     for y in rows.years.clone() {
                         for m in 0..N_STORED {
@@ -994,7 +1086,7 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
             }
             timing.groups += clock.elapsed().as_secs_f64();
             if options.cancelled.is_some_and(|c| c()) {
-                return Err(Cancelled);
+                return Err(PartError::Cancelled);
             }
         }
     }
@@ -1006,8 +1098,9 @@ pub fn run_regions(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) ->
         units.push(summary);
         kept.extend(k);
     }
-    let (partial_groups, group_sums): (Vec<usize>, Vec<Vec<i64>>) =
+    let (held, group_sums): (Vec<usize>, Vec<Vec<i64>>) =
         partial_sums.into_iter().enumerate().filter_map(|(g, v)| v.map(|v| (g, v))).unzip();
+    let partial_groups = if sink.is_some() { slots } else { held };
     Ok(PartialRun {
         units,
         partial_groups,
@@ -1032,21 +1125,45 @@ fn take_buffer(spare: &mut Vec<Vec<i64>>, len: usize) -> Vec<i64> {
 /// the partial sums of groups split across parts, summarises those groups, and collects the
 /// target results.
 pub fn finish_run(s: &Scenario, options: &RunOptions<'_>, parts: Vec<PartialRun>) -> RunResult {
-    let n_years = s.n_years();
-    let draws = s.draws;
-    let mut sums: Vec<Option<Vec<i64>>> = (0..s.groups.len()).map(|_| None).collect();
-    let mut units: Vec<UnitSummary> = Vec::new();
-    let mut kept: Vec<UnitDraws> = Vec::new();
-    let mut timing = RunTiming::default();
+    let mut merger = PartMerger::new(s);
     for part in parts {
+        merger.add(part);
+    }
+    merger.finish(options)
+}
+
+/// [`finish_run`] a part at a time, so that a merge holds the sums of the groups split across
+/// parts and one part, not every part at once.
+pub struct PartMerger<'s> {
+    s: &'s Scenario,
+    sums: Vec<Option<Vec<i64>>>,
+    units: Vec<UnitSummary>,
+    kept: Vec<UnitDraws>,
+    timing: RunTiming,
+}
+
+impl<'s> PartMerger<'s> {
+    pub fn new(s: &'s Scenario) -> PartMerger<'s> {
+        PartMerger {
+            s,
+            sums: (0..s.groups.len()).map(|_| None).collect(),
+            units: Vec::new(),
+            kept: Vec::new(),
+            timing: RunTiming::default(),
+        }
+    }
+
+    /// Adds a part: its summaries, and its partial group sums into the running totals.
+    pub fn add(&mut self, part: PartialRun) {
         for (g, add) in part.partial_groups.iter().zip(part.group_sums) {
-            match &mut sums[*g] {
+            match &mut self.sums[*g] {
                 Some(acc) => acc.iter_mut().zip(&add).for_each(|(a, b)| *a += b),
                 slot => *slot = Some(add),
             }
         }
-        units.extend(part.units);
-        kept.extend(part.kept);
+        self.units.extend(part.units);
+        self.kept.extend(part.kept);
+        let timing = &mut self.timing;
         timing.project += part.timing.project;
         timing.summarise_regions += part.timing.summarise_regions;
         timing.groups += part.timing.groups;
@@ -1054,6 +1171,35 @@ pub fn finish_run(s: &Scenario, options: &RunOptions<'_>, parts: Vec<PartialRun>
         timing.chunk_regions = timing.chunk_regions.max(part.timing.chunk_regions);
         timing.block_draws = timing.block_draws.max(part.timing.block_draws);
     }
+
+    /// Regions summarised in the parts added so far.
+    pub fn regions(&self) -> usize {
+        self.units.iter().filter(|u| matches!(u.unit, Unit::Region(_))).count()
+    }
+
+    /// Summarises the groups split across parts and returns the whole run.
+    pub fn finish(self, options: &RunOptions<'_>) -> RunResult {
+        let PartMerger {
+            s,
+            sums,
+            units,
+            kept,
+            timing,
+        } = self;
+        finish_merged(s, options, sums, units, kept, timing)
+    }
+}
+
+fn finish_merged(
+    s: &Scenario,
+    options: &RunOptions<'_>,
+    sums: Vec<Option<Vec<i64>>>,
+    mut units: Vec<UnitSummary>,
+    mut kept: Vec<UnitDraws>,
+    mut timing: RunTiming,
+) -> RunResult {
+    let n_years = s.n_years();
+    let draws = s.draws;
     let clock = Instant::now();
     let sm = Summariser::new(s, options);
     let rows = PassRows {

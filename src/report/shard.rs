@@ -15,7 +15,45 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
     }
 }
 
-/// Writes a run shard's part into `dir`.
+/// `groups.bin` written as a run shard finishes each group it holds in part
+/// ([`crate::montecarlo::run_regions_streaming`]): the file has its final size from the start,
+/// and each group's rows go to their place in it, so the shard holds no more sums than its
+/// memory budget allows.
+pub struct GroupsFile {
+    file: std::fs::File,
+    per_group: usize,
+    draws: usize,
+}
+
+impl GroupsFile {
+    /// Creates `dir/groups.bin` for `groups` partial groups of `per_group` sums (full rows x
+    /// draws) each.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn create(dir: &Path, groups: usize, per_group: usize, draws: usize) -> Result<GroupsFile, ReportError> {
+        let p = dir.join("groups.bin");
+        let file = std::fs::File::create(&p).map_err(io(&p))?;
+        file.set_len((groups * per_group * 8) as u64).map_err(io(&p))?;
+        Ok(GroupsFile { file, per_group, draws })
+    }
+}
+
+impl crate::montecarlo::PartialSink for GroupsFile {
+    fn rows(&mut self, slot: usize, first_row: usize, rows: &[i64]) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let offset = (slot * self.per_group + first_row * self.draws) * 8;
+        let mut bytes = Vec::with_capacity(rows.len() * 8);
+        for v in rows {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.file.seek(SeekFrom::Start(offset as u64))?;
+        self.file.write_all(&bytes)
+    }
+}
+
+/// Writes a run shard's part into `dir`: `partial.json`, and `groups.bin` when the part holds
+/// its partial sums (a part streamed to a [`GroupsFile`] has already written them).
 ///
 /// # Errors
 /// I/O failures.
@@ -23,6 +61,9 @@ pub fn write_run_part(dir: &Path, part: &PartialRun) -> Result<(), ReportError> 
     let p = dir.join("partial.json");
     let text = serde_json::to_string(part).map_err(|e| io(&p)(std::io::Error::other(e)))?;
     std::fs::write(&p, text).map_err(io(&p))?;
+    if part.group_sums.is_empty() {
+        return Ok(());
+    }
     let p = dir.join("groups.bin");
     let mut bytes = Vec::with_capacity(part.group_sums.iter().map(Vec::len).sum::<usize>() * 8);
     for g in &part.group_sums {
@@ -42,24 +83,31 @@ pub fn read_run_part(dir: &Path, per_group: usize) -> Result<PartialRun, ReportE
     let text = std::fs::read_to_string(&p).map_err(io(&p))?;
     let mut part: PartialRun = serde_json::from_str(&text).map_err(|e| io(&p)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     let p = dir.join("groups.bin");
-    let bytes = std::fs::read(&p).map_err(io(&p))?;
     let groups = part.partial_groups.len();
-    if bytes.len() != groups * per_group * 8 {
+    let len = std::fs::metadata(&p).map_err(io(&p))?.len() as usize;
+    if len != groups * per_group * 8 {
         return Err(io(&p)(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "{} bytes where {} groups x {per_group} sums need {}",
-                bytes.len(),
-                groups,
+                "{len} bytes where {groups} groups x {per_group} sums need {}",
                 groups * per_group * 8
             ),
         )));
     }
-    let values: Vec<i64> = bytes
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-        .collect();
-    part.group_sums = values.chunks(per_group.max(1)).take(groups).map(<[i64]>::to_vec).collect();
+    // A group at a time, so that reading holds each sum once.
+    use std::io::Read;
+    let mut file = std::io::BufReader::new(std::fs::File::open(&p).map_err(io(&p))?);
+    let mut bytes = vec![0u8; per_group * 8];
+    part.group_sums = Vec::with_capacity(groups);
+    for _ in 0..groups {
+        file.read_exact(&mut bytes).map_err(io(&p))?;
+        part.group_sums.push(
+            bytes
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        );
+    }
     Ok(part)
 }
 

@@ -553,4 +553,28 @@ fn run_shards_merge_to_the_single_machine_tables() {
         );
     }
     assert!(dir.path().join("merged/charts/beds_per_1000/city.png").is_file());
+    // A shard streams the sums of the groups it holds in part to groups.bin as each is
+    // finished, in passes over the years when the memory budget is small: the same bytes.
+    // (2,000 draws: a region's values are 2.4 MB, so a 1 MiB budget makes one pass a year.)
+    for k in 1..=2 {
+        for (memory, out) in [("1024", "big"), ("1", "small")] {
+            let o = bedsim(dir.path())
+                .args(["run", "s.toml", "--draws", "2000", "--memory", memory, "--quiet"])
+                .args(["--shard", &format!("{k}/2"), "--out", &format!("{out}{k}")])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        for f in ["groups.bin", "partial.json"] {
+            let (a, b) = (
+                dir.path().join(format!("big{k}")).join(f),
+                dir.path().join(format!("small{k}")).join(f),
+            );
+            assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{f} of shard {k}");
+        }
+    }
+    let partial: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("part1/partial.json")).unwrap()).unwrap();
+    assert_eq!(partial["partial_groups"].as_array().unwrap().len(), 1, "the city is held in part");
+    assert!(std::fs::metadata(dir.path().join("part1/groups.bin")).unwrap().len() > 0);
 }
