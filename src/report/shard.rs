@@ -130,7 +130,7 @@ mod tests {
                 if i == 0 {
                     207_353.949_999_999_98
                 } else {
-                    unit * 10f64.powi((i % 12) as i32 - 3)
+                    unit * 10f64.powi(i % 12 - 3)
                 }
             })
             .collect();

@@ -17,6 +17,9 @@ const SCHEDULER_VARS: [&str; 7] = [
     "AWS_BATCH_JOB_ARRAY_INDEX",
 ];
 
+/// A scheduler's variables for one task.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 const SWEEP: [&str; 12] = [
     "sweep",
     "s.toml",
@@ -56,7 +59,7 @@ fn shard_auto_takes_the_task_from_slurm_kubernetes_or_aws_batch() {
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     // Shard 1 from a Slurm array 0-2, shard 2 from a Kubernetes Indexed Job, shard 3 from an
     // AWS Batch array job; each writes to the folder its shard names by default.
-    let tasks: [(&[(&str, &str)], &str); 3] = [
+    let tasks: [(Env<'_>, &str); 3] = [
         (
             &[
                 ("SLURM_ARRAY_TASK_ID", "0"),
@@ -91,7 +94,7 @@ fn shard_auto_takes_the_task_from_slurm_kubernetes_or_aws_batch() {
     );
 
     // No index, a count Kubernetes cannot give, and schedulers that disagree: exit 2, nothing run.
-    let cases: [(&[(&str, &str)], &str, &str); 3] = [
+    let cases: [(Env<'_>, &str, &str); 3] = [
         (&[], "auto", "no scheduler's array index is set"),
         (&[("JOB_COMPLETION_INDEX", "1")], "auto", "use --shard auto/N"),
         (
