@@ -158,7 +158,8 @@ pub struct SweepArgs {
     /// Worker threads per point.
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
-    /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`.
+    /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`;
+    /// `auto` or `auto/N`: K (and N) from the Slurm, Kubernetes or AWS Batch array task.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<ShardArg>,
 }
@@ -241,7 +242,8 @@ pub struct RunArgs {
     /// depend on it; a small budget makes the run slower.
     #[arg(long, value_name = "MiB", value_parser = parse_memory)]
     pub memory: Option<usize>,
-    /// Run only shard K of N (every N-th region) and write a partial result for `bedsim merge`.
+    /// Run only shard K of N (a block of regions) and write a partial result for `bedsim merge`;
+    /// `auto` or `auto/N`: K (and N) from the Slurm, Kubernetes or AWS Batch array task.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<ShardArg>,
 }
