@@ -194,7 +194,10 @@ pub fn load(dir: &Path) -> Result<ChartData, ReportError> {
         .and_then(|t| {
             serde_json::from_str(&t).map_err(|e| ReportError::Io {
                 path: manifest_path.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{e} (a manifest of an older bedsim lacks the fields the charts and reports need: run the scenario again)"),
+                ),
             })
         })?;
     let mut data = ChartData {
