@@ -86,10 +86,16 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
-/// Whether two runs are made of the same random draws (the same seed and number of draws), so
-/// that their difference is the effect of what changed alone.
+/// Whether two runs are made of the same random draws (the same seed and number of draws, and
+/// neither conditioned on observations, which resamples the draws by weights that depend on
+/// the inputs), so that their difference is the effect of what changed alone.
 pub fn shared_draws(a: &ChartData, b: &ChartData) -> bool {
-    a.run.seed == b.run.seed && a.draws == b.draws
+    a.run.seed == b.run.seed && a.draws == b.draws && a.run.effective_draws.is_none() && b.run.effective_draws.is_none()
+}
+
+/// The sample size behind a run's probabilities: its effective sample when it is conditioned.
+fn sample_size(d: &ChartData) -> f64 {
+    d.run.effective_draws.unwrap_or(d.draws as f64).max(1.0)
 }
 
 /// Pairs the targets of two runs by target id and unit id. Unless `common`, every pair must be
@@ -121,9 +127,9 @@ pub fn rows(a: &ChartData, b: &ChartData, common: bool) -> Result<Vec<Row>, Mism
             }
             continue;
         }
-        let se = |p: f64, n: usize| p * (1.0 - p) / n.max(1) as f64;
+        let var = |p: f64, n: f64| p * (1.0 - p) / n;
         let mc_se = match (same_seed, ta.probability, tb.probability) {
-            (false, Some(pa), Some(pb)) => Some((se(pa, a.draws) + se(pb, b.draws)).sqrt()),
+            (false, Some(pa), Some(pb)) => Some((var(pa, sample_size(a)) + var(pb, sample_size(b))).sqrt()),
             _ => None,
         };
         let unit = units.get(ta.unit.as_str());

@@ -163,7 +163,7 @@ pub static EN: Captions = Captions {
     run_a: "A",
     run_b: "B",
     same_seed_note: "Both runs used the same seed and number of draws, so they share their random numbers: the difference is the effect of what changed between them, not Monte Carlo noise.",
-    other_seed_note: "The runs used different seeds or numbers of draws: each difference includes Monte Carlo noise; the column mc_se gives its standard error.",
+    other_seed_note: "The runs used different seeds or numbers of draws, or are conditioned on observations (which resamples the draws): each difference includes Monte Carlo noise; the column mc_se gives its standard error.",
 };
 
 /// Chinese captions.
@@ -239,7 +239,7 @@ pub static ZH: Captions = Captions {
     run_a: "A",
     run_b: "B",
     same_seed_note: "两次运行的随机种子和抽样次数相同，共用随机数：差值即两者之间改动的效果，而非蒙特卡洛误差。",
-    other_seed_note: "两次运行的随机种子或抽样次数不同：差值含蒙特卡洛误差，mc_se 列为其标准误。",
+    other_seed_note: "两次运行的随机种子或抽样次数不同，或按观测值校准（抽样被重新加权抽取）：差值含蒙特卡洛误差，mc_se 列为其标准误。",
 };
 
 impl Captions {
