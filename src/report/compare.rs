@@ -209,6 +209,7 @@ pub fn write_workbook(rows: &[Row], text: &Captions, note: &str, age: usize, pat
         text.unit.into(),
         text.year.into(),
         text.metric.into(),
+        text.op.into(),
         text.threshold.into(),
         format!("{} {}", text.p_met, text.run_a),
         format!("{} {}", text.p_met, text.run_b),
@@ -232,6 +233,9 @@ pub fn write_workbook(rows: &[Row], text: &Captions, note: &str, age: usize, pat
     let signed = Format::new().set_num_format("+0.0%;-0.0%;0.0%");
     let count = Format::new().set_num_format("#,##0");
     let signed_count = Format::new().set_num_format("+#,##0;-#,##0;0");
+    let plain = Format::new().set_num_format("0.###");
+    // The column of the difference of P(met), coloured.
+    const DIFF: u16 = 9;
     let mut widths: Vec<usize> = headers
         .iter()
         .map(|h| h.chars().map(|c| if c as u32 >= 0x1100 { 2 } else { 1 }).sum())
@@ -245,36 +249,29 @@ pub fn write_workbook(rows: &[Row], text: &Captions, note: &str, age: usize, pat
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 2;
         let metric = text.metric_name(&r.metric, age);
-        let threshold = format!(
-            "{} {}",
-            r.op,
-            if r.metric == "nursing_share" {
-                format!("{}%", 100.0 * r.threshold)
-            } else {
-                format!("{}", r.threshold)
-            }
-        );
         let unit_caption = r.needed_unit.as_deref().map(|u| text.metric_unit(u)).unwrap_or_default();
         for (c, s) in [
             (0u16, &r.target),
             (1, &r.unit),
             (2, &r.name),
             (4, &metric),
-            (5, &threshold),
-            (13, &unit_caption),
+            (5, &r.op),
+            (14, &unit_caption),
         ] {
             ws.write_string(row, c, s).map_err(e)?;
             let w: usize = s.chars().map(|c| if c as u32 >= 0x1100 { 2 } else { 1 }).sum();
             widths[c as usize] = widths[c as usize].max(w);
         }
         ws.write_number(row, 3, f64::from(r.year)).map_err(e)?;
-        put(ws, row, 6, r.p_a, &percent).map_err(e)?;
-        put(ws, row, 7, r.p_b, &percent).map_err(e)?;
-        put(ws, row, 8, r.p_diff(), &signed).map_err(e)?;
-        put(ws, row, 9, r.mc_se, &percent).map_err(e)?;
-        put(ws, row, 10, r.needed_a, &count).map_err(e)?;
-        put(ws, row, 11, r.needed_b, &count).map_err(e)?;
-        put(ws, row, 12, r.needed_diff(), &signed_count).map_err(e)?;
+        let threshold_format = if r.metric == "nursing_share" { &percent } else { &plain };
+        put(ws, row, 6, Some(r.threshold), threshold_format).map_err(e)?;
+        put(ws, row, 7, r.p_a, &percent).map_err(e)?;
+        put(ws, row, 8, r.p_b, &percent).map_err(e)?;
+        put(ws, row, DIFF, r.p_diff(), &signed).map_err(e)?;
+        put(ws, row, 10, r.mc_se, &percent).map_err(e)?;
+        put(ws, row, 11, r.needed_a, &count).map_err(e)?;
+        put(ws, row, 12, r.needed_b, &count).map_err(e)?;
+        put(ws, row, 13, r.needed_diff(), &signed_count).map_err(e)?;
     }
     for (c, w) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, (*w as f64 + 2.0).clamp(8.0, 60.0)).map_err(e)?;
@@ -287,9 +284,9 @@ pub fn write_workbook(rows: &[Row], text: &Captions, note: &str, age: usize, pat
         ] {
             ws.add_conditional_format(
                 2,
-                8,
+                DIFF,
                 last,
-                8,
+                DIFF,
                 &ConditionalFormatCell::new()
                     .set_rule(rule)
                     .set_format(Format::new().set_background_color(Color::RGB(rgb)).set_font_color(Color::RGB(font))),

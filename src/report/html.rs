@@ -369,7 +369,7 @@ pub fn render(data: &ChartData, dir: &Path) -> String {
         text.reproduce,
         escape(text.reproduce_intro),
         escape(&command),
-        escape(text.input_path.split(' ').next().unwrap_or("input"))
+        escape(text.input_file)
     );
     for i in &data.run.inputs {
         let _ = writeln!(

@@ -164,6 +164,7 @@ fn targets_sheet(ws: &mut Worksheet, data: &ChartData, text: &Captions) -> Resul
         text.kind.into(),
         text.year.into(),
         text.metric.into(),
+        text.op.into(),
         text.threshold.into(),
         text.p_met.into(),
         text.median.into(),
@@ -173,6 +174,8 @@ fn targets_sheet(ws: &mut Worksheet, data: &ChartData, text: &Captions) -> Resul
         text.needed_unit.into(),
         text.conversions.into(),
     ];
+    // The column of P(met), coloured.
+    const P: u16 = 8;
     let mut widths = Widths::new(&headers);
     header(ws, &headers, data.targets.len())?;
     let percent = Format::new().set_num_format("0.0%");
@@ -184,65 +187,51 @@ fn targets_sheet(ws: &mut Worksheet, data: &ChartData, text: &Captions) -> Resul
         let name = unit.map_or(t.unit.as_str(), |u| u.name.as_str());
         let kind = kind_caption(text, unit.is_some_and(|u| u.is_group));
         let metric = text.metric_name(&t.metric, age);
-        let threshold = format!("{} {}", t.op, threshold_text(t));
         let strings = [
             (0, t.id.as_str()),
             (1, t.unit.as_str()),
             (2, name),
             (3, kind),
             (5, &metric),
-            (6, &threshold),
+            (6, &t.op),
         ];
         for (c, s) in strings {
             ws.write_string(row, c, s)?;
             widths.see(c as usize, s);
         }
         ws.write_number(row, 4, f64::from(t.year))?;
-        number(ws, row, 7, t.probability, &percent)?;
         let f = metric_format(&t.metric);
-        number(ws, row, 8, t.p50, &f)?;
-        number(ws, row, 9, t.p05, &f)?;
-        number(ws, row, 10, t.p95, &f)?;
-        number(ws, row, 11, t.needed, &count)?;
+        number(ws, row, 7, Some(t.threshold), &f)?;
+        number(ws, row, P, t.probability, &percent)?;
+        number(ws, row, 9, t.p50, &f)?;
+        number(ws, row, 10, t.p05, &f)?;
+        number(ws, row, 11, t.p95, &f)?;
+        number(ws, row, 12, t.needed, &count)?;
         if let Some(u) = &t.needed_unit {
             let u = text.metric_unit(u);
-            ws.write_string(row, 12, &u)?;
-            widths.see(12, &u);
+            ws.write_string(row, 13, &u)?;
+            widths.see(13, &u);
         }
-        number(ws, row, 13, t.conversions, &count)?;
+        number(ws, row, 14, t.conversions, &count)?;
     }
-    widths.see(7, "100.0%");
+    widths.see(P as usize, "100.0%");
     widths.apply(ws)?;
     if !data.targets.is_empty() {
         let last = data.targets.len() as u32;
         let fill = |rgb: u32, font: u32| Format::new().set_background_color(Color::RGB(rgb)).set_font_color(Color::RGB(font));
-        ws.add_conditional_format(
-            1,
-            7,
-            last,
-            7,
-            &ConditionalFormatCell::new()
-                .set_rule(ConditionalFormatCellRule::LessThan(0.5))
-                .set_format(fill(0xFFC7CE, 0x9C0006)),
-        )?;
-        ws.add_conditional_format(
-            1,
-            7,
-            last,
-            7,
-            &ConditionalFormatCell::new()
-                .set_rule(ConditionalFormatCellRule::Between(0.5, 0.9))
-                .set_format(fill(0xFFEB9C, 0x9C5700)),
-        )?;
-        ws.add_conditional_format(
-            1,
-            7,
-            last,
-            7,
-            &ConditionalFormatCell::new()
-                .set_rule(ConditionalFormatCellRule::GreaterThan(0.9))
-                .set_format(fill(0xC6EFCE, 0x006100)),
-        )?;
+        for (rule, colours) in [
+            (ConditionalFormatCellRule::LessThan(0.5), (0xFFC7CE, 0x9C0006)),
+            (ConditionalFormatCellRule::Between(0.5, 0.9), (0xFFEB9C, 0x9C5700)),
+            (ConditionalFormatCellRule::GreaterThan(0.9), (0xC6EFCE, 0x006100)),
+        ] {
+            ws.add_conditional_format(
+                1,
+                P,
+                last,
+                P,
+                &ConditionalFormatCell::new().set_rule(rule).set_format(fill(colours.0, colours.1)),
+            )?;
+        }
     }
     Ok(())
 }

@@ -70,21 +70,29 @@ fn the_workbook_holds_targets_summary_units_assumptions_and_the_run() {
     let targets = read_rows(&res.join("targets.csv"));
     let t = sheet(&xlsx, "目标达成");
     let header: Vec<String> = t.rows().next().unwrap().iter().map(text).collect();
-    assert_eq!(&header[..8], ["目标", "代码", "地区", "类型", "年份", "指标", "目标值", "达标概率"]);
-    assert_eq!(header[11], "尚需（90%置信度）");
+    assert_eq!(
+        &header[..9],
+        ["目标", "代码", "地区", "类型", "年份", "指标", "条件", "目标值", "达标概率"]
+    );
+    assert_eq!(header[12], "尚需（90%置信度）");
     assert_eq!(t.height(), targets.len() + 1);
     for (row, want) in t.rows().skip(1).zip(&targets) {
         assert_eq!(text(&row[0]), want["target"]);
         assert_eq!(text(&row[1]), want["region"]);
         assert_eq!(text(&row[2]), want["name"]);
+        assert_eq!(text(&row[6]), want["op"]);
+        assert!(
+            matches!(row[7], Data::Float(x) if x == want["threshold"].parse::<f64>().unwrap()),
+            "the threshold is a number"
+        );
         let p: f64 = want["probability_met"].parse().unwrap();
-        match &row[7] {
+        match &row[8] {
             Data::Float(x) => assert!((x - p).abs() < 1e-4, "{x} against {p}"),
             other => panic!("P(met) is stored as {other:?}, not a number"),
         }
         assert!(matches!(row[4], Data::Float(y) if y == want["year"].parse::<f64>().unwrap()));
         if !want["needed_at_confidence"].is_empty() {
-            assert!(matches!(row[11], Data::Float(_)), "needed is a number");
+            assert!(matches!(row[12], Data::Float(_)), "needed is a number");
         }
     }
     let xml = xlsx_part(&xlsx, "xl/worksheets/sheet1.xml");
@@ -140,7 +148,7 @@ fn the_workbook_holds_targets_summary_units_assumptions_and_the_run() {
     let wb: Xlsx<_> = open_workbook(en.join("report.xlsx")).unwrap();
     assert_eq!(wb.sheet_names(), ["Targets", "Summary", "Units", "Assumptions", "Run"]);
     let t = sheet(&en.join("report.xlsx"), "Targets");
-    assert_eq!(text(&t.rows().next().unwrap()[7]), "P(met)");
+    assert_eq!(text(&t.rows().next().unwrap()[8]), "P(met)");
 }
 
 #[test]
@@ -482,6 +490,15 @@ fn compare_shows_what_a_change_to_the_plan_buys() {
     }
     let s = sheet(&dir.path().join("cmp/compare.xlsx"), "Comparison");
     assert!(text(&s.rows().next().unwrap()[0]).contains("same seed"));
+    let header: Vec<String> = s.rows().nth(1).unwrap().iter().map(text).collect();
+    assert_eq!(
+        &header[5..10],
+        ["condition", "threshold", "P(met) A", "P(met) B", "P(met) difference (B − A)"]
+    );
+    for (cells, r) in s.rows().skip(2).zip(&rows) {
+        assert!(matches!(cells[6], Data::Float(t) if t == r["threshold"].parse::<f64>().unwrap()));
+        assert!(matches!(cells[9], Data::Float(d) if (d - r["probability_met_diff"].parse::<f64>().unwrap()).abs() < 1e-12));
+    }
 
     // Another seed: the difference holds Monte Carlo noise, and its standard error is given.
     hainan(dir.path(), "seed2", &["--no-charts", "--seed", "7"]);
