@@ -798,8 +798,8 @@ pub fn charted_units(data: &ChartData) -> Vec<&UnitInfo> {
     }
 }
 
-/// Groups without a parent, and their child groups.
-fn top_levels(data: &ChartData) -> Vec<&UnitInfo> {
+/// Groups without a parent, and their child groups: the upper levels of the hierarchy.
+pub fn top_levels(data: &ChartData) -> Vec<&UnitInfo> {
     let roots: std::collections::HashSet<&str> = data
         .units
         .iter()

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::ReportError;
 use super::chartdata::{ChartData, TargetInfo, UnitInfo};
-use super::charts::{FONT, file_stem};
+use super::charts::{FONT, file_stem, thousands, top_levels};
 use super::text::Captions;
 use super::workbook::threshold_text;
 use crate::lang::Lang;
@@ -106,18 +106,6 @@ fn value(t: &TargetInfo, v: Option<f64>) -> String {
     }
 }
 
-fn thousands(v: f64) -> String {
-    let s = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0.0 { format!("-{out}") } else { out }
-}
-
 fn needed(t: &TargetInfo, text: &Captions) -> Option<String> {
     let n = t.needed?;
     let unit = t.needed_unit.as_deref().map(|u| text.metric_unit(u)).unwrap_or_default();
@@ -131,20 +119,6 @@ fn class_of(p: Option<f64>) -> &'static str {
         Some(_) => "low",
         None => "",
     }
-}
-
-/// The upper levels of the hierarchy: groups without a parent and their child groups.
-fn upper_levels(data: &ChartData) -> Vec<&UnitInfo> {
-    let roots: std::collections::HashSet<&str> = data
-        .units
-        .iter()
-        .filter(|u| u.is_group && u.parent.is_none())
-        .map(|u| u.id.as_str())
-        .collect();
-    data.units
-        .iter()
-        .filter(|u| u.is_group && u.parent.as_deref().is_none_or(|p| roots.contains(p)))
-        .collect()
 }
 
 fn image(dir: &Path, rel: &str, alt: &str, caption: &str, out: &mut String) {
@@ -211,7 +185,7 @@ pub fn render(data: &ChartData, dir: &Path) -> String {
     if ids.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", escape(text.no_targets));
     }
-    let upper: Vec<&str> = upper_levels(data).iter().map(|u| u.id.as_str()).collect();
+    let upper: Vec<&str> = top_levels(data).iter().map(|u| u.id.as_str()).collect();
     for (k, id) in ids.iter().enumerate() {
         let rows: Vec<&TargetInfo> = data.targets.iter().filter(|t| t.id == *id).collect();
         let first = rows[0];
@@ -305,7 +279,7 @@ pub fn render(data: &ChartData, dir: &Path) -> String {
         let charted: Vec<&UnitInfo> = if data.units.len() <= 8 {
             data.units.iter().collect()
         } else {
-            upper_levels(data)
+            top_levels(data)
         };
         for u in charted {
             for (sub, what) in [
