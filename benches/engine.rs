@@ -96,6 +96,7 @@ fn one_year_step(c: &mut Criterion) {
     let rows = PassRows {
         years: 0..s.n_years(),
         pyramid: true,
+        independent: false,
     };
     let mut buf = vec![0.0f32; rows.len() * LANES];
     let (mut pop, mut nxt) = (Box::new(base), Box::new(base));

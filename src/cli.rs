@@ -158,6 +158,15 @@ pub struct SweepArgs {
     /// Worker threads per point.
     #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
+    /// Budget for the per-draw values held at once, in MiB (default 1024), including the
+    /// population shared by the points. Results do not depend on it.
+    #[arg(long, value_name = "MiB", value_parser = parse_memory)]
+    pub memory: Option<usize>,
+    /// Run every point in full, projecting its population again, instead of projecting it once
+    /// for all points that change only the supply side, uptake or targets. The results are the
+    /// same; this is the slow way, for checking.
+    #[arg(long)]
+    pub unstaged: bool,
     /// Run only shard K of N (every N-th point) and write a partial result for `bedsim merge`;
     /// `auto` or `auto/N`: K (and N) from the Slurm, Kubernetes or AWS Batch array task.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]

@@ -213,6 +213,8 @@ pub fn merge(args: MergeArgs) -> Outcome {
         samples: a.samples,
         seed: a.seed,
         threads: None,
+        memory: None,
+        unstaged: false,
         vary_file: None,
         shard: None,
         flags: crate::cli::RunFlags {

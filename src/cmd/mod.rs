@@ -13,7 +13,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use bedsim::montecarlo::{self, RunOptions, RunResult};
+use bedsim::montecarlo::{self, RunOptions, TargetResult};
 use bedsim::report::manifest::{Manifest, Stages};
 use bedsim::report::{self, Staging, charts, tables};
 use bedsim::scenario::tree::{Value, get_path};

@@ -36,8 +36,8 @@ pub(super) fn build_point(source: &Source, params: &[Param], values: &[f64]) -> 
     .build()
 }
 
-pub(super) fn rows_of(s: &Scenario, r: &RunResult, point: usize, values: &[f64]) -> Vec<SweepRow> {
-    r.targets
+pub(super) fn rows_of(s: &Scenario, targets: &[TargetResult], point: usize, values: &[f64]) -> Vec<SweepRow> {
+    targets
         .iter()
         .map(|t| {
             let (id, name, _) = tables::unit_labels(s, t.unit);
@@ -249,6 +249,17 @@ pub fn sweep(args: SweepArgs) -> Outcome {
     );
     let mut rows: Vec<SweepRow> = Vec::new();
     let mut resumed = 0;
+    let memory_bytes = args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20));
+    // The population shared by the points that change only the supply side, projected when the
+    // first of them is run.
+    let mut shared: Option<(montecarlo::staged::Population, Held)> = None;
+    let (mut staged_points, mut full_points) = (0usize, 0usize);
+    let mut first_full: Option<(usize, String)> = None;
+    // Points are compared with the centre of the design (every input at the middle of its
+    // range): with only supply-side inputs varied they all share its projection; with some
+    // demographic ones, those points that hold these at the centre (most of an OAT) do.
+    let centre_values: Vec<f64> = prep.params.iter().map(|p| p.value(0.5)).collect();
+    let centre = build_point(&prep.source, &prep.params, &centre_values)?;
     for &i in &mine {
         if super::interrupted() {
             bar.finish_and_clear();
@@ -276,14 +287,50 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         let options = RunOptions {
             confidence: args.flags.confidence,
             cancelled: Some(&super::interrupted),
+            memory_bytes,
             ..RunOptions::default()
         };
-        // Each point is conditioned on the observations with its own inputs.
-        let s = pool
-            .install(|| super::condition_on_observations(s, &options, true))
-            .inspect_err(|_| bar.finish_and_clear())?;
-        let result = pool.install(|| montecarlo::run(&s, &options)).map_err(CmdError::failed)?;
-        let point_rows = rows_of(&s, &result, i, values);
+        // A point that changes nothing the projection reads uses the population projected once;
+        // any other is run in full (and conditioned on the observations with its own inputs).
+        let share = if args.unstaged {
+            Err("is run so by --unstaged".to_string())
+        } else {
+            montecarlo::staged::shares_projection(&centre, &s)
+        };
+        let point_rows = match share {
+            Ok(()) => {
+                let (population, store) = match &mut shared {
+                    Some(p) => p,
+                    None => {
+                        let made = pool
+                            .install(|| shared_population(&centre, &options, &partial, args.flags.quiet, &bar))
+                            .inspect_err(|_| bar.finish_and_clear())?;
+                        shared.insert(made)
+                    }
+                };
+                staged_points += 1;
+                let options = RunOptions {
+                    memory_bytes: options.memory_bytes.saturating_sub(store.held_bytes()),
+                    ..options
+                };
+                let targets = pool.install(|| population.evaluate(&s, store.as_store(), &options)).map_err(|e| {
+                    bar.finish_and_clear();
+                    CmdError::failed(e.to_string())
+                })?;
+                rows_of(&s, &targets, i, values)
+            }
+            Err(why) => {
+                full_points += 1;
+                if first_full.is_none() {
+                    first_full = Some((i, why));
+                }
+                let s = pool
+                    .install(|| super::condition_on_observations(s, &options, true))
+                    .inspect_err(|_| bar.finish_and_clear())?;
+                let result = pool.install(|| montecarlo::run(&s, &options)).map_err(CmdError::failed)?;
+                rows_of(&s, &result.targets, i, values)
+            }
+        };
         let tmp = cache.with_extension("tmp");
         if std::fs::write(&tmp, encode_point(&point_rows))
             .and_then(|_| std::fs::rename(&tmp, &cache))
@@ -295,6 +342,8 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let projected = shared.as_ref().map(|(p, _)| p.seconds);
+    drop(shared);
     let outcome = match shard {
         None => finish(&prep, &args, &rows, &out),
         Some(sh) => write_shard(&prep, &args, sh, &rows, &mine, &out),
@@ -319,6 +368,8 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 "points": prep.points.len(),
                 "points_run": mine.len() - resumed,
                 "points_resumed": resumed,
+                "points_staged": staged_points,
+                "points_full": full_points,
                 "shard": shard.map(|Shard { k, n }| serde_json::json!({"k": k, "n": n})),
                 "draws": prep.base.draws(),
                 "seed": prep.base.seed(),
@@ -326,6 +377,12 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             }));
         }
         if !args.flags.quiet {
+            if let Some(seconds) = projected {
+                eprintln!("{staged_points} points used the population projected once (in {seconds:.1} s)");
+            }
+            if let Some((i, why)) = &first_full {
+                eprintln!("{full_points} points were run in full (the first, point {i}, {why})");
+            }
             eprintln!(
                 "{} points ({resumed} resumed) x {} draws written to {}/ in {:.1} s",
                 mine.len(),
@@ -345,6 +402,108 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         eprintln!("finished points are kept in {} for a rerun", partial.display());
     }
     outcome
+}
+
+/// Where the shared population of a staged sweep is kept: in memory when it takes at most half
+/// the memory budget, otherwise in a file in the sweep's partial folder (removed when dropped).
+pub(super) enum Held {
+    Memory(Vec<f32>),
+    File(FileStore),
+}
+
+impl Held {
+    /// Bytes held in memory.
+    pub(super) fn held_bytes(&self) -> usize {
+        match self {
+            Held::Memory(v) => v.len() * 4,
+            Held::File(_) => 0,
+        }
+    }
+
+    pub(super) fn as_store(&mut self) -> &mut dyn montecarlo::staged::SharedStore {
+        match self {
+            Held::Memory(v) => v,
+            Held::File(f) => f,
+        }
+    }
+}
+
+/// Shared values in a file of little-endian `f32`.
+pub(super) struct FileStore {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl FileStore {
+    fn create(path: &Path) -> std::io::Result<FileStore> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        Ok(FileStore {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl montecarlo::staged::SharedStore for FileStore {
+    fn append(&mut self, values: &[f32]) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.file.seek(std::io::SeekFrom::End(0))?;
+        self.file.write_all(&bytes)
+    }
+
+    fn read(&mut self, offset: usize, out: &mut [f32]) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut bytes = vec![0u8; out.len() * 4];
+        self.file.seek(std::io::SeekFrom::Start(offset as u64 * 4))?;
+        self.file.read_exact(&mut bytes)?;
+        for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+}
+
+/// Projects the population the staged points share, in memory or in a file of the partial
+/// folder (see [`Held`]).
+fn shared_population(
+    base: &Scenario,
+    options: &RunOptions<'_>,
+    partial: &Path,
+    quiet: bool,
+    bar: &indicatif::ProgressBar,
+) -> Result<(montecarlo::staged::Population, Held), CmdError> {
+    let bytes = montecarlo::staged::shared_bytes(base);
+    let in_memory = bytes <= options.memory_bytes / 2;
+    let mut held = if in_memory {
+        Held::Memory(Vec::with_capacity(bytes / 4))
+    } else {
+        let path = partial.join("population.f32");
+        Held::File(FileStore::create(&path).map_err(|e| CmdError::failed(format!("cannot create {}: {e}", path.display())))?)
+    };
+    if !quiet {
+        bar.suspend(|| {
+            eprintln!(
+                "projecting the population of {} regions x {} draws once, for the points that change only supply, uptake or targets ({:.0} MiB {})",
+                base.regions().len(),
+                base.draws(),
+                bytes as f64 / (1u64 << 20) as f64,
+                if in_memory { "in memory" } else { "in the partial folder" }
+            )
+        });
+    }
+    let options = RunOptions {
+        memory_bytes: options.memory_bytes.saturating_sub(if in_memory { bytes } else { 0 }),
+        ..*options
+    };
+    let population = montecarlo::staged::Population::new(base, &options, held.as_store()).map_err(|e| CmdError::failed(e.to_string()))?;
+    Ok((population, held))
 }
 
 pub(super) fn point_file(i: usize) -> String {

@@ -540,16 +540,28 @@ impl RegionBlock {
 
 /// Which stored rows a pass keeps: the metrics of years `years` and, if `pyramid`, the horizon
 /// pyramid. Row `(yi - years.start) * N_STORED + metric`, then the pyramid cells
-/// `sex * AGE_GROUPS + group`.
+/// `sex * AGE_GROUPS + group`, then, if `independent`, the people of the care ages without
+/// dependency in each year (what a staged sweep needs to form institutional demand again
+/// under other uptakes; not a metric of the tables).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassRows {
     pub years: std::ops::Range<usize>,
     pub pyramid: bool,
+    pub independent: bool,
 }
 
 impl PassRows {
     pub fn len(&self) -> usize {
-        self.years.len() * N_STORED + if self.pyramid { 2 * AGE_GROUPS } else { 0 }
+        self.years.len() * N_STORED + self.pyramid_cells() + if self.independent { self.years.len() } else { 0 }
+    }
+
+    fn pyramid_cells(&self) -> usize {
+        if self.pyramid { 2 * AGE_GROUPS } else { 0 }
+    }
+
+    /// Row of the people without dependency in a year of the pass (with `independent`).
+    pub fn independent_row(&self, yi: usize) -> usize {
+        self.years.len() * N_STORED + self.pyramid_cells() + yi - self.years.start
     }
 
     pub fn is_empty(&self) -> bool {
@@ -606,7 +618,7 @@ impl BlockOut {
     }
 
     #[inline(always)]
-    fn set(&mut self, row: usize, v: &V) {
+    pub(crate) fn set(&mut self, row: usize, v: &V) {
         assert!(row < self.rows && self.lanes <= LANES, "row {row} outside a block of {}", self.rows);
         // SAFETY: row < rows and lanes <= LANES, and the constructor's contract makes the
         // `lanes` elements from base + row * stride valid and exclusively ours.
@@ -813,6 +825,9 @@ fn project_any<'a>(
         let base = rows.metric_row(yi, 0);
         for (m, val) in v.iter().enumerate() {
             out.set(base + m, val);
+        }
+        if rows.independent {
+            out.set(rows.independent_row(yi), &independent);
         }
         if rows.pyramid && yi + 1 == n_years {
             for (sex, p) in pop.iter().enumerate() {

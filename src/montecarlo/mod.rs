@@ -54,6 +54,7 @@ pub mod kernel;
 pub mod observe;
 pub mod reference;
 pub mod select;
+pub mod staged;
 pub mod summary;
 
 use std::sync::OnceLock;
@@ -427,6 +428,7 @@ impl WorkPlan {
             .map(|y0| PassRows {
                 years: y0..(y0 + years).min(n_years),
                 pyramid: y0 + years >= n_years,
+                independent: false,
             })
             .collect();
         // Enough tasks per chunk to keep every thread busy, at most `block_draws` draws each.
@@ -452,6 +454,18 @@ impl WorkPlan {
             block,
             keep_tables,
         }
+    }
+}
+
+impl WorkPlan {
+    /// The groups whose last member in the part lies at positions `range` of `order`, deepest
+    /// first: the order in which they are finished (each before its parent).
+    fn finishing(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.in_part.len())
+            .filter(|&g| self.in_part[g] > 0 && range.contains(&self.last_pos[g]))
+            .collect();
+        out.sort_by_key(|&g| (std::cmp::Reverse(self.depth[g]), g));
+        out
     }
 }
 
@@ -1019,30 +1033,8 @@ fn run_part(
             //    this chunk holds, deepest first: each is added to its parent, then summarised
             //    (or kept as a partial sum when the part does not hold all its members).
             let clock = Instant::now();
-            let mut direct: Vec<usize> = chunk.iter().filter_map(|&r| s.regions[r].group).collect();
-            direct.sort_unstable();
-            direct.dedup();
-            for g in direct {
-                let members: Vec<usize> = (0..nr).filter(|&ri| s.regions[chunk[ri]].group == Some(g)).collect();
-                // A group's first contribution is written, not added, so buffers need no zeroing.
-                let fresh = acc[g].is_none();
-                let sums = acc[g].get_or_insert_with(|| take_buffer(&mut spare, n_rows * draws));
-                sums.par_chunks_mut(draws).enumerate().for_each(|(row, sums)| {
-                    for (i, &ri) in members.iter().enumerate() {
-                        if fresh && i == 0 {
-                            set_fixed(sums, values.series(ri, row));
-                        } else {
-                            add_fixed(sums, values.series(ri, row));
-                        }
-                    }
-                });
-            }
-            let chunk_end = chunk_start + nr;
-            let mut finishing: Vec<usize> = (0..n_groups)
-                .filter(|&g| plan.in_part[g] > 0 && (chunk_start..chunk_end).contains(&plan.last_pos[g]))
-                .collect();
-            finishing.sort_by_key(|&g| (std::cmp::Reverse(plan.depth[g]), g));
-            for g in finishing {
+            add_to_groups(s, chunk, &values, &mut acc, &mut spare);
+            for g in plan.finishing(chunk_start..chunk_start + nr) {
                 let Some(sums) = acc[g].take() else { continue };
                 if let Some(st) = group_states[g].as_mut() {
                     let work = [(Unit::Group(g), Source::Group(&sums, draws))];
@@ -1074,15 +1066,7 @@ fn run_part(
                         }
                     }
                 }
-                // The finished sums go into the parent: as they are when the parent has none yet.
-                match s.groups[g].parent.map(|p| &mut acc[p]) {
-                    Some(slot @ None) => *slot = Some(sums),
-                    Some(Some(parent)) => {
-                        parent.par_iter_mut().zip(sums.par_iter()).for_each(|(a, b)| *a += b);
-                        spare.push(sums);
-                    }
-                    None => spare.push(sums),
-                }
+                pass_to_parent(s, g, sums, &mut acc, &mut spare);
             }
             timing.groups += clock.elapsed().as_secs_f64();
             if options.cancelled.is_some_and(|c| c()) {
@@ -1108,6 +1092,42 @@ fn run_part(
         kept,
         timing,
     })
+}
+
+/// Adds the values of a chunk's regions into the fixed-point sums of their own groups
+/// (`acc[group]`, `[row][draw]`). A group's first contribution is written, not added, so buffers
+/// need no zeroing.
+fn add_to_groups(s: &Scenario, chunk: &[usize], values: &ChunkValues<'_>, acc: &mut [Option<Vec<i64>>], spare: &mut Vec<Vec<i64>>) {
+    let draws = values.draws;
+    let mut direct: Vec<usize> = chunk.iter().filter_map(|&r| s.regions[r].group).collect();
+    direct.sort_unstable();
+    direct.dedup();
+    for g in direct {
+        let members: Vec<usize> = (0..chunk.len()).filter(|&ri| s.regions[chunk[ri]].group == Some(g)).collect();
+        let fresh = acc[g].is_none();
+        let sums = acc[g].get_or_insert_with(|| take_buffer(spare, values.rows * draws));
+        sums.par_chunks_mut(draws).enumerate().for_each(|(row, sums)| {
+            for (i, &ri) in members.iter().enumerate() {
+                if fresh && i == 0 {
+                    set_fixed(sums, values.series(ri, row));
+                } else {
+                    add_fixed(sums, values.series(ri, row));
+                }
+            }
+        });
+    }
+}
+
+/// Puts a finished group's sums into its parent's: as they are when the parent has none yet.
+fn pass_to_parent(s: &Scenario, g: usize, sums: Vec<i64>, acc: &mut [Option<Vec<i64>>], spare: &mut Vec<Vec<i64>>) {
+    match s.groups[g].parent.map(|p| &mut acc[p]) {
+        Some(slot @ None) => *slot = Some(sums),
+        Some(Some(parent)) => {
+            parent.par_iter_mut().zip(sums.par_iter()).for_each(|(a, b)| *a += b);
+            spare.push(sums);
+        }
+        None => spare.push(sums),
+    }
 }
 
 /// A buffer of `len` (contents unspecified), reusing a spare one when there is one.
@@ -1205,6 +1225,7 @@ fn finish_merged(
     let rows = PassRows {
         years: 0..n_years,
         pyramid: true,
+        independent: false,
     };
     for (g, v) in sums.iter().enumerate() {
         if let Some(v) = v {

@@ -176,30 +176,77 @@ pub fn unit_year(
             stats[m.index()] = stats[other.index()];
             continue;
         }
-        let series: &[f32] = match ratio_parts(m) {
-            None => counts[m.index()],
-            Some((num, den, scale)) => {
-                scratch.series.clear();
-                scratch.series.extend(
-                    counts[num.index()]
-                        .iter()
-                        .zip(counts[den.index()])
-                        .map(|(n, d)| ratio(*n, *d, scale) as f32),
-                );
-                &scratch.series
-            }
-        };
-        stats[m.index()] = scratch.selector.stats(series);
+        stats[m.index()] = metric_stats(m, counts, scratch);
         if let Some(k) = &mut kept {
-            for (slot, v) in k[m.index() * draws..(m.index() + 1) * draws].iter_mut().zip(series) {
+            let series = scratch.series_of(m, counts);
+            for (slot, v) in k[m.index() * draws..(m.index() + 1) * draws].iter_mut().zip(&series) {
                 *slot = f64::from(*v);
             }
+            scratch.series = series;
         }
     }
+    let results = target_results(s, unit, counts, draws, targets, confidence, &mut |m, _| stats[m.index()], scratch);
+    YearSummary {
+        stats,
+        targets: results,
+        kept,
+    }
+}
+
+/// Mean and quantiles of metric `m` over the draws, from the counts (a ratio is formed per draw,
+/// in single precision, as the tables report it).
+pub fn metric_stats(m: Metric, counts: &[&[f32]; N_STORED], scratch: &mut YearScratch) -> Option<SummaryStats> {
+    match ratio_parts(m) {
+        None => scratch.selector.stats(counts[m.index()]),
+        Some(_) => {
+            let series = scratch.series_of(m, counts);
+            let stats = scratch.selector.stats(&series);
+            scratch.series = series;
+            stats
+        }
+    }
+}
+
+impl YearScratch {
+    /// The per-draw values of metric `m` in single precision, in a buffer taken from the scratch
+    /// (put it back in `series` when done).
+    fn series_of(&mut self, m: Metric, counts: &[&[f32]; N_STORED]) -> Vec<f32> {
+        let mut out = std::mem::take(&mut self.series);
+        out.clear();
+        match ratio_parts(m) {
+            None => out.extend_from_slice(counts[m.index()]),
+            Some((num, den, scale)) => out.extend(
+                counts[num.index()]
+                    .iter()
+                    .zip(counts[den.index()])
+                    .map(|(n, d)| ratio(*n, *d, scale) as f32),
+            ),
+        }
+        out
+    }
+}
+
+/// The results of `targets` (indices of the scenario's targets, all in one year) for one unit
+/// from its counts in that year, `draws` values each. Only the counts the targets' metrics and
+/// needs read must be filled (a target reads the numerator and denominator of its metric).
+/// `stats(metric, scratch)` gives the metric's summary (computed already, or on demand by
+/// [`metric_stats`]).
+#[allow(clippy::too_many_arguments)]
+pub fn target_results(
+    s: &Scenario,
+    unit: Unit,
+    counts: &[&[f32]; N_STORED],
+    draws: usize,
+    targets: &[usize],
+    confidence: f64,
+    stats: &mut dyn FnMut(Metric, &mut YearScratch) -> Option<SummaryStats>,
+    scratch: &mut YearScratch,
+) -> Vec<TargetResult> {
     let mut results = Vec::with_capacity(targets.len());
     for &ti in targets {
         let t = &s.targets[ti];
         let metric = super::target_metric(t.metric);
+        let metric_summary = stats(metric, scratch);
         let values = &mut scratch.values;
         metric_values(metric, counts, values);
         let defined = values.iter().filter(|v| v.is_finite()).count();
@@ -256,17 +303,13 @@ pub fn unit_year(
             target: ti,
             unit,
             probability,
-            metric: stats[metric.index()],
+            metric: metric_summary,
             median_shortfall: shortfall,
             needed,
             needed_conversions: conversions,
         });
     }
-    YearSummary {
-        stats,
-        targets: results,
-        kept,
-    }
+    results
 }
 
 /// All target results, in target order and, within a target, in the order of its units.

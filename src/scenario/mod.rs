@@ -380,7 +380,7 @@ pub struct Group {
 }
 
 /// Lee-Carter mortality, ready to sample.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mortality {
     /// ln m(x, s) of the base period, single ages.
     pub base_log_m: [[f64; N_AGES]; 2],
@@ -412,7 +412,7 @@ pub struct FittedMortality {
 }
 
 /// How the drift of a draw is chosen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Drift {
     /// `N(fitted drift, fitted standard error)` per sex, one standard normal per draw.
     Fitted { mean: [f64; 2], se: [f64; 2] },
@@ -421,7 +421,7 @@ pub enum Drift {
 }
 
 /// Fertility.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fertility {
     pub tfr: Dist,
     /// Share of births that are boys.
@@ -431,7 +431,7 @@ pub struct Fertility {
 }
 
 /// Net migration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Migration {
     /// Share of each region's schedule ([`Region::migration_schedule`]) that goes on in a draw:
     /// sampled once per draw and shared by all regions (whether the last decade's migration
