@@ -152,10 +152,129 @@ pub fn allocation_offset(s: &Scenario, item: usize, draw: u64) -> f64 {
     field_stream(s.seed, Purpose::PlanItem, draw, it.key, "allocation").random()
 }
 
+/// Regions whose supply is one share of the same entries.
+///
+/// Most regions of a national scenario hold a national stock and national plan items by one
+/// share (their share of the elderly): every one of their entries has the same weight `w`.
+/// Every step of [`realise_cached`] is positively homogeneous in the weights (sums, products by
+/// a share, `max(0, x)`, `min(x, y)`), so such a region's beds are `w` times those of the same
+/// entries at weight 1: those are realised once per draw for all the regions that share the
+/// entries (a class), and each region only scales them. This gives the same values as
+/// realising each region on its own, up to the rounding of the last bit of a double (which the
+/// single-precision kernel does not keep).
+#[derive(Debug, Clone)]
+pub struct SupplyClasses {
+    /// Per region: its class and weight, when its entries all share one weight and the class
+    /// has at least two regions.
+    of_region: Vec<Option<(usize, f64)>>,
+    /// Per class: its entries at weight 1.
+    entries: Vec<Entries>,
+}
+
+/// The supply entries of a region, or of a class at weight 1.
+#[derive(Debug, Clone, PartialEq)]
+struct Entries {
+    stock: Vec<(usize, f64)>,
+    plan: Vec<crate::scenario::PlanLink>,
+    caregivers: Vec<(usize, f64)>,
+    seasonal: Vec<(usize, f64)>,
+}
+
+/// [`Entries`] borrowed.
+#[derive(Clone, Copy)]
+struct EntriesRef<'a> {
+    stock: &'a [(usize, f64)],
+    plan: &'a [crate::scenario::PlanLink],
+    caregivers: &'a [(usize, f64)],
+    seasonal: &'a [(usize, f64)],
+}
+
+impl Entries {
+    fn as_ref(&self) -> EntriesRef<'_> {
+        EntriesRef {
+            stock: &self.stock,
+            plan: &self.plan,
+            caregivers: &self.caregivers,
+            seasonal: &self.seasonal,
+        }
+    }
+}
+
+impl SupplyClasses {
+    pub fn new(s: &Scenario) -> SupplyClasses {
+        let mut keys: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
+        let mut entries: Vec<Entries> = Vec::new();
+        let mut members: Vec<usize> = Vec::new();
+        let mut of_region: Vec<Option<(usize, f64)>> = Vec::with_capacity(s.regions.len());
+        for region in &s.regions {
+            // One weight for every entry (a programme's whole projects do not scale).
+            let mut weights = region
+                .stock_entries
+                .iter()
+                .map(|e| e.1)
+                .chain(region.plan_items.iter().map(|l| if l.quota.is_some() { f64::NAN } else { l.share }))
+                .chain(region.caregiver_entries.iter().map(|e| e.1))
+                .chain(region.seasonal_entries.iter().map(|e| e.1));
+            let w = weights.next();
+            let one = match w {
+                Some(w) if w.is_finite() && w > 0.0 && weights.all(|x| x == w) => Some(w),
+                _ => None,
+            };
+            let Some(w) = one else {
+                of_region.push(None);
+                continue;
+            };
+            let key: Vec<u64> = region
+                .stock_entries
+                .iter()
+                .map(|e| e.0 as u64)
+                .chain([u64::MAX])
+                .chain(region.plan_items.iter().map(|l| l.item as u64))
+                .chain([u64::MAX])
+                .chain(region.caregiver_entries.iter().map(|e| e.0 as u64))
+                .chain([u64::MAX])
+                .chain(region.seasonal_entries.iter().map(|e| e.0 as u64))
+                .collect();
+            let class = *keys.entry(key).or_insert_with(|| {
+                entries.push(Entries {
+                    stock: region.stock_entries.iter().map(|e| (e.0, 1.0)).collect(),
+                    plan: region
+                        .plan_items
+                        .iter()
+                        .map(|l| crate::scenario::PlanLink {
+                            item: l.item,
+                            share: 1.0,
+                            quota: None,
+                        })
+                        .collect(),
+                    caregivers: region.caregiver_entries.iter().map(|e| (e.0, 1.0)).collect(),
+                    seasonal: region.seasonal_entries.iter().map(|e| (e.0, 1.0)).collect(),
+                });
+                members.push(0);
+                entries.len() - 1
+            });
+            members[class] += 1;
+            of_region.push(Some((class, w)));
+        }
+        for c in of_region.iter_mut() {
+            if c.is_some_and(|(class, _)| members[class] < 2) {
+                *c = None;
+            }
+        }
+        SupplyClasses { of_region, entries }
+    }
+
+    /// Regions whose supply is scaled from their class's.
+    pub fn scaled_regions(&self) -> usize {
+        self.of_region.iter().filter(|c| c.is_some()).count()
+    }
+}
+
 /// The sampled values of the stock, plan, caregiver and seasonal entries in a few draws, kept
 /// so that an entry shared by many regions (a national stock split over 3,000 counties) is
 /// sampled once per draw, not once per region. Each entry has `slots` places, one per draw of a
-/// block; a place holds the values of the draw in its stamp.
+/// block; a place holds the values of the draw in its stamp. It also keeps, per class of
+/// [`SupplyClasses`] and place, the class's beds at weight 1.
 pub struct EntryCache {
     slots: usize,
     stock: Vec<(u64, [f64; 3])>,
@@ -163,11 +282,19 @@ pub struct EntryCache {
     items: Vec<(u64, Vec<Realised>, f64)>,
     caregivers: Vec<(u64, [f64; 3])>,
     seasonal: Vec<(u64, [f64; 3])>,
+    classes: std::sync::Arc<SupplyClasses>,
+    /// Per class and slot: the stamp and the class's path at weight 1.
+    class_paths: Vec<(u64, Option<Box<CapacityPath>>)>,
 }
 
 impl EntryCache {
     /// A cache with `slots` places per entry.
     pub fn new(s: &Scenario, slots: usize) -> EntryCache {
+        EntryCache::with_classes(s, slots, std::sync::Arc::new(SupplyClasses::new(s)))
+    }
+
+    /// A cache with `slots` places per entry, for the classes of `s` made once.
+    pub fn with_classes(s: &Scenario, slots: usize, classes: std::sync::Arc<SupplyClasses>) -> EntryCache {
         let slots = slots.max(1);
         EntryCache {
             slots,
@@ -175,6 +302,8 @@ impl EntryCache {
             items: (0..s.plan.len() * slots).map(|_| (0, Vec::new(), 0.0)).collect(),
             caregivers: vec![(0, [0.0; 3]); s.capacity.caregivers.len() * slots],
             seasonal: vec![(0, [0.0; 3]); s.capacity.seasonal.len() * slots],
+            class_paths: (0..classes.entries.len() * slots).map(|_| (0, None)).collect(),
+            classes,
         }
     }
 }
@@ -196,9 +325,58 @@ pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
 /// [`realise`] with the entries' samples kept in place `slot` of `cache` for the other regions
 /// of the draw.
 pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mut EntryCache, cap: &mut CapacityPath) {
+    if let Some((class, w)) = cache.class_of(r) {
+        let unit = class_path(s, class, draw, slot, cache);
+        for (out, from) in [
+            (&mut cap.institutional, &unit.institutional),
+            (&mut cap.nursing, &unit.nursing),
+            (&mut cap.community, &unit.community),
+            (&mut cap.caregivers, &unit.caregivers),
+            (&mut cap.seasonal, &unit.seasonal),
+        ] {
+            for (o, f) in out.iter_mut().zip(from) {
+                *o = w * f;
+            }
+        }
+        return;
+    }
+    let region = &s.regions[r];
+    let entries = EntriesRef {
+        stock: &region.stock_entries,
+        plan: &region.plan_items,
+        caregivers: &region.caregiver_entries,
+        seasonal: &region.seasonal_entries,
+    };
+    realise_entries(s, entries, draw, slot, cache, cap);
+}
+
+impl EntryCache {
+    /// Region `r`'s class and weight, when its beds are scaled from its class's
+    /// ([`SupplyClasses`]): they are then `w` times [`class_path`]'s.
+    pub fn class_of(&self, r: usize) -> Option<(usize, f64)> {
+        self.classes.of_region.get(r).copied().flatten()
+    }
+}
+
+/// The beds of `class` at weight 1 in `draw`, realised on first use and kept in place `slot`.
+pub fn class_path<'c>(s: &Scenario, class: usize, draw: u64, slot: usize, cache: &'c mut EntryCache) -> &'c CapacityPath {
+    let at = class * cache.slots + slot;
+    if cache.class_paths[at].0 != draw + 1 {
+        let mut path = cache.class_paths[at]
+            .1
+            .take()
+            .unwrap_or_else(|| Box::new(CapacityPath::new(s.n_years())));
+        let classes = std::sync::Arc::clone(&cache.classes);
+        realise_entries(s, classes.entries[class].as_ref(), draw, slot, cache, &mut path);
+        cache.class_paths[at] = (draw + 1, Some(path));
+    }
+    cache.class_paths[at].1.as_deref().expect("the class's path is realised")
+}
+
+/// The beds of a set of entries (a region's, or a class's at weight 1) in every year of one draw.
+fn realise_entries(s: &Scenario, region: EntriesRef<'_>, draw: u64, slot: usize, cache: &mut EntryCache, cap: &mut CapacityPath) {
     let slots = cache.slots;
     let at = |e: usize| e * slots + slot;
-    let region = &s.regions[r];
     let n_years = s.n_years();
     for v in [
         &mut cap.add_inst,
@@ -211,7 +389,7 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         v.iter_mut().for_each(|x| *x = 0.0);
     }
     let (mut inst, mut nurs, mut comm) = (0.0, 0.0, 0.0);
-    for &(e, w) in &region.stock_entries {
+    for &(e, w) in region.stock {
         let [i, n, c] = cached(&mut cache.stock[at(e)], draw, || {
             let entry = &s.capacity.stock[e];
             let f = |field: &'static str| move || field_stream(s.seed, Purpose::Stock, draw, entry.key, field);
@@ -226,7 +404,7 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         nurs += w * n;
         comm += w * c;
     }
-    for link in &region.plan_items {
+    for link in region.plan {
         let it = &s.plan[link.item];
         let entry = &mut cache.items[at(link.item)];
         if entry.0 != draw + 1 {
@@ -271,7 +449,7 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         }
     };
     cap.caregivers.iter_mut().for_each(|x| *x = 0.0);
-    for &(e, w) in &region.caregiver_entries {
+    for &(e, w) in region.caregivers {
         let [stock, trained, attrition] = cached(&mut cache.caregivers[at(e)], draw, || {
             let entry = &s.capacity.caregivers[e];
             let f = |field: &'static str| move || field_stream(s.seed, Purpose::Caregivers, draw, entry.key, field);
@@ -293,7 +471,7 @@ pub fn realise_cached(s: &Scenario, r: usize, draw: u64, slot: usize, cache: &mu
         }
     }
     cap.seasonal.iter_mut().for_each(|x| *x = 0.0);
-    for &(e, w) in &region.seasonal_entries {
+    for &(e, w) in region.seasonal {
         let [elderly, growth, uptake] = cached(&mut cache.seasonal[at(e)], draw, || {
             let entry = &s.capacity.seasonal[e];
             let f = |field: &'static str| move || field_stream(s.seed, Purpose::Seasonal, draw, entry.key, field);

@@ -130,6 +130,8 @@ pub(super) fn read_vary_file(path: &Path) -> Result<Vec<String>, String> {
 }
 
 pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CmdError> {
+    // Every point builds the scenario again: its data files are parsed once.
+    bedsim::scenario::data::keep_parsed_files(true);
     let mut vary = args.vary.clone();
     if let Some(file) = &args.vary_file {
         vary.extend(read_vary_file(file).map_err(CmdError::usage)?);
@@ -254,6 +256,8 @@ pub fn sweep(args: SweepArgs) -> Outcome {
     // first of them is run.
     let mut shared: Option<(montecarlo::staged::Population, Held)> = None;
     let (mut staged_points, mut full_points) = (0usize, 0usize);
+    let mut point_timing = montecarlo::staged::PointTiming::default();
+    let mut build_seconds = 0.0;
     let mut first_full: Option<(usize, String)> = None;
     // Points are compared with the centre of the design (every input at the middle of its
     // range): with only supply-side inputs varied they all share its projection; with some
@@ -277,6 +281,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             bar.inc(1);
             continue;
         }
+        let clock = Instant::now();
         let s = match build_point(&prep.source, &prep.params, values) {
             Ok(s) => s,
             Err(e) => {
@@ -284,6 +289,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 return Err(CmdError::Invalid(e));
             }
         };
+        build_seconds += clock.elapsed().as_secs_f64();
         let options = RunOptions {
             confidence: args.flags.confidence,
             cancelled: Some(&super::interrupted),
@@ -313,10 +319,11 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                     memory_bytes: options.memory_bytes.saturating_sub(store.held_bytes()),
                     ..options
                 };
-                let targets = pool.install(|| population.evaluate(&s, store.as_store(), &options)).map_err(|e| {
+                let (targets, timing) = pool.install(|| population.evaluate(&s, store.as_store(), &options)).map_err(|e| {
                     bar.finish_and_clear();
                     CmdError::failed(e.to_string())
                 })?;
+                point_timing += timing;
                 rows_of(&s, &targets, i, values)
             }
             Err(why) => {
@@ -378,7 +385,10 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         }
         if !args.flags.quiet {
             if let Some(seconds) = projected {
-                eprintln!("{staged_points} points used the population projected once (in {seconds:.1} s)");
+                eprintln!(
+                    "{staged_points} points used the population projected once (in {seconds:.1} s); their scenarios took {build_seconds:.1} s to build, reading the population back {:.1} s, supply {:.1} s, regions' targets {:.1} s, groups {:.1} s",
+                    point_timing.read, point_timing.supply, point_timing.regions, point_timing.groups
+                );
             }
             if let Some((i, why)) = &first_full {
                 eprintln!("{full_points} points were run in full (the first, point {i}, {why})");
@@ -436,7 +446,12 @@ pub(super) struct FileStore {
 
 impl FileStore {
     fn create(path: &Path) -> std::io::Result<FileStore> {
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
         Ok(FileStore {
             file,
             path: path.to_path_buf(),
@@ -458,15 +473,14 @@ impl montecarlo::staged::SharedStore for FileStore {
         self.file.write_all(&bytes)
     }
 
-    fn read(&mut self, offset: usize, out: &mut [f32]) -> std::io::Result<()> {
+    fn read<'a>(&'a mut self, offset: usize, len: usize, buf: &'a mut Vec<f32>) -> std::io::Result<&'a [f32]> {
         use std::io::{Read, Seek};
-        let mut bytes = vec![0u8; out.len() * 4];
+        let mut bytes = vec![0u8; len * 4];
         self.file.seek(std::io::SeekFrom::Start(offset as u64 * 4))?;
         self.file.read_exact(&mut bytes)?;
-        for (v, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
-        Ok(())
+        buf.clear();
+        buf.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        Ok(buf)
     }
 }
 
@@ -632,13 +646,19 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
     }
 }
 
-/// Units that get tornado charts and summary lines: the groups, or the regions if there are none.
+/// Units that get tornado charts and summary lines: the groups, or the regions if there are none;
+/// for a scenario of more than [`charts::PER_UNIT_CHARTS`] units (the nation by county), only
+/// the groups of the two upper levels (the nation and its provinces), as for a run's charts.
 pub(super) fn headline_units(s: &Scenario) -> Vec<Unit> {
-    if s.groups().is_empty() {
-        (0..s.regions().len()).map(Unit::Region).collect()
-    } else {
-        (0..s.groups().len()).map(Unit::Group).collect()
+    let groups = s.groups();
+    if groups.is_empty() {
+        return (0..s.regions().len()).map(Unit::Region).collect();
     }
+    if s.regions().len() + groups.len() <= charts::PER_UNIT_CHARTS {
+        return (0..groups.len()).map(Unit::Group).collect();
+    }
+    let root = |g: Option<usize>| g.is_none_or(|p| groups[p].parent.is_none());
+    (0..groups.len()).filter(|&g| root(groups[g].parent)).map(Unit::Group).collect()
 }
 
 pub(super) fn tornado_charts(

@@ -92,6 +92,8 @@ pub struct Constants {
     fert_lo: usize,
     fert_hi: usize,
     male_share: f32,
+    /// Regions whose supply is a share of their class's, made once per run.
+    pub supply: std::sync::Arc<crate::capacity::SupplyClasses>,
 }
 
 impl Constants {
@@ -141,6 +143,7 @@ impl Constants {
             fert_lo,
             fert_hi,
             male_share: s.fertility.male_share as f32,
+            supply: std::sync::Arc::new(crate::capacity::SupplyClasses::new(s)),
         }
     }
 

@@ -549,7 +549,7 @@ impl TaskScratch {
             local: kernel::MortalityBlock::new(c, n_years - 1),
             care: kernel::CareBlock::new(n_years),
             inputs: kernel::RegionBlock::new(c, n_years),
-            entries: EntryCache::new(s, kernel::LANES),
+            entries: EntryCache::with_classes(s, kernel::LANES, std::sync::Arc::clone(&c.supply)),
             pop: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
             next: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
         }

@@ -37,11 +37,11 @@ pub trait SharedStore: Send {
     /// When the values cannot be kept (a full disk).
     fn append(&mut self, values: &[f32]) -> std::io::Result<()>;
 
-    /// Reads `out.len()` values from position `offset`.
+    /// The `len` values from position `offset`: borrowed from the store, or read into `buf`.
     ///
     /// # Errors
     /// When they cannot be read back.
-    fn read(&mut self, offset: usize, out: &mut [f32]) -> std::io::Result<()>;
+    fn read<'a>(&'a mut self, offset: usize, len: usize, buf: &'a mut Vec<f32>) -> std::io::Result<&'a [f32]>;
 }
 
 impl SharedStore for Vec<f32> {
@@ -50,14 +50,9 @@ impl SharedStore for Vec<f32> {
         Ok(())
     }
 
-    fn read(&mut self, offset: usize, out: &mut [f32]) -> std::io::Result<()> {
-        match self.get(offset..offset + out.len()) {
-            Some(v) => {
-                out.copy_from_slice(v);
-                Ok(())
-            }
-            None => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "read past the shared values")),
-        }
+    fn read<'a>(&'a mut self, offset: usize, len: usize, _: &'a mut Vec<f32>) -> std::io::Result<&'a [f32]> {
+        self.get(offset..offset + len)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "read past the shared values"))
     }
 }
 
@@ -68,6 +63,28 @@ pub enum StageError {
     Cancelled,
     #[error("could not keep or read the shared population: {0}")]
     Store(#[from] std::io::Error),
+}
+
+/// Where the time of one point went (wall seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct PointTiming {
+    /// Reading the shared values back.
+    pub read: f64,
+    /// Realising the supply of every region in every draw and forming the counts.
+    pub supply: f64,
+    /// The regions' target results.
+    pub regions: f64,
+    /// Group sums and the groups' target results.
+    pub groups: f64,
+}
+
+impl std::ops::AddAssign for PointTiming {
+    fn add_assign(&mut self, o: PointTiming) {
+        self.read += o.read;
+        self.supply += o.supply;
+        self.regions += o.regions;
+        self.groups += o.groups;
+    }
 }
 
 /// A shared value of a region in a target year.
@@ -195,8 +212,11 @@ impl Population {
         let keep_tables = s.mortality.national_shocks && table_bytes <= options.memory_bytes / 4;
         let budget = options.memory_bytes.saturating_sub(if keep_tables { table_bytes } else { 0 });
         let chunk = (budget / region_bytes.max(1)).clamp(1, s.regions.len().max(1));
-        let kept_tables: Vec<OnceLock<kernel::MortalityBlock>> =
-            if keep_tables { task_blocks.iter().map(|_| OnceLock::new()).collect() } else { Vec::new() };
+        let kept_tables: Vec<OnceLock<kernel::MortalityBlock>> = if keep_tables {
+            task_blocks.iter().map(|_| OnceLock::new()).collect()
+        } else {
+            Vec::new()
+        };
         let mut buf: Vec<f32> = vec![0.0; chunk.min(s.regions.len()) * rows.len() * draws];
         let mut out = vec![0.0f32; layout.shared_rows() * draws];
         for regions in population.plan.order.chunks(chunk) {
@@ -261,7 +281,13 @@ impl Population {
     /// # Errors
     /// [`StageError::Cancelled`] when `options.cancelled` says so; [`StageError::Store`] when
     /// the store cannot be read.
-    pub fn evaluate(&self, s: &Scenario, store: &mut dyn SharedStore, options: &RunOptions<'_>) -> Result<Vec<TargetResult>, StageError> {
+    pub fn evaluate(
+        &self,
+        s: &Scenario,
+        store: &mut dyn SharedStore,
+        options: &RunOptions<'_>,
+    ) -> Result<(Vec<TargetResult>, PointTiming), StageError> {
+        let mut timing = PointTiming::default();
         let layout = &self.layout;
         let plan = &self.plan;
         let draws = s.draws;
@@ -270,7 +296,7 @@ impl Population {
         let sm = Summariser::new(s, options);
         let mut results: std::collections::HashMap<(usize, Unit), TargetResult> = std::collections::HashMap::new();
         if layout.years.is_empty() || s.regions.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), timing));
         }
         // Per region: its counts (f32) and its shared values; per live group: its sums (i64).
         let region_bytes = (n_rows + n_shared) * draws * 4;
@@ -278,31 +304,40 @@ impl Population {
         let group_bytes = 2 * n_rows * draws * 4 * (max_live + 1);
         let chunk = (options.memory_bytes.saturating_sub(group_bytes) / region_bytes.max(1)).clamp(1, plan.order.len());
         let mut buf = vec![0.0f32; chunk.min(plan.order.len()) * n_rows * draws];
-        let mut shared = vec![0.0f32; chunk.min(plan.order.len()) * n_shared * draws];
+        let mut read_buf: Vec<f32> = Vec::new();
         let task_blocks = blocks(draws, plan.block);
+        let classes = std::sync::Arc::new(crate::capacity::SupplyClasses::new(s));
+        let sources = layout.sources();
         let mut acc: Vec<Option<Vec<i64>>> = (0..s.groups.len()).map(|_| None).collect();
         let mut spare: Vec<Vec<i64>> = Vec::new();
         let complete = |g: usize| plan.in_part[g] == s.groups[g].members.len();
         for (ci, regions) in plan.order.chunks(chunk).enumerate() {
             let nr = regions.len();
             let chunk_start = ci * chunk;
-            store.read(chunk_start * n_shared * draws, &mut shared[..nr * n_shared * draws])?;
+            let clock = Instant::now();
+            let shared = store.read(chunk_start * n_shared * draws, nr * n_shared * draws, &mut read_buf)?;
+            timing.read += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
             {
                 let writer = ChunkWriter::new(&mut buf[..nr * n_rows * draws], nr, n_rows, draws);
-                let shared = &shared[..nr * n_shared * draws];
                 task_blocks.par_iter().for_each_init(
-                    || (crate::capacity::EntryCache::new(s, kernel::LANES), CapacityPath::new(s.n_years())),
+                    || {
+                        let entries = crate::capacity::EntryCache::with_classes(s, kernel::LANES, std::sync::Arc::clone(&classes));
+                        (entries, CapacityPath::new(s.n_years()))
+                    },
                     |(entries, cap), &(d0, nd)| {
                         if options.cancelled.is_some_and(|c| c()) {
                             return;
                         }
-                        supply_block(s, layout, regions, shared, d0, nd, &writer, entries, cap);
+                        supply_block(s, &sources, n_shared, regions, shared, d0, nd, &writer, entries, cap);
                     },
                 );
             }
             if options.cancelled.is_some_and(|c| c()) {
                 return Err(StageError::Cancelled);
             }
+            timing.supply += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
             let values = ChunkValues {
                 buf: &buf[..nr * n_rows * draws],
                 rows: n_rows,
@@ -319,19 +354,31 @@ impl Population {
             for r in found.into_iter().flatten() {
                 results.insert((r.target, r.unit), r);
             }
+            timing.regions += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
             // Groups: sums of their members, each finished group tested and passed to its parent.
             add_to_groups(s, regions, &values, &mut acc, &mut spare);
-            for g in plan.finishing(chunk_start..chunk_start + nr) {
-                let Some(sums) = acc[g].take() else { continue };
-                if complete(g) {
-                    let mut scratch = summary::YearScratch::default();
-                    let series = |row: usize| sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)).collect();
-                    for r in unit_targets(&sm, layout, Unit::Group(g), &series, draws, &mut scratch) {
-                        results.insert((r.target, r.unit), r);
-                    }
+            // Finished groups level by level, deepest first: a level's sums are complete once the
+            // level below has been passed up, and its groups are tested in parallel.
+            let finishing = plan.finishing(chunk_start..chunk_start + nr);
+            for level in finishing.chunk_by(|a, b| plan.depth[*a] == plan.depth[*b]) {
+                let done: Vec<(usize, Vec<i64>)> = level.iter().filter_map(|&g| acc[g].take().map(|v| (g, v))).collect();
+                let found: Vec<Vec<TargetResult>> = done
+                    .par_iter()
+                    .filter(|(g, _)| complete(*g))
+                    .map_init(summary::YearScratch::default, |scratch, (g, sums)| {
+                        let series = |row: usize| sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)).collect();
+                        unit_targets(&sm, layout, Unit::Group(*g), &series, draws, scratch)
+                    })
+                    .collect();
+                for r in found.into_iter().flatten() {
+                    results.insert((r.target, r.unit), r);
                 }
-                pass_to_parent(s, g, sums, &mut acc, &mut spare);
+                for (g, sums) in done {
+                    pass_to_parent(s, g, sums, &mut acc, &mut spare);
+                }
             }
+            timing.groups += clock.elapsed().as_secs_f64();
             if options.cancelled.is_some_and(|c| c()) {
                 return Err(StageError::Cancelled);
             }
@@ -344,7 +391,7 @@ impl Population {
                 }
             }
         }
-        Ok(out)
+        Ok((out, timing))
     }
 }
 
@@ -380,17 +427,78 @@ fn unit_targets(
             known.push((m, st));
             st
         };
-        out.extend(summary::target_results(sm.s, unit, &counts, draws, targets, sm.confidence, &mut stats, scratch));
+        out.extend(summary::target_results(
+            sm.s,
+            unit,
+            &counts,
+            draws,
+            targets,
+            sm.confidence,
+            false,
+            &mut stats,
+            scratch,
+        ));
     }
     out
 }
 
+/// Where a count of a point comes from.
+#[derive(Clone, Copy)]
+enum CountSource {
+    /// A shared row of the region (its index among the region's shared rows).
+    Shared(usize),
+    Institutional,
+    Nursing,
+    /// Institutional plus community beds.
+    Total,
+    Caregivers,
+    /// Institutional demand from the shared partial, full and independent rows.
+    Demand([usize; 3]),
+}
+
+impl Layout {
+    /// For each count row (year after year): its year index and where it comes from.
+    fn sources(&self) -> Vec<(usize, CountSource)> {
+        let mut out = Vec::with_capacity(self.count_rows());
+        for (yp, &yi) in self.years.iter().enumerate() {
+            let (_, first) = self.first_rows(yp);
+            let at = |v: SharedValue| {
+                first
+                    + self.shared[yp]
+                        .iter()
+                        .position(|x| *x == v)
+                        .expect("the layout keeps what its counts need")
+            };
+            for &m in &self.counts[yp] {
+                out.push((
+                    yi,
+                    match m {
+                        Metric::Elderly => CountSource::Shared(at(SharedValue::Elderly)),
+                        Metric::ElderlyRegistered => CountSource::Shared(at(SharedValue::ElderlyRegistered)),
+                        Metric::BedsInstitutional => CountSource::Institutional,
+                        Metric::BedsNursing => CountSource::Nursing,
+                        Metric::BedsTotal => CountSource::Total,
+                        Metric::Caregivers => CountSource::Caregivers,
+                        Metric::DemandInstitutional => {
+                            CountSource::Demand([at(SharedValue::Partial), at(SharedValue::Full), at(SharedValue::Independent)])
+                        }
+                        other => unreachable!("no target reads {other:?} as a count"),
+                    },
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// Realises the supply of the chunk's regions in draws `d0..d0 + nd` and writes their count rows:
-/// the same values the kernel stores for those counts.
+/// the same values the kernel stores for those counts (a region scaled from its class takes
+/// `w` times the class's beds, as [`crate::capacity::realise_cached`] gives them).
 #[allow(clippy::too_many_arguments)]
 fn supply_block(
     s: &Scenario,
-    layout: &Layout,
+    sources: &[(usize, CountSource)],
+    n_shared: usize,
     regions: &[usize],
     shared: &[f32],
     d0: usize,
@@ -400,8 +508,6 @@ fn supply_block(
     cap: &mut CapacityPath,
 ) {
     let draws = s.draws;
-    let n_rows = layout.count_rows();
-    let n_shared = layout.shared_rows();
     // The uptakes of the block's draws, as the kernel's care block holds them.
     let uptake: Vec<[f32; 3]> = (0..nd)
         .map(|l| {
@@ -409,39 +515,33 @@ fn supply_block(
             [u.independent as f32, u.partial as f32, u.full as f32]
         })
         .collect();
-    let mut rows: Vec<kernel::V> = vec![[0.0; kernel::LANES]; n_rows];
+    let mut rows: Vec<kernel::V> = vec![[0.0; kernel::LANES]; sources.len()];
     for (ri, &r) in regions.iter().enumerate() {
         let sh = |k: usize, l: usize| shared[(ri * n_shared + k) * draws + d0 + l];
+        let class = entries.class_of(r);
         for l in 0..nd {
-            crate::capacity::realise_cached(s, r, s.draw_id(d0 + l), l, entries, cap);
-            let mut row = 0;
-            for (yp, &yi) in layout.years.iter().enumerate() {
-                let (_, first_shared) = layout.first_rows(yp);
-                let shared_of = |v: SharedValue| {
-                    let k = layout.shared[yp].iter().position(|x| *x == v).expect("the layout keeps what its counts need");
-                    sh(first_shared + k, l)
-                };
-                let inst = cap.institutional[yi] as f32;
-                let comm = cap.community[yi] as f32;
-                for &m in &layout.counts[yp] {
-                    rows[row][l] = match m {
-                        Metric::Elderly => shared_of(SharedValue::Elderly),
-                        Metric::ElderlyRegistered => shared_of(SharedValue::ElderlyRegistered),
-                        Metric::BedsInstitutional => inst,
-                        Metric::BedsNursing => cap.nursing[yi] as f32,
-                        Metric::BedsTotal => inst + comm,
-                        Metric::Caregivers => cap.caregivers[yi] as f32,
-                        Metric::DemandInstitutional => {
-                            let [u0, u1, u2] = uptake[l];
-                            let (partial, full) = (shared_of(SharedValue::Partial), shared_of(SharedValue::Full));
-                            let independent = shared_of(SharedValue::Independent);
-                            let demand_nursing = partial * u1 + full * u2;
-                            (demand_nursing + independent * u0) + cap.seasonal[yi] as f32
-                        }
-                        other => unreachable!("no target reads {other:?} as a count"),
-                    };
-                    row += 1;
+            let draw = s.draw_id(d0 + l);
+            // Multiplying by 1 is exact: a region realised on its own keeps its values.
+            let (w, path): (f64, &CapacityPath) = match class {
+                Some((c, w)) => (w, crate::capacity::class_path(s, c, draw, l, entries)),
+                None => {
+                    crate::capacity::realise_cached(s, r, draw, l, entries, cap);
+                    (1.0, &*cap)
                 }
+            };
+            for (row, &(yi, source)) in rows.iter_mut().zip(sources) {
+                row[l] = match source {
+                    CountSource::Shared(k) => sh(k, l),
+                    CountSource::Institutional => (w * path.institutional[yi]) as f32,
+                    CountSource::Nursing => (w * path.nursing[yi]) as f32,
+                    CountSource::Total => (w * path.institutional[yi]) as f32 + (w * path.community[yi]) as f32,
+                    CountSource::Caregivers => (w * path.caregivers[yi]) as f32,
+                    CountSource::Demand([p, f, i]) => {
+                        let [u0, u1, u2] = uptake[l];
+                        let demand_nursing = sh(p, l) * u1 + sh(f, l) * u2;
+                        (demand_nursing + sh(i, l) * u0) + (w * path.seasonal[yi]) as f32
+                    }
+                };
             }
         }
         let mut block = out.block(ri, d0, nd);
@@ -484,7 +584,8 @@ pub fn shares_projection(a: &Scenario, b: &Scenario) -> Result<(), String> {
     }
     fn same_region(x: &Region, y: &Region) -> bool {
         (x.key, x.group, x.base) == (y.key, y.group, y.base)
-            && (&x.mortality_level, &x.migration_schedule, &x.migration_inflow) == (&y.mortality_level, &y.migration_schedule, &y.migration_inflow)
+            && (&x.mortality_level, &x.migration_schedule, &x.migration_inflow)
+                == (&y.mortality_level, &y.migration_schedule, &y.migration_inflow)
             && (&x.migration_rate, &x.tfr, &x.registered_ratio) == (&y.migration_rate, &y.tfr, &y.registered_ratio)
     }
     if let Some(r) = a.regions.iter().zip(&b.regions).position(|(x, y)| !same_region(x, y)) {

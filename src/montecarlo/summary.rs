@@ -185,7 +185,17 @@ pub fn unit_year(
             scratch.series = series;
         }
     }
-    let results = target_results(s, unit, counts, draws, targets, confidence, &mut |m, _| stats[m.index()], scratch);
+    let results = target_results(
+        s,
+        unit,
+        counts,
+        draws,
+        targets,
+        confidence,
+        true,
+        &mut |m, _| stats[m.index()],
+        scratch,
+    );
     YearSummary {
         stats,
         targets: results,
@@ -230,7 +240,8 @@ impl YearScratch {
 /// from its counts in that year, `draws` values each. Only the counts the targets' metrics and
 /// needs read must be filled (a target reads the numerator and denominator of its metric).
 /// `stats(metric, scratch)` gives the metric's summary (computed already, or on demand by
-/// [`metric_stats`]).
+/// [`metric_stats`]). Without `all`, only what a sweep writes is computed (the probability, the
+/// metric's summary and the need); the median shortfall and the conversions are left `None`.
 #[allow(clippy::too_many_arguments)]
 pub fn target_results(
     s: &Scenario,
@@ -239,6 +250,7 @@ pub fn target_results(
     draws: usize,
     targets: &[usize],
     confidence: f64,
+    all: bool,
     stats: &mut dyn FnMut(Metric, &mut YearScratch) -> Option<SummaryStats>,
     scratch: &mut YearScratch,
 ) -> Vec<TargetResult> {
@@ -252,15 +264,19 @@ pub fn target_results(
         let defined = values.iter().filter(|v| v.is_finite()).count();
         let met = values.iter().filter(|v| v.is_finite() && t.op.holds(**v, t.threshold)).count();
         let probability = (defined > 0).then(|| met as f64 / defined as f64);
-        let other = &mut scratch.other;
-        other.clear();
-        other.extend(
-            values
-                .iter()
-                .filter(|v| v.is_finite() && !t.op.holds(**v, t.threshold))
-                .map(|v| (v - t.threshold).abs()),
-        );
-        let shortfall = quantile_f64(other, 0.5);
+        let shortfall = if all {
+            let other = &mut scratch.other;
+            other.clear();
+            other.extend(
+                values
+                    .iter()
+                    .filter(|v| v.is_finite() && !t.op.holds(**v, t.threshold))
+                    .map(|v| (v - t.threshold).abs()),
+            );
+            quantile_f64(other, 0.5)
+        } else {
+            None
+        };
         let lower = t.op.is_lower_bound();
         let c = |m: Metric, d: usize| f64::from(counts[m.index()][d]);
         let mut needed_quantile = |f: &dyn Fn(usize) -> f64| {
@@ -294,7 +310,11 @@ pub fn target_results(
                 } else {
                     None
                 };
-                let conv = needed_quantile(&|d| th * c(Metric::BedsInstitutional, d) - c(Metric::BedsNursing, d));
+                let conv = if all {
+                    needed_quantile(&|d| th * c(Metric::BedsInstitutional, d) - c(Metric::BedsNursing, d))
+                } else {
+                    None
+                };
                 (new, conv)
             }
             _ => (None, None),

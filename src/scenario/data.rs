@@ -21,12 +21,28 @@ pub const MAX_DATA_FILE_BYTES: u64 = 512 * 1024 * 1024;
 pub const MAX_COUNT: f64 = 1e10;
 
 /// A parsed CSV file: header and rows, each row with its line number.
+#[derive(Debug, Clone)]
 pub struct Csv {
     pub path: Arc<str>,
     /// SHA-256 of the file's bytes, hex.
     pub sha256: String,
     pub header: Vec<String>,
-    pub rows: Vec<(usize, Vec<String>)>,
+    /// Shared, so that a kept file ([`keep_parsed_files`]) is handed out without a copy.
+    pub rows: Arc<Vec<(usize, Vec<String>)>>,
+}
+
+/// Files parsed without a problem, by how they are shown and their content hash, while
+/// [`keep_parsed_files`] is on.
+static PARSED: std::sync::Mutex<Option<HashMap<(String, String), Csv>>> = std::sync::Mutex::new(None);
+
+/// Keeps (`true`) or stops keeping and forgets (`false`) the data files parsed from now on, so
+/// that a process building the same scenario many times (a sweep builds one per point) reads
+/// and hashes each file again but parses it once. A file is only reused when its bytes hash to
+/// the same SHA-256, so an edited file is parsed anew.
+pub fn keep_parsed_files(on: bool) {
+    if let Ok(mut kept) = PARSED.lock() {
+        *kept = on.then(HashMap::new);
+    }
 }
 
 impl Csv {
@@ -184,7 +200,20 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
             return None;
         }
     };
-    parse_csv(&bytes, shown, diags)
+    let kept = |f: &dyn Fn(&mut HashMap<(String, String), Csv>) -> Option<Csv>| PARSED.lock().ok().and_then(|mut k| k.as_mut().and_then(f));
+    let key = (shown.to_string(), sha256_hex(&bytes));
+    if let Some(csv) = kept(&|k| k.get(&key).cloned()) {
+        return Some(csv);
+    }
+    let before = diags.list.len();
+    let csv = parse_csv(&bytes, shown, diags)?;
+    if diags.list.len() == before {
+        kept(&|k| {
+            k.insert(key.clone(), csv.clone());
+            None
+        });
+    }
+    Some(csv)
 }
 
 /// Reads a regular file of at most `limit` bytes; `None` if it holds more. Unlike
@@ -259,7 +288,7 @@ pub fn parse_csv(bytes: &[u8], shown: &str, diags: &mut Diags) -> Option<Csv> {
         sha256: sha256_hex(bytes),
         path: shown_arc,
         header,
-        rows,
+        rows: Arc::new(rows),
     })
 }
 
@@ -320,7 +349,7 @@ pub fn load_age_table(
     // The file line of each accepted group, by region and sex, in the order of `out`'s groups.
     let mut lines: HashMap<String, [Vec<usize>; 2]> = HashMap::new();
     let wanted_set: std::collections::HashSet<&str> = wanted.iter().map(|w| w.0).collect();
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         let code = row[c_reg].trim();
         if !wanted_set.contains(code) {
             continue;
@@ -454,7 +483,7 @@ pub fn load_single_age_profile(csv: &Csv, diags: &mut Diags) -> Option<[[f64; N_
     let cols = csv.columns(&["age", "sex", "population"], diags)?;
     let mut out = [[f64::NAN; N_AGES]; 2];
     let before = diags.list.len();
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         let sex_raw = row[cols[1]].trim();
         if sex_raw == "total" {
             continue;
@@ -516,7 +545,7 @@ pub fn load_mx_table(csv: &Csv, diags: &mut Diags) -> Option<Vec<MxPeriod>> {
     let cols = csv.columns(&["period_start", "period_end", "age_start", "mx_male", "mx_female"], diags)?;
     let mut periods: Vec<MxPeriod> = Vec::new();
     let before = diags.list.len();
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         let vals: Vec<Option<f64>> = cols.iter().map(|&c| csv.number(*line, row, c, diags)).collect();
         let [Some(ps), Some(pe), Some(age), Some(mm), Some(mf)] = vals[..] else {
             continue;
@@ -601,7 +630,7 @@ pub fn load_region_values(csv: &Csv, column: &str, diags: &mut Diags) -> HashMap
     let Some(cols) = csv.columns(&["region_code", column], diags) else {
         return out;
     };
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         if let Some(v) = csv.number(*line, row, cols[1], diags) {
             if v < 0.0 {
                 csv.error_at(*line, row, cols[1], diags, format!("column '{column}': negative value {v}"));

@@ -26,7 +26,7 @@ pub fn load_levels(csv: &Csv, diags: &mut Diags) -> HashMap<String, Dist> {
     let Some(cols) = csv.columns(&["region_code", "multiplier", "sdlog"], diags) else {
         return out;
     };
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         let (Some(m), Some(sd)) = (csv.number(*line, row, cols[1], diags), csv.number(*line, row, cols[2], diags)) else {
             continue;
         };
@@ -112,7 +112,7 @@ pub fn load_e0_widths(csv: &Csv, years: usize, diags: &mut Diags) -> Option<[Vec
     )?;
     let before = diags.list.len();
     let mut out: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         if row[cols[1]].trim().is_empty() {
             continue; // an estimate, without bounds
         }

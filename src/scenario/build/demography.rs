@@ -254,7 +254,7 @@ impl Builder<'_> {
         let group_index: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.group.id.as_str(), i)).collect();
         let mut ids: Vec<(String, Unit, String)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for (line, row) in &csv.rows {
+        for (line, row) in csv.rows.iter() {
             let id = row[c_reg].trim();
             if !seen.insert(id.to_string()) {
                 continue;
