@@ -391,39 +391,62 @@ pub fn oat_bars(params: &[Param], steps: usize, rows: &[SweepRow], unit: &str, t
 type UnitOutputs = (String, String, [(&'static str, Vec<f64>); 2]);
 
 /// The outputs an index is computed for, per unit and target in the order they first appear:
-/// the probability of meeting the target and the target metric's median at each of the
-/// `n_points` points (NaN where a point has none).
-fn outputs_by_unit_and_target(rows: &[SweepRow], n_points: usize) -> Vec<UnitOutputs> {
-    // One pass over the rows (a national sweep has millions), each key found by hashing.
-    let mut index: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
-    let mut out: Vec<UnitOutputs> = Vec::new();
-    for r in rows {
-        let i = *index.entry((r.unit.as_str(), r.target.as_str())).or_insert_with(|| {
-            out.push((
-                r.unit.clone(),
-                r.target.clone(),
-                [
-                    ("probability_met", vec![f64::NAN; n_points]),
-                    ("metric_p50", vec![f64::NAN; n_points]),
-                ],
-            ));
-            out.len() - 1
-        });
-        let [(_, prob), (_, p50)] = &mut out[i].2;
-        prob[r.point] = r.probability.unwrap_or(f64::NAN);
-        p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
+/// the probability of meeting the target and the target metric's median at each point (NaN
+/// where a point has none). Filled from the rows as they are read, a batch of points at a time,
+/// so that a national sweep (millions of rows) never holds its rows at once.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    index: std::collections::HashMap<(String, String), usize>,
+    outputs: Vec<UnitOutputs>,
+    n_points: usize,
+}
+
+impl Outputs {
+    pub fn new(n_points: usize) -> Outputs {
+        Outputs {
+            n_points,
+            ..Outputs::default()
+        }
     }
-    out
+
+    /// Adds rows (of any points).
+    pub fn add(&mut self, rows: &[SweepRow]) {
+        for r in rows {
+            let key = (r.unit.clone(), r.target.clone());
+            let n = self.n_points;
+            let i = match self.index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    self.outputs.push((
+                        r.unit.clone(),
+                        r.target.clone(),
+                        [("probability_met", vec![f64::NAN; n]), ("metric_p50", vec![f64::NAN; n])],
+                    ));
+                    self.index.insert(key, self.outputs.len() - 1);
+                    self.outputs.len() - 1
+                }
+            };
+            let [(_, prob), (_, p50)] = &mut self.outputs[i].2;
+            prob[r.point] = r.probability.unwrap_or(f64::NAN);
+            p50[r.point] = r.metric[1].unwrap_or(f64::NAN);
+        }
+    }
+
+    /// The outputs of all rows in `rows`.
+    pub fn of(rows: &[SweepRow], n_points: usize) -> Outputs {
+        let mut o = Outputs::new(n_points);
+        o.add(rows);
+        o
+    }
 }
 
 /// The Sobol' table of a [`saltelli`] sweep of `n` base samples: for each unit and target,
 /// the indices of the probability of meeting it and of its metric's median (an output with a
 /// missing value at any point is left out). The bootstrap draws from `seed`.
-pub fn sobol_table(rows: &[SweepRow], params: &[Param], n: usize, seed: u64) -> Vec<SobolRow> {
+pub fn sobol_table(outputs: &Outputs, params: &[Param], n: usize, seed: u64) -> Vec<SobolRow> {
     let k = params.len();
-    let total_points = n * (k + 2);
     let mut out = Vec::new();
-    for (unit, target, outputs) in outputs_by_unit_and_target(rows, total_points) {
+    for (unit, target, outputs) in &outputs.outputs {
         for (output, y) in outputs {
             if y.iter().any(|v| !v.is_finite()) {
                 continue;
@@ -459,7 +482,7 @@ pub struct MorrisRow {
 /// The Morris table of a [`morris`] sweep whose points (in the inputs' units) are `points`: for
 /// each unit and target, the measures of the probability of meeting it and of its metric's
 /// median, per input, in output units per whole range of the input.
-pub fn morris_table(rows: &[SweepRow], params: &[Param], points: &[Vec<f64>]) -> Vec<MorrisRow> {
+pub fn morris_table(outputs: &Outputs, params: &[Param], points: &[Vec<f64>]) -> Vec<MorrisRow> {
     let k = params.len();
     // Back to the unit cube (integer inputs were rounded: their real step is used).
     let unit: Vec<Vec<f64>> = points
@@ -473,7 +496,7 @@ pub fn morris_table(rows: &[SweepRow], params: &[Param], points: &[Vec<f64>]) ->
         })
         .collect();
     let mut out = Vec::new();
-    for (unit_id, target, outputs) in outputs_by_unit_and_target(rows, points.len()) {
+    for (unit_id, target, outputs) in &outputs.outputs {
         for (output, y) in outputs {
             for (i, index) in morris_indices(&unit, &y, k).into_iter().enumerate() {
                 out.push(MorrisRow {

@@ -240,25 +240,23 @@ pub fn merge(args: MergeArgs) -> Outcome {
     for (m, dir) in &sweeps {
         owners[m.shard - 1] = dir;
     }
-    let mut rows = Vec::new();
+    // Every point's file is checked before anything is written; the tables then read them
+    // back a batch at a time.
+    let mut files = Vec::with_capacity(total);
     for i in 0..total {
         let owner = owners[i % n];
-        match std::fs::read_to_string(owner.join("points").join(point_file(i)))
-            .ok()
-            .and_then(|t| decode_point(&t))
-        {
-            Some(r) => rows.extend(r),
-            None => {
-                return Err(CmdError::usage(format!("{}: point {i} is missing or unreadable", owner.display())));
-            }
+        let file = owner.join("points").join(point_file(i));
+        if std::fs::read_to_string(&file).ok().and_then(|t| decode_point(&t)).is_none() {
+            return Err(CmdError::usage(format!("{}: point {i} is missing or unreadable", owner.display())));
         }
+        files.push(file);
     }
     let out = super::results_folder(
         args.out.as_deref(),
         args.force,
         &format!("{}-sweep-{}", prep.base.name(), prep.method_name),
     )?;
-    finish(&prep, &sweep_args, &rows, &out)?;
+    finish(&prep, &sweep_args, &files, &out)?;
     if !args.quiet {
         eprintln!("{n} shards, {total} points merged into {}/", out.display());
     }

@@ -249,7 +249,10 @@ pub fn sweep(args: SweepArgs) -> Outcome {
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} points, {eta} left")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut rows: Vec<SweepRow> = Vec::new();
+    // Each point's rows go to its file in the partial folder (for resuming) and are read back
+    // from there when the tables are written, so the sweep never holds all its rows.
+    let mut files: Vec<PathBuf> = Vec::with_capacity(mine.len());
+    let mut ess: Option<(f64, f64)> = None;
     let mut resumed = 0;
     let memory_bytes = args.memory.map_or(montecarlo::DEFAULT_MEMORY_BYTES, |m| m.saturating_mul(1 << 20));
     // The population shared by the points that change only the supply side, projected when the
@@ -269,14 +272,15 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             bar.finish_and_clear();
             return Err(CmdError::failed(format!(
                 "interrupted: {} finished points are kept in {} and a rerun resumes from them",
-                rows.iter().map(|r| r.point).collect::<std::collections::BTreeSet<_>>().len(),
+                files.len(),
                 partial.display()
             )));
         }
         let values = &prep.points[i];
         let cache = partial.join(point_file(i));
         if let Some(r) = std::fs::read_to_string(&cache).ok().and_then(|t| decode_point(&t)) {
-            rows.extend(r);
+            note_ess(&mut ess, &r);
+            files.push(cache);
             resumed += 1;
             bar.inc(1);
             continue;
@@ -339,21 +343,20 @@ pub fn sweep(args: SweepArgs) -> Outcome {
             }
         };
         let tmp = cache.with_extension("tmp");
-        if std::fs::write(&tmp, encode_point(&point_rows))
-            .and_then(|_| std::fs::rename(&tmp, &cache))
-            .is_err()
-        {
-            eprintln!("warning: could not keep point {i} for resuming");
+        if let Err(e) = std::fs::write(&tmp, encode_point(&point_rows)).and_then(|_| std::fs::rename(&tmp, &cache)) {
+            bar.finish_and_clear();
+            return Err(CmdError::failed(format!("cannot keep point {i} in {}: {e}", cache.display())));
         }
-        rows.extend(point_rows);
+        note_ess(&mut ess, &point_rows);
+        files.push(cache);
         bar.inc(1);
     }
     bar.finish_and_clear();
     let projected = shared.as_ref().map(|(p, _)| p.seconds);
     drop(shared);
     let outcome = match shard {
-        None => finish(&prep, &args, &rows, &out),
-        Some(sh) => write_shard(&prep, &args, sh, &rows, &mine, &out),
+        None => finish(&prep, &args, &files, &out),
+        Some(sh) => write_shard(&prep, &args, sh, &files, &mine, &out),
     };
     if outcome.is_ok() {
         let _ = std::fs::remove_dir_all(&partial);
@@ -400,8 +403,7 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 out.display(),
                 started.elapsed().as_secs_f64()
             );
-            let ess: Vec<f64> = rows.iter().filter_map(|r| r.effective_draws).collect();
-            if let (Some(lo), Some(hi)) = (ess.iter().copied().reduce(f64::min), ess.iter().copied().reduce(f64::max)) {
+            if let Some((lo, hi)) = ess {
                 eprintln!(
                     "each point conditioned on {} observation(s): effective sample {lo:.0} to {hi:.0} draws (column effective_draws)",
                     prep.base.observations().len()
@@ -520,6 +522,13 @@ fn shared_population(
     Ok((population, held))
 }
 
+/// Widens the range of effective sample sizes by a point's rows.
+fn note_ess(range: &mut Option<(f64, f64)>, rows: &[SweepRow]) {
+    for e in rows.iter().filter_map(|r| r.effective_draws) {
+        *range = Some(range.map_or((e, e), |(lo, hi)| (lo.min(e), hi.max(e))));
+    }
+}
+
 pub(super) fn point_file(i: usize) -> String {
     format!("point-{i:06}.tsv")
 }
@@ -529,7 +538,7 @@ pub(super) fn write_shard(
     prep: &Prepared,
     args: &SweepArgs,
     Shard { k, n }: Shard,
-    rows: &[SweepRow],
+    files: &[PathBuf],
     mine: &[usize],
     out: &Path,
 ) -> Outcome {
@@ -540,9 +549,12 @@ pub(super) fn write_shard(
             path: points.display().to_string(),
             source,
         })?;
-        for &i in mine {
-            let own: Vec<SweepRow> = rows.iter().filter(|r| r.point == i).cloned().collect();
-            report::write_text(&points.join(point_file(i)), &encode_point(&own))?;
+        for (&i, file) in mine.iter().zip(files) {
+            let to = points.join(point_file(i));
+            std::fs::copy(file, &to).map_err(|source| report::ReportError::Io {
+                path: to.display().to_string(),
+                source,
+            })?;
         }
         let shard = ShardManifest::Sweep(SweepShard {
             program: "bedsim".into(),
@@ -594,16 +606,58 @@ struct SweepManifest<'a> {
     command_line: Vec<String>,
 }
 
-/// Writes the results of a complete sweep (all points) into `out`.
-pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: &Path) -> Outcome {
+/// Writes the results of a complete sweep into `out` from the files of its points (every
+/// point, in order), read a batch at a time.
+pub(super) fn finish(prep: &Prepared, args: &SweepArgs, files: &[PathBuf], out: &Path) -> Outcome {
     let names: Vec<String> = prep.params.iter().map(|p| p.path.clone()).collect();
-    let sobol = (args.method == Method::Sobol).then(|| sensitivity::sobol_table(rows, &prep.params, args.samples, prep.base.seed()));
-    let morris = (args.method == Method::Morris).then(|| sensitivity::morris_table(rows, &prep.params, &prep.points));
-    let written = (|| -> Result<usize, report::ReportError> {
+    let with_ess = !prep.base.observations().is_empty();
+    // The rows that tornado charts and the summary need: the headline units' (an OAT sweep).
+    let headline: std::collections::HashSet<String> = headline_units(&prep.base)
+        .into_iter()
+        .map(|u| tables::unit_labels(&prep.base, u).0.to_string())
+        .collect();
+    let indexed = matches!(args.method, Method::Sobol | Method::Morris);
+    let written = (|| -> Result<(usize, Vec<SweepRow>, Option<Vec<sensitivity::MorrisRow>>), report::ReportError> {
         let staging = Staging::new(out)?;
-        report::sweep::write(&staging.dir, &names, rows, sobol.as_deref(), morris.as_deref())?;
+        let mut writer = report::sweep::SweepWriter::create(&staging.dir, &names, with_ess)?;
+        let mut outputs = indexed.then(|| sensitivity::Outputs::new(prep.points.len()));
+        let mut headline_rows = Vec::new();
+        let mut batch: Vec<SweepRow> = Vec::new();
+        for file in files {
+            let rows = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| decode_point(&t))
+                .ok_or_else(|| report::ReportError::Io {
+                    path: file.display().to_string(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, "a sweep point's file is missing or unreadable"),
+                })?;
+            if let Some(o) = &mut outputs {
+                o.add(&rows);
+            }
+            if args.method == Method::Oat {
+                headline_rows.extend(rows.iter().filter(|r| headline.contains(&r.unit)).cloned());
+            }
+            batch.extend(rows);
+            if batch.len() >= report::sweep::ROWS_PER_BATCH {
+                writer.write(&batch)?;
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            writer.write(&batch)?;
+        }
+        writer.finish()?;
+        let sobol = match (&outputs, args.method) {
+            (Some(o), Method::Sobol) => Some(sensitivity::sobol_table(o, &prep.params, args.samples, prep.base.seed())),
+            _ => None,
+        };
+        let morris = match (&outputs, args.method) {
+            (Some(o), Method::Morris) => Some(sensitivity::morris_table(o, &prep.params, &prep.points)),
+            _ => None,
+        };
+        report::sweep::write_indices(&staging.dir, sobol.as_deref(), morris.as_deref())?;
         let n_charts = if args.method == Method::Oat {
-            tornado_charts(&prep.base, &prep.params, args.steps, rows, &staging.dir.join("charts"))?
+            tornado_charts(&prep.base, &prep.params, args.steps, &headline_rows, &staging.dir.join("charts"))?
         } else {
             0
         };
@@ -627,12 +681,12 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, rows: &[SweepRow], out: 
         };
         report::write_json(&staging.dir.join("manifest.json"), &manifest)?;
         staging.commit()?;
-        Ok(n_charts)
+        Ok((n_charts, headline_rows, morris))
     })();
     match written {
-        Ok(n_charts) => {
+        Ok((n_charts, rows, morris)) => {
             if !args.flags.quiet && args.flags.format == Format::Text {
-                print_summary(&prep.base, &prep.params, rows, args.method, args.steps);
+                print_summary(&prep.base, &prep.params, &rows, args.method, args.steps);
                 if let Some(m) = &morris {
                     print_morris(&prep.base, m);
                 }

@@ -1,11 +1,13 @@
 //! Sweep tables: one row per point x unit x target (`sweep.csv`, `sweep.parquet`) and the
 //! Sobol' indices (`sobol.csv`).
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 
 use polars::prelude::*;
 
-use super::tables::{write_csv, write_parquet};
+use super::tables::write_csv;
 
 pub use crate::sensitivity::{SobolRow, SweepRow};
 
@@ -17,7 +19,7 @@ fn finite(v: f64) -> Option<f64> {
 ///
 /// # Errors
 /// Only if polars rejects the columns.
-pub fn sweep_frame(parameters: &[String], rows: &[SweepRow]) -> PolarsResult<DataFrame> {
+pub fn sweep_frame(parameters: &[String], rows: &[SweepRow], with_ess: bool) -> PolarsResult<DataFrame> {
     let n = rows.len();
     let mut cols = vec![Column::new("point".into(), rows.iter().map(|r| r.point as u32).collect::<Vec<_>>())];
     for (i, p) in parameters.iter().enumerate() {
@@ -45,7 +47,7 @@ pub fn sweep_frame(parameters: &[String], rows: &[SweepRow]) -> PolarsResult<Dat
         rows.iter().map(|r| r.needed).collect::<Vec<_>>(),
     ));
     // Only a conditioned scenario's sweep has the column: each point has its own weights.
-    if rows.iter().any(|r| r.effective_draws.is_some()) {
+    if with_ess {
         cols.push(Column::new(
             "effective_draws".into(),
             rows.iter().map(|r| r.effective_draws).collect::<Vec<_>>(),
@@ -107,14 +109,113 @@ pub fn morris_frame(rows: &[crate::sensitivity::MorrisRow]) -> PolarsResult<Data
     DataFrame::new(rows.len(), cols)
 }
 
-/// Writes the sweep tables into `dir`.
+/// Rows of `sweep.csv` and `sweep.parquet` written at once: about one Parquet row group.
+pub const ROWS_PER_BATCH: usize = 1 << 18;
+
+/// Writes `sweep.csv` and `sweep.parquet` a batch of rows at a time, so that a sweep of
+/// millions of rows (every county of a national scenario at thousands of points) is never held
+/// whole. The files are those one write of all rows would give.
+pub struct SweepWriter {
+    csv: BufWriter<File>,
+    csv_path: String,
+    parquet: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    parquet_file: Option<File>,
+    parquet_path: String,
+    parameters: Vec<String>,
+    with_ess: bool,
+    started: bool,
+}
+
+impl SweepWriter {
+    /// Creates both files in `dir`. `with_ess`: the table has the `effective_draws` column
+    /// (a scenario conditioned on observations).
+    ///
+    /// # Errors
+    /// When a file cannot be created.
+    pub fn create(dir: &Path, parameters: &[String], with_ess: bool) -> Result<SweepWriter, super::ReportError> {
+        let open = |name: &str| {
+            let path = dir.join(name);
+            File::create(&path)
+                .map(|f| (f, path.display().to_string()))
+                .map_err(|source| super::ReportError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+        };
+        let (csv, csv_path) = open("sweep.csv")?;
+        let (parquet_file, parquet_path) = open("sweep.parquet")?;
+        Ok(SweepWriter {
+            csv: BufWriter::new(csv),
+            csv_path,
+            parquet: None,
+            parquet_file: Some(parquet_file),
+            parquet_path,
+            parameters: parameters.to_vec(),
+            with_ess,
+            started: false,
+        })
+    }
+
+    /// Appends rows.
+    ///
+    /// # Errors
+    /// Any write failure.
+    pub fn write(&mut self, rows: &[SweepRow]) -> Result<(), super::ReportError> {
+        let table = |p: &str| {
+            let p = p.to_string();
+            move |source| super::ReportError::Table { path: p, source }
+        };
+        let mut df = sweep_frame(&self.parameters, rows, self.with_ess).map_err(table(&self.csv_path))?;
+        CsvWriter::new(&mut self.csv)
+            .include_bom(!self.started)
+            .include_header(!self.started)
+            .with_float_scientific(Some(false))
+            .finish(&mut df)
+            .map_err(table(&self.csv_path))?;
+        if self.parquet.is_none() {
+            let file = self.parquet_file.take().expect("the parquet file is open until the first batch");
+            let writer = ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(df.schema())
+                .map_err(table(&self.parquet_path))?;
+            self.parquet = Some(writer);
+        }
+        if let Some(w) = &mut self.parquet {
+            w.write_batch(&df).map_err(table(&self.parquet_path))?;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    /// Writes the header of an empty table if nothing was written, and closes both files.
+    ///
+    /// # Errors
+    /// Any write failure.
+    pub fn finish(mut self) -> Result<(), super::ReportError> {
+        if !self.started {
+            self.write(&[])?;
+        }
+        let table = |p: &str| {
+            let p = p.to_string();
+            move |source| super::ReportError::Table { path: p, source }
+        };
+        if let Some(w) = &self.parquet {
+            w.finish().map_err(table(&self.parquet_path))?;
+        }
+        std::io::Write::flush(&mut self.csv).map_err(|source| super::ReportError::Io {
+            path: self.csv_path.clone(),
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+/// Writes the index tables (`sobol.csv`, `morris.csv`) into `dir`.
 ///
 /// # Errors
 /// Any write failure.
-pub fn write(
+pub fn write_indices(
     dir: &Path,
-    parameters: &[String],
-    rows: &[SweepRow],
     sobol: Option<&[SobolRow]>,
     morris: Option<&[crate::sensitivity::MorrisRow]>,
 ) -> Result<(), super::ReportError> {
@@ -122,10 +223,6 @@ pub fn write(
         let p = path.display().to_string();
         move |source| super::ReportError::Table { path: p, source }
     };
-    let p = dir.join("sweep.csv");
-    write_csv(&mut sweep_frame(parameters, rows).map_err(table(&p))?, &p).map_err(table(&p))?;
-    let p = dir.join("sweep.parquet");
-    write_parquet(&mut sweep_frame(parameters, rows).map_err(table(&p))?, &p).map_err(table(&p))?;
     if let Some(sobol) = sobol {
         let p = dir.join("sobol.csv");
         write_csv(&mut sobol_frame(sobol).map_err(table(&p))?, &p).map_err(table(&p))?;

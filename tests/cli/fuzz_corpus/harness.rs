@@ -101,7 +101,7 @@ pub fn csv(bytes: &[u8]) -> Vec<String> {
         assert!(!d.is_empty(), "a CSV that is not read must say why");
         return check_diagnostics(&d.list, SHOWN, lines);
     };
-    for (line, row) in &csv.rows {
+    for (line, row) in csv.rows.iter() {
         assert_eq!(
             row.len(),
             csv.header.len(),
@@ -113,7 +113,7 @@ pub fn csv(bytes: &[u8]) -> Vec<String> {
     // Population: every region code of the file (at most 16 of them) and one it lacks.
     let mut codes: Vec<String> = Vec::new();
     if let Some(c) = csv.header.iter().position(|h| h.trim() == "region_code") {
-        for (_, row) in &csv.rows {
+        for (_, row) in csv.rows.iter() {
             let code = row[c].trim();
             if !codes.iter().any(|x| x == code) {
                 codes.push(code.to_string());
