@@ -164,8 +164,9 @@ pub fn allocation_offset(s: &Scenario, item: usize, draw: u64) -> f64 {
 /// single-precision kernel does not keep).
 #[derive(Debug, Clone)]
 pub struct SupplyClasses {
-    /// Per region: its class and weight, when its entries all share one weight and the class
-    /// has at least two regions.
+    /// Per region: its class and weight, when its entries all share one weight. A region alone
+    /// in its class is scaled too, so that a region's beds never depend on which other regions
+    /// a scenario holds (a slice of a national scenario gives its rows of the whole).
     of_region: Vec<Option<(usize, f64)>>,
     /// Per class: its entries at weight 1.
     entries: Vec<Entries>,
@@ -204,7 +205,6 @@ impl SupplyClasses {
     pub fn new(s: &Scenario) -> SupplyClasses {
         let mut keys: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
         let mut entries: Vec<Entries> = Vec::new();
-        let mut members: Vec<usize> = Vec::new();
         let mut of_region: Vec<Option<(usize, f64)>> = Vec::with_capacity(s.regions.len());
         for region in &s.regions {
             // One weight for every entry (a programme's whole projects do not scale).
@@ -250,18 +250,19 @@ impl SupplyClasses {
                     caregivers: region.caregiver_entries.iter().map(|e| (e.0, 1.0)).collect(),
                     seasonal: region.seasonal_entries.iter().map(|e| (e.0, 1.0)).collect(),
                 });
-                members.push(0);
                 entries.len() - 1
             });
-            members[class] += 1;
             of_region.push(Some((class, w)));
         }
-        for c in of_region.iter_mut() {
-            if c.is_some_and(|(class, _)| members[class] < 2) {
-                *c = None;
-            }
-        }
         SupplyClasses { of_region, entries }
+    }
+
+    /// No classes: every region realised on its own (the plain computation of [`realise`]).
+    pub fn none(s: &Scenario) -> SupplyClasses {
+        SupplyClasses {
+            of_region: vec![None; s.regions.len()],
+            entries: Vec::new(),
+        }
     }
 
     /// Regions whose supply is scaled from their class's.
@@ -317,9 +318,11 @@ fn cached<T: Copy>(slot: &mut (u64, T), draw: u64, compute: impl FnOnce() -> T) 
     slot.1
 }
 
-/// Fills `cap` with region `r`'s beds in every year of one draw.
+/// Fills `cap` with region `r`'s beds in every year of one draw, realising the region on its own
+/// (the plain computation the engine's class scaling is checked against).
 pub fn realise(s: &Scenario, r: usize, draw: u64, cap: &mut CapacityPath) {
-    realise_cached(s, r, draw, 0, &mut EntryCache::new(s, 1), cap);
+    let mut cache = EntryCache::with_classes(s, 1, std::sync::Arc::new(SupplyClasses::none(s)));
+    realise_cached(s, r, draw, 0, &mut cache, cap);
 }
 
 /// [`realise`] with the entries' samples kept in place `slot` of `cache` for the other regions

@@ -506,7 +506,7 @@ fn shared_population(
     if !quiet {
         bar.suspend(|| {
             eprintln!(
-                "projecting the population of {} regions x {} draws once, for the points that change only supply, uptake or targets ({:.0} MiB {})",
+                "projecting the population of {} regions x {} draws once, for the points that change only supply, uptake or targets ({:.1} MiB {})",
                 base.regions().len(),
                 base.draws(),
                 bytes as f64 / (1u64 << 20) as f64,
