@@ -325,7 +325,14 @@ pub fn sweep(args: SweepArgs) -> Outcome {
                 };
                 let (targets, timing) = pool.install(|| population.evaluate(&s, store.as_store(), &options)).map_err(|e| {
                     bar.finish_and_clear();
-                    CmdError::failed(e.to_string())
+                    match e {
+                        montecarlo::staged::StageError::Cancelled => CmdError::failed(format!(
+                            "interrupted: {} finished points are kept in {} and a rerun resumes from them",
+                            files.len(),
+                            partial.display()
+                        )),
+                        e => CmdError::failed(e.to_string()),
+                    }
                 })?;
                 point_timing += timing;
                 rows_of(&s, &targets, i, values)
@@ -518,7 +525,13 @@ fn shared_population(
         memory_bytes: options.memory_bytes.saturating_sub(if in_memory { bytes } else { 0 }),
         ..*options
     };
-    let population = montecarlo::staged::Population::new(base, &options, held.as_store()).map_err(|e| CmdError::failed(e.to_string()))?;
+    let population = montecarlo::staged::Population::new(base, &options, held.as_store()).map_err(|e| match e {
+        montecarlo::staged::StageError::Cancelled => CmdError::failed(format!(
+            "interrupted while projecting the shared population: finished points are kept in {} and a rerun resumes from them",
+            partial.display()
+        )),
+        e => CmdError::failed(e.to_string()),
+    })?;
     Ok((population, held))
 }
 

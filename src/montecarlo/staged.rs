@@ -63,6 +63,9 @@ pub enum StageError {
     Cancelled,
     #[error("could not keep or read the shared population: {0}")]
     Store(#[from] std::io::Error),
+    /// The point reads other projection inputs than the population was projected from.
+    #[error("the point cannot use the shared population: it {0}")]
+    Differs(String),
 }
 
 /// Where the time of one point went (wall seconds).
@@ -169,6 +172,10 @@ pub struct Population {
     plan: WorkPlan,
     /// Seconds spent projecting.
     pub seconds: f64,
+    /// The chunk buffer of [`Population::evaluate`] and its group sums, kept from point to point:
+    /// taking hundreds of megabytes of fresh pages from the system for every point cost a third
+    /// of a national point's time in page faults.
+    scratch: std::sync::Mutex<(Vec<f32>, Vec<Vec<i64>>)>,
 }
 
 /// Bytes of shared values a [`Population`] of `s` keeps: what its store must hold.
@@ -194,6 +201,7 @@ impl Population {
             layout,
             plan,
             seconds: 0.0,
+            scratch: std::sync::Mutex::new((Vec::new(), Vec::new())),
         };
         let layout = &population.layout;
         let (Some(&first), Some(&last)) = (layout.years.first(), layout.years.last()) else {
@@ -275,18 +283,20 @@ impl Population {
         shares_projection(&self.base, point)
     }
 
-    /// The target results of `point` (which [`Population::accepts`]), in the order of
-    /// [`RunResult::targets`], equal to those of [`super::run`] on it.
+    /// The target results of the point `s`, in the order of [`RunResult::targets`], equal to
+    /// those of [`super::run`] on it.
     ///
     /// # Errors
-    /// [`StageError::Cancelled`] when `options.cancelled` says so; [`StageError::Store`] when
-    /// the store cannot be read.
+    /// [`StageError::Differs`] when `s` is not [accepted](Population::accepts);
+    /// [`StageError::Cancelled`] when `options.cancelled` says so; [`StageError::Store`] when the
+    /// store cannot be read.
     pub fn evaluate(
         &self,
         s: &Scenario,
         store: &mut dyn SharedStore,
         options: &RunOptions<'_>,
     ) -> Result<(Vec<TargetResult>, PointTiming), StageError> {
+        self.accepts(s).map_err(StageError::Differs)?;
         let mut timing = PointTiming::default();
         let layout = &self.layout;
         let plan = &self.plan;
@@ -303,13 +313,16 @@ impl Population {
         let max_live = plan.depth.iter().copied().max().map_or(0, |d| d + 1);
         let group_bytes = 2 * n_rows * draws * 4 * (max_live + 1);
         let chunk = (options.memory_bytes.saturating_sub(group_bytes) / region_bytes.max(1)).clamp(1, plan.order.len());
-        let mut buf = vec![0.0f32; chunk.min(plan.order.len()) * n_rows * draws];
+        let mut scratch = self.scratch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (buf, spare) = &mut *scratch;
+        // Every value of the buffer is written before it is read (each region's rows by its draws'
+        // tasks), so a buffer kept from the last point needs no clearing.
+        buf.resize(chunk.min(plan.order.len()) * n_rows * draws, 0.0);
         let mut read_buf: Vec<f32> = Vec::new();
         let task_blocks = blocks(draws, plan.block);
         let classes = std::sync::Arc::new(crate::capacity::SupplyClasses::new(s));
         let sources = layout.sources();
         let mut acc: Vec<Option<Vec<i64>>> = (0..s.groups.len()).map(|_| None).collect();
-        let mut spare: Vec<Vec<i64>> = Vec::new();
         let complete = |g: usize| plan.in_part[g] == s.groups[g].members.len();
         for (ci, regions) in plan.order.chunks(chunk).enumerate() {
             let nr = regions.len();
@@ -357,7 +370,7 @@ impl Population {
             timing.regions += clock.elapsed().as_secs_f64();
             let clock = Instant::now();
             // Groups: sums of their members, each finished group tested and passed to its parent.
-            add_to_groups(s, regions, &values, &mut acc, &mut spare);
+            add_to_groups(s, regions, &values, &mut acc, spare);
             // Finished groups level by level, deepest first: a level's sums are complete once the
             // level below has been passed up, and its groups are tested in parallel.
             let finishing = plan.finishing(chunk_start..chunk_start + nr);
@@ -375,7 +388,7 @@ impl Population {
                     results.insert((r.target, r.unit), r);
                 }
                 for (g, sums) in done {
-                    pass_to_parent(s, g, sums, &mut acc, &mut spare);
+                    pass_to_parent(s, g, sums, &mut acc, spare);
                 }
             }
             timing.groups += clock.elapsed().as_secs_f64();
