@@ -452,7 +452,7 @@ pub fn sobol_table(outputs: &Outputs, params: &[Param], n: usize, seed: u64) -> 
                 continue;
             }
             let mut rng = crate::streams::stream(seed, crate::streams::Purpose::Sweep, 1, 0);
-            for (i, idx) in sobol_indices(&y, k, n, 500, &mut rng).into_iter().enumerate() {
+            for (i, idx) in sobol_indices(y, k, n, 500, &mut rng).into_iter().enumerate() {
                 out.push(SobolRow {
                     unit: unit.clone(),
                     target: target.clone(),
@@ -498,7 +498,7 @@ pub fn morris_table(outputs: &Outputs, params: &[Param], points: &[Vec<f64>]) ->
     let mut out = Vec::new();
     for (unit_id, target, outputs) in &outputs.outputs {
         for (output, y) in outputs {
-            for (i, index) in morris_indices(&unit, &y, k).into_iter().enumerate() {
+            for (i, index) in morris_indices(&unit, y, k).into_iter().enumerate() {
                 out.push(MorrisRow {
                     unit: unit_id.clone(),
                     target: target.clone(),

@@ -630,7 +630,9 @@ pub(super) fn finish(prep: &Prepared, args: &SweepArgs, files: &[PathBuf], out: 
         .map(|u| tables::unit_labels(&prep.base, u).0.to_string())
         .collect();
     let indexed = matches!(args.method, Method::Sobol | Method::Morris);
-    let written = (|| -> Result<(usize, Vec<SweepRow>, Option<Vec<sensitivity::MorrisRow>>), report::ReportError> {
+    // Charts drawn, the headline rows and the Morris table, for what is printed.
+    type Written = (usize, Vec<SweepRow>, Option<Vec<sensitivity::MorrisRow>>);
+    let written = (|| -> Result<Written, report::ReportError> {
         let staging = Staging::new(out)?;
         let mut writer = report::sweep::SweepWriter::create(&staging.dir, &names, with_ess)?;
         let mut outputs = indexed.then(|| sensitivity::Outputs::new(prep.points.len()));

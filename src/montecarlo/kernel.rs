@@ -730,7 +730,7 @@ fn step_own_any(
                     births[l] += p[x][l] * (shape * (0.5 * (1.0 + sx[l])));
                 }
             }
-            if x >= 1 && x < OPEN_AGE {
+            if (1..OPEN_AGE).contains(&x) {
                 n[x] = add(&mul3(&p[x - 1], &before, &grow[x]), &inflow[x]);
             } else if x == OPEN_AGE {
                 let top = add(&mul(&p[OPEN_AGE - 1], &before), &mul(&p[OPEN_AGE], &sx));

@@ -31,9 +31,11 @@ pub struct Csv {
     pub rows: Arc<Vec<(usize, Vec<String>)>>,
 }
 
-/// Files parsed without a problem, by how they are shown and their content hash, while
-/// [`keep_parsed_files`] is on.
-static PARSED: std::sync::Mutex<Option<HashMap<(String, String), Csv>>> = std::sync::Mutex::new(None);
+/// Parsed files by how they are shown and their content hash.
+type ParsedFiles = HashMap<(String, String), Csv>;
+
+/// Files parsed without a problem, while [`keep_parsed_files`] is on.
+static PARSED: std::sync::Mutex<Option<ParsedFiles>> = std::sync::Mutex::new(None);
 
 /// Keeps (`true`) or stops keeping and forgets (`false`) the data files parsed from now on, so
 /// that a process building the same scenario many times (a sweep builds one per point) reads
@@ -200,7 +202,7 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
             return None;
         }
     };
-    let kept = |f: &dyn Fn(&mut HashMap<(String, String), Csv>) -> Option<Csv>| PARSED.lock().ok().and_then(|mut k| k.as_mut().and_then(f));
+    let kept = |f: &dyn Fn(&mut ParsedFiles) -> Option<Csv>| PARSED.lock().ok().and_then(|mut k| k.as_mut().and_then(f));
     let key = (shown.to_string(), sha256_hex(&bytes));
     if let Some(csv) = kept(&|k| k.get(&key).cloned()) {
         return Some(csv);
