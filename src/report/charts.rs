@@ -708,6 +708,14 @@ pub fn tornado(
     bars.sort_by(|a, b| (a.high - a.low).abs().total_cmp(&(b.high - b.low).abs()));
     let n = bars.len().max(1) as i32;
     let height = (260 + 48 * n as u32).max(HEIGHT);
+    // Room for the longest input label (a dotted path and its range, about 11 px a character
+    // at this size; a CJK character twice that), up to 45% of the width.
+    let widest = bars
+        .iter()
+        .map(|b| b.label.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<u32>())
+        .max()
+        .unwrap_or(0);
+    let label_area = (11 * widest + 30).clamp(200, WIDTH * 45 / 100);
     render(path, (WIDTH, height), |root| {
         let area = titled(root, title, subtitle)?;
         let values: Vec<f64> = bars.iter().flat_map(|b| [b.low, b.high]).collect();
@@ -716,7 +724,7 @@ pub fn tornado(
             .margin(20)
             .margin_right(60)
             .x_label_area_size(70)
-            .y_label_area_size(380)
+            .y_label_area_size(label_area)
             .build_cartesian_2d(xr, (0..n).into_segmented())
             .map_err(|x| x.to_string())?;
         chart
