@@ -381,7 +381,7 @@ struct WorkPlan {
 }
 
 impl WorkPlan {
-    fn new(s: &Scenario, options: &RunOptions<'_>, regions: &[usize]) -> WorkPlan {
+    fn new(s: &Scenario, c: &Constants, options: &RunOptions<'_>, regions: &[usize]) -> WorkPlan {
         let (rank, depth) = group_tree_order(s);
         let mut order = regions.to_vec();
         order.sort_by_key(|&r| (s.regions[r].group.map(|g| rank[g] + 1).unwrap_or(0), r));
@@ -439,7 +439,7 @@ impl WorkPlan {
         // computing them again for every chunk costs more than the smaller chunks they leave.
         let chunk_for =
             |budget: usize| (budget.saturating_sub(group_bytes(years)) / region_bytes(years).max(1)).clamp(1, order.len().max(1));
-        let table_bytes = draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(&Constants::new(s));
+        let table_bytes = draws.div_ceil(block) * (n_years - 1) * kernel::MortalityBlock::bytes_per_step(c);
         let chunk = chunk_for(budget);
         let repeated = passes.len() > 1 || order.len() > chunk;
         let keep_tables = s.mortality.national_shocks && repeated && table_bytes <= budget / 2;
@@ -935,11 +935,11 @@ fn run_part(
     regions: &[usize],
     mut sink: Option<&mut dyn PartialSink>,
 ) -> Result<PartialRun, PartError> {
-    let plan = WorkPlan::new(s, options, regions);
+    let constants = Constants::new(s);
+    let plan = WorkPlan::new(s, &constants, options, regions);
     let draws = s.draws;
     let n_years = s.n_years();
     let n_groups = s.groups.len();
-    let constants = Constants::new(s);
     let sm = Summariser::new(s, options);
     let task_blocks = blocks(draws, plan.block);
     let total = (plan.passes.len() * plan.order.len() * draws) as u64;

@@ -24,6 +24,8 @@
 //! elsewhere when they do not fit.
 
 use super::*;
+use std::borrow::Cow;
+
 use crate::capacity::CapacityPath;
 use crate::scenario::Region;
 
@@ -194,7 +196,8 @@ impl Population {
         let clock = Instant::now();
         let layout = Layout::new(s);
         let all: Vec<usize> = (0..s.regions.len()).collect();
-        let plan = WorkPlan::new(s, options, &all);
+        let constants = Constants::new(s);
+        let plan = WorkPlan::new(s, &constants, options, &all);
         let draws = s.draws;
         let population = Population {
             base: s.clone(),
@@ -212,7 +215,6 @@ impl Population {
             pyramid: false,
             independent: layout.shared.iter().flatten().any(|v| *v == SharedValue::Independent),
         };
-        let constants = Constants::new(s);
         let task_blocks = blocks(draws, population.plan.block);
         let region_bytes = rows.len() * draws * 4;
         let n_steps = s.n_years() - 1;
@@ -361,7 +363,7 @@ impl Population {
                 .into_par_iter()
                 .map_init(summary::YearScratch::default, |scratch, ri| {
                     let unit = Unit::Region(regions[ri]);
-                    unit_targets(&sm, layout, unit, &|row| values.series(ri, row).to_vec(), draws, scratch)
+                    unit_targets(&sm, layout, unit, &|row| Cow::Borrowed(values.series(ri, row)), draws, scratch)
                 })
                 .collect();
             for r in found.into_iter().flatten() {
@@ -380,7 +382,7 @@ impl Population {
                     .par_iter()
                     .filter(|(g, _)| complete(*g))
                     .map_init(summary::YearScratch::default, |scratch, (g, sums)| {
-                        let series = |row: usize| sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)).collect();
+                        let series = |row: usize| Cow::Owned(sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)).collect());
                         unit_targets(&sm, layout, Unit::Group(*g), &series, draws, scratch)
                     })
                     .collect();
@@ -410,11 +412,11 @@ impl Population {
 
 /// The target results of one unit in every year a target tests it, from its count rows
 /// (`series(row)`, `draws` values each).
-fn unit_targets(
+fn unit_targets<'a>(
     sm: &Summariser<'_>,
     layout: &Layout,
     unit: Unit,
-    series: &dyn Fn(usize) -> Vec<f32>,
+    series: &dyn Fn(usize) -> Cow<'a, [f32]>,
     draws: usize,
     scratch: &mut summary::YearScratch,
 ) -> Vec<TargetResult> {
@@ -426,7 +428,7 @@ fn unit_targets(
             continue;
         }
         let (first, _) = layout.first_rows(yp);
-        let rows: Vec<(Metric, Vec<f32>)> = layout.counts[yp].iter().enumerate().map(|(k, &m)| (m, series(first + k))).collect();
+        let rows: Vec<(Metric, Cow<'a, [f32]>)> = layout.counts[yp].iter().enumerate().map(|(k, &m)| (m, series(first + k))).collect();
         let mut counts: [&[f32]; N_STORED] = [empty; N_STORED];
         for (m, v) in &rows {
             counts[m.index()] = v;

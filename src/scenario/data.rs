@@ -202,18 +202,16 @@ pub fn read_csv(path: &Path, shown: &str, at: &Origin, diags: &mut Diags) -> Opt
             return None;
         }
     };
-    let kept = |f: &dyn Fn(&mut ParsedFiles) -> Option<Csv>| PARSED.lock().ok().and_then(|mut k| k.as_mut().and_then(f));
-    let key = (shown.to_string(), sha256_hex(&bytes));
-    if let Some(csv) = kept(&|k| k.get(&key).cloned()) {
-        return Some(csv);
+    let sha256 = sha256_hex(&bytes);
+    let key = (shown.to_string(), sha256.clone());
+    let mut kept = PARSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(csv) = kept.as_ref().and_then(|k| k.get(&key)) {
+        return Some(csv.clone());
     }
     let before = diags.list.len();
-    let csv = parse_csv(&bytes, shown, diags)?;
-    if diags.list.len() == before {
-        kept(&|k| {
-            k.insert(key.clone(), csv.clone());
-            None
-        });
+    let csv = parse_hashed(&bytes, shown, sha256, diags)?;
+    if let (Some(k), true) = (kept.as_mut(), diags.list.len() == before) {
+        k.insert(key, csv.clone());
     }
     Some(csv)
 }
@@ -236,6 +234,11 @@ pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>>
 
 /// Parses the bytes of a CSV data file shown as `shown` in messages: header, then every row.
 pub fn parse_csv(bytes: &[u8], shown: &str, diags: &mut Diags) -> Option<Csv> {
+    parse_hashed(bytes, shown, sha256_hex(bytes), diags)
+}
+
+/// [`parse_csv`] of bytes whose SHA-256 is known.
+fn parse_hashed(bytes: &[u8], shown: &str, sha256: String, diags: &mut Diags) -> Option<Csv> {
     let shown_arc: Arc<str> = Arc::from(shown);
     let file_origin = |line, col| Origin::File {
         path: shown_arc.clone(),
@@ -287,7 +290,7 @@ pub fn parse_csv(bytes: &[u8], shown: &str, diags: &mut Diags) -> Option<Csv> {
         return None;
     }
     Some(Csv {
-        sha256: sha256_hex(bytes),
+        sha256,
         path: shown_arc,
         header,
         rows: Arc::new(rows),

@@ -233,3 +233,17 @@ proptest! {
         }
     }
 }
+
+/// Counties holding the national stock and plan by one share are scaled from their class's
+/// beds (`capacity::SupplyClasses`); the f64 reference realises each county on its own. Four
+/// counties of the national scenario: every count of every year of 40 draws within 2e-5.
+#[test]
+fn supply_scaled_from_a_class_agrees_with_each_county_realised_alone() {
+    let p = super::repo().join("scenarios/china-counties.toml");
+    let s = scenario::load(&p, &super::sets(&["draws=40"])).unwrap();
+    let ids: Vec<String> = ["460105", "110101", "654326", "320102"].iter().map(|x| x.to_string()).collect();
+    let slice = s.restrict(&ids).unwrap();
+    assert_eq!(bedsim::capacity::SupplyClasses::new(&slice).scaled_regions(), 4);
+    let (worst, at) = kernel_against_reference(&slice);
+    assert!(worst < 2e-5, "worst relative difference {worst:e} at {at}");
+}
