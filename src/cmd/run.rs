@@ -101,9 +101,10 @@ pub(super) fn run(args: RunArgs) -> Outcome {
             return Ok(()); // closed pipe
         }
         eprintln!(
-            "results written to {}/ in {:.2} s ({threads} threads): check {:.2} s, simulate {:.2} s, tables {:.2} s, read back {:.2} s, charts {:.2} s, workbook {:.2} s, html {:.2} s; open {}/report.html or report.xlsx",
+            "results written to {}/ in {:.2} s ({threads} threads, {} vectors): check {:.2} s, simulate {:.2} s, tables {:.2} s, read back {:.2} s, charts {:.2} s, workbook {:.2} s, html {:.2} s; open {}/report.html or report.xlsx",
             out.display(),
             clock.elapsed().as_secs_f64(),
+            montecarlo::vector_build(),
             stages.check,
             stages.simulate,
             stages.tables,

@@ -24,19 +24,33 @@
 //!
 //! This module knows nothing of files, tables or charts.
 
-/// Defines `$name`, which runs the body `$any` compiled for AVX2 (`$avx2`) when the CPU has it
-/// and as built otherwise. The body is `#[inline(always)]`, so it is compiled into both; it
-/// uses no fused multiply-add and sums in a fixed order, so both give the same bits, and a
-/// result never depends on the machine's vector width.
+/// Defines `$name`, which runs the body `$any` compiled for AVX-512 (a nested function) when
+/// the CPU has it, for AVX2 (`$avx2`) when it has that, and as built otherwise. The body is
+/// `#[inline(always)]`, so it is compiled into each; it uses no fused multiply-add and sums in
+/// a fixed order, so all give the same bits (tested), and a result never depends on the
+/// machine's vector width. With AVX-512 the kernel's 16 lanes of a draw block fill one 512-bit
+/// register, so each operation on a `V` is one instruction (two with AVX2, four with SSE2).
 macro_rules! avx2_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident / $avx2:ident => $any:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
-                return unsafe { $avx2($($arg),*) };
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
+                #[allow(clippy::too_many_arguments)]
+                fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $any($($arg),*)
+                }
+                if $crate::montecarlo::wide_vectors() {
+                    // SAFETY: the CPU has these AVX-512 subsets and AVX2 (checked by
+                    // `wide_vectors`), the only requirement of the call.
+                    return unsafe { wide($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the call.
+                    return unsafe { $avx2($($arg),*) };
+                }
             }
             $any($($arg),*)
         }
@@ -48,6 +62,37 @@ macro_rules! avx2_dispatch {
             $any($($arg),*)
         }
     };
+}
+
+/// Whether the engine's vector code runs its AVX-512 build: when the CPU has AVX-512 (F, VL,
+/// BW, DQ) and the environment variable `BEDSIM_NO_AVX512` is not set. The variable exists to
+/// compare the builds on one machine; they give the same bits (tested).
+#[cfg(target_arch = "x86_64")]
+pub fn wide_vectors() -> bool {
+    static WIDE: OnceLock<bool> = OnceLock::new();
+    *WIDE.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::env::var_os("BEDSIM_NO_AVX512").is_none()
+    })
+}
+
+/// The build of the engine's vector code this machine runs: "avx512", "avx2" or "baseline".
+pub fn vector_build() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if !wide_vectors() && std::arch::is_x86_feature_detected!("avx2") {
+        return "avx2";
+    }
+    if wide_vectors() { "avx512" } else { "baseline" }
+}
+
+/// Whether the engine's vector code runs its AVX-512 build: never on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn wide_vectors() -> bool {
+    false
 }
 
 pub mod kernel;

@@ -24,6 +24,9 @@ pub struct Manifest {
     pub seed: u64,
     pub draws: usize,
     pub threads: usize,
+    /// Which build of the engine's vector code ran: "avx512", "avx2" or "baseline" (the same
+    /// bits; it says what the timings were measured with).
+    pub vectors: &'static str,
     pub base_year: i32,
     pub horizon: i32,
     pub elderly_age: usize,
@@ -156,6 +159,7 @@ impl Manifest {
             seed: s.seed,
             draws: s.draws,
             threads,
+            vectors: crate::montecarlo::vector_build(),
             base_year: s.base_year,
             horizon: s.horizon,
             elderly_age: s.elderly_age,
