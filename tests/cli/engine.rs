@@ -260,7 +260,17 @@ fn the_avx512_and_avx2_builds_write_the_same_tables() {
     let mut vectors = Vec::new();
     for (out, narrow) in [("wide", false), ("narrow", true)] {
         let mut cmd = super::bedsim(dir.path());
-        cmd.args(["run", scenario.to_str().unwrap(), "--only", "460000", "--draws", "96", "--no-charts", "--out", out]);
+        cmd.args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--only",
+            "460000",
+            "--draws",
+            "96",
+            "--no-charts",
+            "--out",
+            out,
+        ]);
         if narrow {
             cmd.env("BEDSIM_NO_AVX512", "1");
         } else {
