@@ -20,7 +20,8 @@
 //!   cohort step reaches the age rather than stored first.
 //! - Sums over ages run in a fixed order for each lane, so a lane's result does not depend on
 //!   the vector width of the machine: an SSE2 build, an AVX2 build, an AVX-512 build and a
-//!   scalar one give the same bits. Nothing uses fused multiply-add (Rust never contracts `a * b + c`).
+//!   scalar one give the same bits. Nothing uses fused multiply-add (Rust never contracts
+//!   `a * b + c`).
 //! - Counts are `f32`: 24 significant bits, a relative rounding of 6e-8 per operation. The
 //!   kernel agrees with the `f64` reference to about 1e-5 relative over a projection (tested
 //!   in `tests/cli/engine.rs`), far below Monte Carlo noise.
@@ -346,7 +347,7 @@ fn life_table_lanes(m: &[[f64; LANES]; N_AGES]) -> ([[f64; LANES]; N_AGES], [f64
     (s, big_l[0])
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     fn fill_mortality / fill_mortality_avx2 => fill_mortality_any(
         m: &mut MortalityBlock,
         s: &Scenario,
@@ -652,7 +653,7 @@ impl MortalityBlock {
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// The one-year cohort-component step of one region in a block of draws: `next` is `pop` a
     /// year later (the same step as [`crate::demography::projection::step`]).
     pub fn step / step_avx2 => step_any(
@@ -745,7 +746,7 @@ fn step_own_any(
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Projects region `r` through every year of a block of draws and writes the rows of
     /// `rows`.
     ///

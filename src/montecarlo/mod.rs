@@ -30,7 +30,7 @@
 /// a fixed order, so all give the same bits (tested), and a result never depends on the
 /// machine's vector width. With AVX-512 the kernel's 16 lanes of a draw block fill one 512-bit
 /// register, so each operation on a `V` is one instruction (two with AVX2, four with SSE2).
-macro_rules! avx2_dispatch {
+macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident / $avx2:ident => $any:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
@@ -80,6 +80,12 @@ pub fn wide_vectors() -> bool {
     })
 }
 
+/// Whether the engine's vector code runs its AVX-512 build: never on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn wide_vectors() -> bool {
+    false
+}
+
 /// The build of the engine's vector code this machine runs: "avx512", "avx2" or "baseline".
 pub fn vector_build() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -87,12 +93,6 @@ pub fn vector_build() -> &'static str {
         return "avx2";
     }
     if wide_vectors() { "avx512" } else { "baseline" }
-}
-
-/// Whether the engine's vector code runs its AVX-512 build: never on this architecture.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn wide_vectors() -> bool {
-    false
 }
 
 pub mod kernel;
@@ -336,7 +336,7 @@ fn set_fixed(sums: &mut [i64], values: &[f32]) {
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Adds the fixed-point values of `values` into `sums`.
     fn add_fixed / add_fixed_avx2 => add_fixed_any(sums: &mut [i64], values: &[f32])
 }

@@ -149,7 +149,7 @@ impl Selector {
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     fn stats_dispatch / stats_avx2 => stats_any(selector: &mut Selector, values: &[f32]) -> Option<SummaryStats>
 }
 
