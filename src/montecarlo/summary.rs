@@ -225,14 +225,25 @@ impl YearScratch {
         out.clear();
         match ratio_parts(m) {
             None => out.extend_from_slice(counts[m.index()]),
-            Some((num, den, scale)) => out.extend(
-                counts[num.index()]
-                    .iter()
-                    .zip(counts[den.index()])
-                    .map(|(n, d)| ratio(*n, *d, scale) as f32),
-            ),
+            Some((num, den, scale)) => {
+                out.resize(counts[num.index()].len(), 0.0);
+                ratio_series(counts[num.index()], counts[den.index()], scale, &mut out);
+            }
         }
         out
+    }
+}
+
+simd_dispatch! {
+    /// `out[d] = ratio(num[d], den[d], scale)` in single precision, vectorised (a division in
+    /// `f64` per draw: the same bits in every build).
+    fn ratio_series / ratio_series_avx2 => ratio_series_any(num: &[f32], den: &[f32], scale: f64, out: &mut [f32])
+}
+
+#[inline(always)]
+fn ratio_series_any(num: &[f32], den: &[f32], scale: f64, out: &mut [f32]) {
+    for ((o, n), d) in out.iter_mut().zip(num).zip(den) {
+        *o = ratio(*n, *d, scale) as f32;
     }
 }
 
