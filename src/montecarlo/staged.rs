@@ -382,7 +382,11 @@ impl Population {
                     .par_iter()
                     .filter(|(g, _)| complete(*g))
                     .map_init(summary::YearScratch::default, |scratch, (g, sums)| {
-                        let series = |row: usize| Cow::Owned(sums[row * draws..(row + 1) * draws].iter().map(|x| from_fixed(*x)).collect());
+                        let series = |row: usize| {
+                            let mut v = vec![0.0; draws];
+                            fixed_to_f32(&sums[row * draws..(row + 1) * draws], &mut v);
+                            Cow::Owned(v)
+                        };
                         unit_targets(&sm, layout, Unit::Group(*g), &series, draws, scratch)
                     })
                     .collect();
