@@ -55,11 +55,6 @@ fn mul(a: &V, b: &V) -> V {
 }
 
 #[inline(always)]
-fn mul3(a: &V, b: &V, c: &V) -> V {
-    std::array::from_fn(|l| a[l] * b[l] * c[l])
-}
-
-#[inline(always)]
 fn add(a: &V, b: &V) -> V {
     std::array::from_fn(|l| a[l] + b[l])
 }
@@ -440,7 +435,11 @@ pub struct RegionBlock {
     /// `1 + persistence * schedule(sex, x) + rate * weight(x)` (at least 0).
     pub grow: [AgeLanes; 2],
     /// Net in-migrants added at the end of the year, by sex and age: `persistence * inflow`.
+    /// Zero when the region has no inflow ([`RegionBlock::has_inflow`]).
     pub inflow: [AgeLanes; 2],
+    /// Whether the region has net in-migrants of its own (`migration_inflow`). Most have none:
+    /// the projection then skips adding 2 x 101 rows of zeros every year.
+    pub has_inflow: bool,
     pub registered: V,
     /// The region's mortality level in each draw, when it has one of its own (its distribution
     /// is not the fixed value 1): its survival is then `S^level` of the block's.
@@ -459,6 +458,7 @@ impl RegionBlock {
             tfr: ZERO,
             grow: [[ZERO; N_AGES]; 2],
             inflow: [[ZERO; N_AGES]; 2],
+            has_inflow: false,
             registered: ZERO,
             level: None,
             capacity: vec![[ZERO; 5]; n_years],
@@ -528,22 +528,29 @@ impl RegionBlock {
         // at the end of the year; never below 0 (a schedule cannot remove more than everyone).
         let zero = [[0.0; N_AGES]; 2];
         let schedule = region.migration_schedule.as_deref().unwrap_or(&zero);
-        let inflow = region.migration_inflow.as_deref().unwrap_or(&zero);
         let p: [f64; LANES] = std::array::from_fn(|l| if l < lanes { persistence[l] } else { persistence[0] });
+        let had_inflow = self.has_inflow;
+        self.has_inflow = region.migration_inflow.is_some();
+        let inflow = match region.migration_inflow.as_deref() {
+            Some(inflow) => Some(inflow),
+            // The rows of a region before, with inflow, are cleared.
+            None if had_inflow => Some(&zero),
+            None => None,
+        };
         fill_migration(&mut self.grow, &mut self.inflow, &c.mig_weight, schedule, inflow, &p, &rate);
     }
 }
 
 simd_dispatch! {
     /// The migration rows of a region block (see [`RegionBlock::grow`] and
-    /// [`RegionBlock::inflow`]): 2 x 101 ages of 16 lanes in `f64`, vectorised (the same
-    /// operations in every build, so the same bits).
+    /// [`RegionBlock::inflow`], left as they are without `inflow`): 2 x 101 ages of 16 lanes
+    /// in `f64`, vectorised (the same operations in every build, so the same bits).
     fn fill_migration / fill_migration_avx2 => fill_migration_any(
         grow: &mut [AgeLanes; 2],
         added: &mut [AgeLanes; 2],
         weight: &[f64; N_AGES],
         schedule: &[[f64; N_AGES]; 2],
-        inflow: &[[f64; N_AGES]; 2],
+        inflow: Option<&[[f64; N_AGES]; 2]>,
         p: &[f64; LANES],
         rate: &[f64; LANES],
     )
@@ -555,22 +562,32 @@ fn fill_migration_any(
     added: &mut [AgeLanes; 2],
     weight: &[f64; N_AGES],
     schedule: &[[f64; N_AGES]; 2],
-    inflow: &[[f64; N_AGES]; 2],
+    inflow: Option<&[[f64; N_AGES]; 2]>,
     p: &[f64; LANES],
     rate: &[f64; LANES],
 ) {
     for sex in 0..2 {
         for x in 0..N_AGES {
-            let (w, m, n) = (weight[x], schedule[sex][x], inflow[sex][x]);
-            let (g, a) = (&mut grow[sex][x], &mut added[sex][x]);
+            let (w, m) = (weight[x], schedule[sex][x]);
+            let g = &mut grow[sex][x];
             for l in 0..LANES {
                 g[l] = (1.0 + p[l] * m + rate[l] * w).max(0.0) as f32;
-                a[l] = (p[l] * n) as f32;
             }
             // Left to itself, LLVM vectorises this loop across ages, with a scatter (AVX-512) or
             // shuffles (AVX2) per lane, at twice the time of the row-by-row form; the barrier
             // keeps each row one vector operation over the lanes.
             std::hint::black_box(g);
+        }
+    }
+    if let Some(inflow) = inflow {
+        for sex in 0..2 {
+            for x in 0..N_AGES {
+                let (n, a) = (inflow[sex][x], &mut added[sex][x]);
+                for l in 0..LANES {
+                    a[l] = (p[l] * n) as f32;
+                }
+                std::hint::black_box(a);
+            }
         }
     }
 }
@@ -698,7 +715,7 @@ impl MortalityBlock {
 simd_dispatch! {
     /// The one-year cohort-component step of one region in a block of draws: `next` is `pop` a
     /// year later (the same step as [`crate::demography::projection::step`]).
-    pub fn step / step_avx2 => step_any(
+    pub fn step / step_avx2 => step_with_inflow(
         c: &Constants,
         tfr: &V,
         grow: &[AgeLanes; 2],
@@ -710,7 +727,29 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn step_any(
+fn step_with_inflow(
+    c: &Constants,
+    tfr: &V,
+    grow: &[AgeLanes; 2],
+    inflow: &[AgeLanes; 2],
+    sv: StepSurvival<'_>,
+    pop: &[AgeLanes; 2],
+    next: &mut [AgeLanes; 2],
+) {
+    step_any::<true>(c, tfr, grow, inflow, sv, pop, next);
+}
+
+/// Survivors times their growth by migration, plus the in-migrants when the region has them
+/// (`INFLOW`; adding zeros to counts that are never -0 changes no bit, so leaving them out
+/// gives the same results).
+#[inline(always)]
+fn migrate<const INFLOW: bool>(survivors: &V, grow: &V, inflow: &V) -> V {
+    let grown = mul(survivors, grow);
+    if INFLOW { add(&grown, inflow) } else { grown }
+}
+
+#[inline(always)]
+fn step_any<const INFLOW: bool>(
     c: &Constants,
     tfr: &V,
     grow: &[AgeLanes; 2],
@@ -731,12 +770,12 @@ fn step_any(
     for sex in 0..2 {
         let (p, n, s, grow, inflow) = (&pop[sex], &mut next[sex], &sv.surv[sex], &grow[sex], &inflow[sex]);
         for x in 1..OPEN_AGE {
-            n[x] = add(&mul3(&p[x - 1], &s[x - 1], &grow[x]), &inflow[x]);
+            n[x] = migrate::<INFLOW>(&mul(&p[x - 1], &s[x - 1]), &grow[x], &inflow[x]);
         }
         let top = add(&mul(&p[OPEN_AGE - 1], &s[OPEN_AGE - 1]), &mul(&p[OPEN_AGE], &s[OPEN_AGE]));
-        n[OPEN_AGE] = add(&mul(&top, &grow[OPEN_AGE]), &inflow[OPEN_AGE]);
+        n[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
         let born = mul(&births, &[shares[sex]; LANES]);
-        n[0] = add(&mul3(&born, &sv.infant[sex], &grow[0]), &inflow[0]);
+        n[0] = migrate::<INFLOW>(&mul(&born, &sv.infant[sex]), &grow[0], &inflow[0]);
     }
 }
 
@@ -747,7 +786,7 @@ fn step_any(
 /// without writing and reading back 13 KB of survival per region and year.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn step_own_any(
+fn step_own_any<const INFLOW: bool>(
     c: &Constants,
     tfr: &V,
     grow: &[AgeLanes; 2],
@@ -774,17 +813,17 @@ fn step_own_any(
                 }
             }
             if (1..OPEN_AGE).contains(&x) {
-                n[x] = add(&mul3(&p[x - 1], &before, &grow[x]), &inflow[x]);
+                n[x] = migrate::<INFLOW>(&mul(&p[x - 1], &before), &grow[x], &inflow[x]);
             } else if x == OPEN_AGE {
                 let top = add(&mul(&p[OPEN_AGE - 1], &before), &mul(&p[OPEN_AGE], &sx));
-                n[OPEN_AGE] = add(&mul(&top, &grow[OPEN_AGE]), &inflow[OPEN_AGE]);
+                n[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
             }
             before = sx;
         }
         let mut infant = ZERO;
         exp2_scaled(&mut infant, level, &mort.log2_infant[i][sex]);
         let born = mul(&mul(&births, tfr), &[shares[sex]; LANES]);
-        n[0] = add(&mul3(&born, &infant, &grow[0]), &inflow[0]);
+        n[0] = migrate::<INFLOW>(&mul(&born, &infant), &grow[0], &inflow[0]);
     }
 }
 
@@ -832,10 +871,12 @@ fn project_any<'a>(
     for yi in 0..n_years {
         if yi > 0 {
             let i = yi - 1;
-            if let Some(level) = &inputs.level {
-                step_own_any(c, &inputs.tfr, &inputs.grow, &inputs.inflow, mort, i, level, pop, next);
-            } else {
-                step_any(c, &inputs.tfr, &inputs.grow, &inputs.inflow, mort.step_survival(c, i), pop, next);
+            let (tfr, grow, inflow) = (&inputs.tfr, &inputs.grow, &inputs.inflow);
+            match (&inputs.level, inputs.has_inflow) {
+                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, i, level, pop, next),
+                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, i, level, pop, next),
+                (None, true) => step_any::<true>(c, tfr, grow, inflow, mort.step_survival(c, i), pop, next),
+                (None, false) => step_any::<false>(c, tfr, grow, inflow, mort.step_survival(c, i), pop, next),
             }
             std::mem::swap(&mut pop, &mut next);
         }

@@ -121,6 +121,9 @@ pub fn write(data: &ChartData, path: &Path) -> Result<(), ReportError> {
         props = props.set_creation_datetime(&when);
     }
     wb.set_properties(&props);
+    // Deflate level 3, Excel's own, rather than the crate's 6: the national run's workbook is
+    // written in 3.3 s instead of 4.8 s, and is 47.5 MB instead of 42.7 MB.
+    wb.set_zip_compression_level(3);
     let e = failed(path);
     // The summary sheet's rows go to a temporary file beside the workbook as they are written
     // (the national run's is 400,000 rows).
