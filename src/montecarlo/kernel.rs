@@ -156,18 +156,28 @@ impl Constants {
 
 /// `out[l] = 2^(c[l] y[l])` for every lane: by [`exp2_small`] where `|c y|` is below
 /// [`SMALL_EXPONENT`] (the survival of most ages up to 70, whose yearly mortality is a few per
-/// thousand) and by [`exp2_f32`] elsewhere. Each lane's value depends on that lane alone: the
-/// full form is computed for the whole block only when some lane needs it, and then chosen lane
-/// by lane, so results do not depend on which draws share a block. Plain loops over the lanes,
+/// thousand) and by [`exp2_f32`] elsewhere. Each lane's value depends on that lane alone: each
+/// form is computed for the whole block only when some lane needs it, and then chosen lane by
+/// lane, so results do not depend on which draws share a block. Plain loops over the lanes,
 /// not `array::from_fn`: in the large projection kernel LLVM reliably vectorises the loops,
 /// while the closure form was left partly scalar by some builds (half the kernel's speed).
 #[inline(always)]
 fn exp2_scaled(out: &mut V, c: &V, y: &V) {
     let mut t = ZERO;
     let mut large = 0u32;
+    let mut small = 0u32;
     for l in 0..LANES {
         t[l] = c[l] * y[l];
-        large |= u32::from(t[l].abs() >= SMALL_EXPONENT);
+        let big = t[l].abs() >= SMALL_EXPONENT;
+        large |= u32::from(big);
+        small |= u32::from(!big);
+    }
+    if small == 0 {
+        // Every lane needs the full form (the old ages): the short one would be thrown away.
+        for l in 0..LANES {
+            out[l] = exp2_f32(t[l]);
+        }
+        return;
     }
     for l in 0..LANES {
         out[l] = exp2_small(t[l]);
@@ -1023,6 +1033,13 @@ mod tests {
         exp2_scaled(&mut mixed, &c2, &y);
         assert_eq!(alone[..LANES - 1], mixed[..LANES - 1]);
         assert_eq!(mixed[LANES - 1], exp2_f32(100.0 * y[LANES - 1]));
+        // Every lane large: the full form in each, as when it shares a block with small ones.
+        let big: V = [100.0; LANES];
+        let mut all = ZERO;
+        exp2_scaled(&mut all, &big, &y);
+        for l in 0..LANES {
+            assert_eq!(all[l], exp2_f32(100.0 * y[l]), "lane {l}");
+        }
     }
 
     /// The lanes' life table is the scalar one, bit for bit.
