@@ -686,8 +686,8 @@ impl BlockOut {
         assert!(row < self.rows && self.lanes <= LANES, "row {row} outside a block of {}", self.rows);
         if self.lanes == LANES {
             // A full block is one fixed-size (64-byte) store. The slice copy below, of a length
-            // known only at run time, is a call to `memcpy` per row: in a profile of the national
-            // run, `memcpy` had a fifth of the projection's samples.
+            // known only at run time, is a call to `memcpy` per row (a fifth of the projection's
+            // samples in a profile of the national run, most of it the stores' own wait).
             // SAFETY: row < rows and lanes == LANES: the constructor's contract makes the LANES
             // elements from base + row * stride valid and exclusively ours; `write_unaligned`
             // asks no alignment of them.

@@ -448,7 +448,6 @@ mod tests {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (x >> 33) as u32
         };
-        // Keys spread over the 2,048 buckets of 2^shift keys from `lo`.
         // Keys spread over the 2,048 buckets of 2^shift keys from `lo`; the wanted buckets are
         // those of the keys at the positions given (none for the last case).
         for (len, shift, at) in [
