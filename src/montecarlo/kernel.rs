@@ -722,33 +722,6 @@ impl MortalityBlock {
     }
 }
 
-simd_dispatch! {
-    /// The one-year cohort-component step of one region in a block of draws: `next` is `pop` a
-    /// year later (the same step as [`crate::demography::projection::step`]).
-    pub fn step / step_avx2 => step_with_inflow(
-        c: &Constants,
-        tfr: &V,
-        grow: &[AgeLanes; 2],
-        inflow: &[AgeLanes; 2],
-        sv: StepSurvival<'_>,
-        pop: &[AgeLanes; 2],
-        next: &mut [AgeLanes; 2],
-    )
-}
-
-#[inline(always)]
-fn step_with_inflow(
-    c: &Constants,
-    tfr: &V,
-    grow: &[AgeLanes; 2],
-    inflow: &[AgeLanes; 2],
-    sv: StepSurvival<'_>,
-    pop: &[AgeLanes; 2],
-    next: &mut [AgeLanes; 2],
-) {
-    step_any::<true>(c, tfr, grow, inflow, sv, pop, next);
-}
-
 /// Survivors times their growth by migration, plus the in-migrants when the region has them
 /// (`INFLOW`; adding zeros to counts that are never -0 changes no bit, so leaving them out
 /// gives the same results).

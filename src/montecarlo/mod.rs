@@ -532,6 +532,41 @@ fn blocks(draws: usize, block: usize) -> Vec<(usize, usize)> {
     (0..draws).step_by(block).map(|d0| (d0, block.min(draws - d0))).collect()
 }
 
+/// Zeroed `f32`s whose first value starts a cache line (64 bytes).
+///
+/// The kernel writes a block of 16 draws of a row as one 64-byte store. A large `Vec` from the
+/// system allocator starts 16 bytes into a page, so each of those stores crossed two cache lines,
+/// with twice the lines to fetch and a split store every time; aligned, the projection of the
+/// national run took about 5% less time (same tables).
+pub(crate) struct LineAligned {
+    store: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+impl LineAligned {
+    pub(crate) fn zeroed(len: usize) -> LineAligned {
+        // `vec![0.0; n]` takes zeroed pages from the system as they are first written rather than
+        // clearing them all here.
+        let store = vec![0.0f32; len + 16];
+        let start = store.as_ptr().align_offset(64).min(16);
+        LineAligned { store, start, len }
+    }
+}
+
+impl std::ops::Deref for LineAligned {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.store[self.start..self.start + self.len]
+    }
+}
+
+impl std::ops::DerefMut for LineAligned {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.store[self.start..self.start + self.len]
+    }
+}
+
 /// A chunk's per-draw values, series by series: `[region][row][draw]`.
 struct ChunkValues<'a> {
     buf: &'a [f32],
@@ -1026,11 +1061,11 @@ fn run_part(
         .map(|g| (sink.is_none() && plan.in_part[g] > 0 && !complete(g)).then(|| vec![0; full * draws]))
         .collect();
 
-    // The chunk buffer, allocated once at its largest size. `vec![0.0; n]` takes zeroed pages
-    // from the system as they are first written (by the projection tasks, in parallel) rather
-    // than clearing them all here first.
+    // The chunk buffer, allocated once at its largest size and aligned to cache lines. Its
+    // zeroed pages come from the system as they are first written (by the projection tasks, in
+    // parallel) rather than all cleared here first.
     let largest = plan.passes.iter().map(PassRows::len).max().unwrap_or(0) * plan.chunk.min(plan.order.len()) * draws;
-    let mut buf: Vec<f32> = vec![0.0; largest];
+    let mut buf = LineAligned::zeroed(largest);
     // With `keep_tables`: the national mortality tables of each block, filled on first use.
     let kept_tables: Vec<OnceLock<kernel::MortalityBlock>> = if plan.keep_tables {
         task_blocks.iter().map(|_| OnceLock::new()).collect()
