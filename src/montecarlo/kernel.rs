@@ -59,6 +59,28 @@ fn add(a: &V, b: &V) -> V {
     std::array::from_fn(|l| a[l] + b[l])
 }
 
+/// `max(a - b, 0)` lane by lane.
+#[inline(always)]
+fn excess(a: &V, b: &V) -> V {
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = (a[l] - b[l]).max(0.0);
+    }
+    out
+}
+
+/// The sum of both sexes' segment sums from segment `first` on, in segment order. A function,
+/// not a closure in [`project_any`]: some builds left that closure out of line (a call, with
+/// its vector returned through memory, for each of five counts a year).
+#[inline(always)]
+fn sum_from(sums: &[[V; 2]], first: usize) -> V {
+    let mut acc = ZERO;
+    for s in &sums[first..] {
+        acc = add(&acc, &add(&s[0], &s[1]));
+    }
+    acc
+}
+
 pub use crate::demography::lifetable::exp;
 
 /// A run of ages `start..end` summed as one: every age count the metrics need (elderly, 65+,
@@ -877,19 +899,12 @@ fn project_any<'a>(
                 sums[k][sex] = acc;
             }
         }
-        let from = |first: usize| -> V {
-            let mut acc = ZERO;
-            for s in &sums[first..] {
-                acc = add(&acc, &add(&s[0], &s[1]));
-            }
-            acc
-        };
         let (total, elderly, aged65, aged80, people) = (
-            from(0),
-            from(c.elderly_seg),
-            from(c.aged65_seg),
-            from(c.aged80_seg),
-            from(c.care_seg),
+            sum_from(sums, 0),
+            sum_from(sums, c.elderly_seg),
+            sum_from(sums, c.aged65_seg),
+            sum_from(sums, c.aged80_seg),
+            sum_from(sums, c.care_seg),
         );
         let (mut partial, mut full) = (ZERO, ZERO);
         match &care.capped {
@@ -916,7 +931,10 @@ fn project_any<'a>(
         }
         let [inst, nurs, comm, caregivers, seasonal] = &inputs.capacity[yi];
         let u = &care.uptake;
-        let independent: V = std::array::from_fn(|l| (people[l] - partial[l] - full[l]).max(0.0));
+        let mut independent = ZERO;
+        for l in 0..LANES {
+            independent[l] = (people[l] - partial[l] - full[l]).max(0.0);
+        }
         let demand_nursing = add(&mul(&partial, &u[1]), &mul(&full, &u[2]));
         let mut v = [ZERO; N_STORED];
         v[Metric::PopulationTotal as usize] = total;
@@ -933,7 +951,7 @@ fn project_any<'a>(
         v[Metric::BedsNursing as usize] = *nurs;
         v[Metric::BedsCommunity as usize] = *comm;
         v[Metric::BedsTotal as usize] = add(inst, comm);
-        v[Metric::UnmetNursingNeed as usize] = std::array::from_fn(|l| (demand_nursing[l] - nurs[l]).max(0.0));
+        v[Metric::UnmetNursingNeed as usize] = excess(&demand_nursing, nurs);
         v[Metric::Caregivers as usize] = *caregivers;
         let base = rows.metric_row(yi, 0);
         for (m, val) in v.iter().enumerate() {
