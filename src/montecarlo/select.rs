@@ -413,7 +413,9 @@ fn first_pass_avx512(values: &[f32], keys: &mut [u32], acc: &mut [f64; 8], count
     let infinity = _mm512_set1_epi32(0x7F80_0000);
     let sign = _mm512_set1_epi32(i32::MIN);
     let mut finite_values = 0usize;
+    let mut taken = 0;
     for (vs, ks) in groups.iter().zip(key_groups.iter_mut()) {
+        taken += 16;
         let v = unsafe { _mm512_loadu_ps(vs.as_ptr()) };
         // -0 becomes +0 for the key, as in `key`.
         let b = _mm512_castps_si512(_mm512_add_ps(v, _mm512_setzero_ps()));
@@ -427,14 +429,14 @@ fn first_pass_avx512(values: &[f32], keys: &mut [u32], acc: &mut [f64; 8], count
         // Values 0..8 then 8..16 of the group, a non-finite one as +0 (the loop's `else 0.0`).
         let first = _mm512_maskz_cvtps_pd(finite as u8, _mm512_castps512_ps256(v));
         sum = _mm512_add_pd(sum, first);
-        let second = _mm512_castpd_ps(_mm512_castpd256_pd512(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
-        sum = _mm512_add_pd(sum, _mm512_maskz_cvtps_pd((finite >> 8) as u8, _mm512_castps512_ps256(second)));
+        let second = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+        sum = _mm512_add_pd(sum, _mm512_maskz_cvtps_pd((finite >> 8) as u8, second));
     }
     unsafe { _mm512_storeu_pd(acc.as_mut_ptr(), sum) };
     *count += finite_values;
     *lo = (*lo).min(_mm512_reduce_min_epu32(kmin));
     *hi = (*hi).max(_mm512_reduce_max_epu32(kmax));
-    groups.len() * 16
+    taken
 }
 
 /// The `p` quantile (type 7) of the finite values, rearranging them in place; `None` when
