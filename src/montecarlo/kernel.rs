@@ -481,6 +481,9 @@ pub struct RegionBlock {
     cap: CapacityPath,
     /// Per-sex sums of the age segments, by segment (scratch of [`project`]).
     segment_sums: Vec<[V; 2]>,
+    /// Each group's shared migration samples for the last block of draws it was asked for
+    /// (see [`super::migration_rates`]).
+    group_rates: super::GroupRates,
 }
 
 impl RegionBlock {
@@ -496,6 +499,7 @@ impl RegionBlock {
             capacity: vec![[ZERO; 5]; n_years],
             cap: CapacityPath::new(n_years),
             segment_sums: vec![[ZERO; 2]; c.segments()],
+            group_rates: super::GroupRates::default(),
         }
     }
 
@@ -519,7 +523,7 @@ impl RegionBlock {
         let tfr_dist = region.tfr.as_ref().unwrap_or(&s.fertility.tfr);
         let own_level = region.mortality_level.as_fixed() != Some(1.0);
         self.lanes = lanes;
-        let mut rate = [0.0f64; LANES];
+        let mut rate = super::migration_rates(s, r, d0, lanes, &mut self.group_rates);
         let mut level = [1.0f32; LANES];
         for l in 0..lanes {
             let draw = s.draw_id(d0 + l);
@@ -529,7 +533,6 @@ impl RegionBlock {
                 None => d.sample(&mut stream(s.seed, purpose, draw, region.key)),
             };
             self.tfr[l] = sample(tfr_dist, Purpose::Fertility) as f32;
-            rate[l] = super::migration_rate(s, r, draw);
             if own_level {
                 level[l] = sample(&region.mortality_level, Purpose::MortalityLevel) as f32;
             }

@@ -171,6 +171,60 @@ pub(crate) fn migration_rate(s: &Scenario, r: usize, draw: u64) -> f64 {
     rate / 1000.0
 }
 
+/// [`migration_rate`] for draws `d0..d0 + lanes` (lane `l` is draw `d0 + l`; later lanes are
+/// left 0), with the same operations in the same order, so the same bits. A group's shared
+/// rate is the same for every region below it, so its samples for a block are made once and
+/// kept in `cache` for the next regions (the regions of a chunk run in group order): in the
+/// national scenario that is one Laplace sample, with its stream and logarithm, saved for each
+/// county and draw.
+pub(crate) fn migration_rates(s: &Scenario, r: usize, d0: usize, lanes: usize, cache: &mut GroupRates) -> [f64; kernel::LANES] {
+    let sample = |d: &crate::dist::Dist, key: u64, l: usize| match d.as_fixed() {
+        Some(v) => v,
+        None => d.sample(&mut stream(s.seed, Purpose::Migration, s.draw_id(d0 + l), key)),
+    };
+    let region = &s.regions[r];
+    let own = region.migration_rate.as_ref().unwrap_or(&s.migration.rate_per_1000);
+    let mut rate = [0.0; kernel::LANES];
+    for (l, v) in rate.iter_mut().enumerate().take(lanes) {
+        *v = sample(own, region.key, l);
+    }
+    let mut g = region.group;
+    while let Some(gi) = g {
+        let group = &s.groups[gi];
+        if let Some(d) = &group.migration_rate {
+            if cache.slots.len() < s.groups.len() {
+                cache.slots.resize(s.groups.len(), None);
+            }
+            let slot = &mut cache.slots[gi];
+            if !matches!(slot, Some((at, n, _)) if *at == d0 && *n == lanes) {
+                let mut v = [0.0; kernel::LANES];
+                for (l, x) in v.iter_mut().enumerate().take(lanes) {
+                    *x = sample(d, group.key, l);
+                }
+                *slot = Some((d0, lanes, v));
+            }
+            if let Some((_, _, v)) = slot {
+                for l in 0..lanes {
+                    rate[l] += v[l];
+                }
+            }
+        }
+        g = group.parent;
+    }
+    for v in rate.iter_mut().take(lanes) {
+        *v /= 1000.0;
+    }
+    rate
+}
+
+/// Groups' shared migration samples, by group: the first draw and the number of draws of the
+/// block they are for, and the samples. Each is a function of the scenario, the group and the
+/// draws only, so a kept one is valid for any region and chunk.
+#[derive(Default)]
+pub(crate) struct GroupRates {
+    slots: Vec<Option<(usize, usize, [f64; kernel::LANES])>>,
+}
+
 /// The share of the migration schedules that goes on in `draw` (national, the same for every
 /// region).
 pub(crate) fn migration_persistence(s: &Scenario, draw: u64) -> f64 {
