@@ -644,7 +644,7 @@ impl PassRows {
         self.years.len() * N_STORED + self.pyramid_cells() + if self.independent { self.years.len() } else { 0 }
     }
 
-    fn pyramid_cells(&self) -> usize {
+    pub fn pyramid_cells(&self) -> usize {
         if self.pyramid { 2 * AGE_GROUPS } else { 0 }
     }
 

@@ -1165,9 +1165,8 @@ fn run_part(
                 rows: n_rows,
                 draws,
             };
-            let work: Vec<(Unit, Source<'_>)> = (0..nr).map(|ri| (Unit::Region(chunk[ri]), Source::Region(&values, ri))).collect();
             let mut states: Vec<UnitState> = chunk.iter().filter_map(|&r| region_states[r].take()).collect();
-            summarise_units(&sm, &work, rows, &mut states);
+            summarise_chunk(&sm, chunk, &values, rows, &mut states, &mut acc, &mut spare);
             for (&r, st) in chunk.iter().zip(states) {
                 region_states[r] = Some(st);
             }
@@ -1176,11 +1175,10 @@ fn run_part(
                 return Err(PartError::Cancelled);
             }
 
-            // 3. Add the regions into their groups, then finish the groups whose last member
-            //    this chunk holds, deepest first: each is added to its parent, then summarised
-            //    (or kept as a partial sum when the part does not hold all its members).
+            // 3. Finish the groups whose last member this chunk holds, deepest first: each is
+            //    added to its parent, then summarised (or kept as a partial sum when the part
+            //    does not hold all its members).
             let clock = Instant::now();
-            add_to_groups(s, chunk, &values, &mut acc, &mut spare);
             for g in plan.finishing(chunk_start..chunk_start + nr) {
                 let Some(sums) = acc[g].take() else { continue };
                 if let Some(st) = group_states[g].as_mut() {
@@ -1242,8 +1240,9 @@ fn run_part(
 }
 
 /// Adds the values of a chunk's regions into the fixed-point sums of their own groups
-/// (`acc[group]`, `[row][draw]`). A group's first contribution is written, not added, so buffers
-/// need no zeroing.
+/// (`acc[group]`, `[row][draw]`) in a pass of their own (a staged sweep's population, whose
+/// regions' targets are tested before; a run does both at once in [`summarise_chunk`]). A
+/// group's first contribution is written, not added, so buffers need no zeroing.
 fn add_to_groups(s: &Scenario, chunk: &[usize], values: &ChunkValues<'_>, acc: &mut [Option<Vec<i64>>], spare: &mut Vec<Vec<i64>>) {
     let draws = values.draws;
     let mut direct: Vec<usize> = chunk.iter().filter_map(|&r| s.regions[r].group).collect();
@@ -1262,6 +1261,116 @@ fn add_to_groups(s: &Scenario, chunk: &[usize], values: &ChunkValues<'_>, acc: &
                 }
             }
         });
+    }
+}
+
+/// One job of [`summarise_chunk`]: an item of some regions of the chunk (`members`, positions
+/// in the chunk) and, when they share a group, that group's sums for the item's rows.
+struct ChunkJob<'a> {
+    members: Vec<usize>,
+    item: Item,
+    /// The group's sums of the item's rows (`[row][draw]`, the item's rows in order), and
+    /// whether the first member's values are written rather than added (a fresh buffer).
+    sums: Option<(&'a mut [i64], bool)>,
+    /// The group's sums of the item's year's `independent` row, when the pass has one.
+    independent: Option<&'a mut [i64]>,
+}
+
+/// Summarises the regions of a chunk into `states` (one per region, in chunk order) and adds
+/// their values into the fixed-point sums of their own groups (`acc[group]`, `[row][draw]`),
+/// in the same jobs. A job takes one item (a year, or the horizon pyramid) of every region of
+/// the chunk in one group, in turn: each region's rows are added to the group's just after its
+/// summary has read them, while they are still in the cache. Added in a pass of their own, they
+/// were read from memory a second time (the chunk is far larger than the caches), which cost
+/// about half of the group stage. A group's first contribution is written, not added, so
+/// buffers need no zeroing; the sums are integers, so the order of the additions does not
+/// change them.
+#[allow(clippy::too_many_arguments)]
+fn summarise_chunk(
+    sm: &Summariser<'_>,
+    chunk: &[usize],
+    values: &ChunkValues<'_>,
+    rows: &PassRows,
+    states: &mut [UnitState],
+    acc: &mut [Option<Vec<i64>>],
+    spare: &mut Vec<Vec<i64>>,
+) {
+    let s = sm.s;
+    let draws = values.draws;
+    let items = pass_items(rows);
+    let mut members_of: Vec<Vec<usize>> = vec![Vec::new(); acc.len()];
+    let mut jobs: Vec<ChunkJob<'_>> = Vec::new();
+    for (ri, &r) in chunk.iter().enumerate() {
+        match s.regions[r].group {
+            Some(g) => members_of[g].push(ri),
+            None => jobs.extend(items.iter().map(|&item| ChunkJob {
+                members: vec![ri],
+                item,
+                sums: None,
+                independent: None,
+            })),
+        }
+    }
+    for (slot, members) in acc.iter_mut().zip(members_of) {
+        if members.is_empty() {
+            continue;
+        }
+        let fresh = slot.is_none();
+        let sums = slot.get_or_insert_with(|| take_buffer(spare, values.rows * draws));
+        // Rows: the metrics of each year, then the pyramid, then the independent people.
+        let (metric_rows, rest) = sums.split_at_mut(rows.years.len() * N_STORED * draws);
+        let (mut pyramid_rows, independent_rows) = rest.split_at_mut(rows.pyramid_cells() * draws);
+        let mut years = metric_rows.chunks_mut(N_STORED * draws);
+        let mut independent = independent_rows.chunks_mut(draws);
+        for &item in &items {
+            let (sums, independent) = match item {
+                Item::Year(_) => (years.next(), if rows.independent { independent.next() } else { None }),
+                Item::Pyramid => (Some(std::mem::take(&mut pyramid_rows)), None),
+            };
+            jobs.push(ChunkJob {
+                members: members.clone(),
+                item,
+                sums: sums.map(|v| (v, fresh)),
+                independent,
+            });
+        }
+    }
+    let results: Vec<Vec<(usize, ItemResult)>> = jobs
+        .par_iter_mut()
+        .map_init(summary::YearScratch::default, |scratch, job| {
+            let mut out = Vec::with_capacity(job.members.len());
+            for (i, &ri) in job.members.iter().enumerate() {
+                if sm.cancelled.is_some_and(|c| c()) {
+                    break;
+                }
+                let src = Source::Region(values, ri);
+                out.push((ri, sm.item(Unit::Region(chunk[ri]), &src, rows, job.item, scratch)));
+                let Some((sums, fresh)) = &mut job.sums else { continue };
+                let first = *fresh && i == 0;
+                let add = |to: &mut [i64], row: usize| {
+                    let from = values.series(ri, row);
+                    if first { set_fixed(to, from) } else { add_fixed(to, from) }
+                };
+                let (from, n) = match job.item {
+                    Item::Year(yi) => (rows.metric_row(yi, 0), N_STORED),
+                    Item::Pyramid => (rows.pyramid_row(0, 0), 2 * AGE_GROUPS),
+                };
+                for (k, to) in sums.chunks_mut(draws).take(n).enumerate() {
+                    add(to, from + k);
+                }
+                if let (Some(to), Item::Year(yi)) = (&mut job.independent, job.item) {
+                    add(to, rows.independent_row(yi));
+                }
+            }
+            out
+        })
+        .collect();
+    for (ri, r) in results.into_iter().flatten() {
+        // Absorbing kept draws copies them into fresh memory, which takes a while for many.
+        if sm.cancelled.is_some_and(|c| c()) {
+            return;
+        }
+        states[ri].absorb(s, r);
     }
 }
 
