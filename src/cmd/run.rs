@@ -203,14 +203,10 @@ pub fn write_results(
     let t = Instant::now();
     let data = report::chartdata::load(&staging.dir)?;
     stages.read_back = t.elapsed().as_secs_f64();
-    if !args.no_charts {
-        let t = Instant::now();
-        report::charts::draw_all(&data, &staging.dir.join("charts"))?;
-        stages.charts = t.elapsed().as_secs_f64();
-    }
-    // The workbook and the HTML report are written from the tables and charts just saved,
-    // as `bedsim report` writes them again.
-    let times = report::write_documents(&staging.dir, &data)?;
+    // The charts and the workbook (at the same time), then the HTML report, from the tables just
+    // saved, as `bedsim chart` and `bedsim report` make them again.
+    let (charts, times) = report::write_charts_and_documents(&staging.dir, &data, !args.no_charts)?;
+    stages.charts = charts;
     stages.workbook = times.workbook;
     stages.html = times.html;
     report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;

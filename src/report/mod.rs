@@ -66,21 +66,31 @@ pub struct DocumentTimes {
     pub html: f64,
 }
 
-/// Writes the documents of a results folder from its tables, manifest and charts:
-/// `report.xlsx` and `report.html`.
+/// Draws the charts of a results folder (when `charts`) and writes its workbook at the same
+/// time, since the workbook does not show the charts; then the HTML report, which does. Returns
+/// the time of the charts and of each document, each measured on its own (the first two
+/// overlap).
 ///
 /// # Errors
-/// Unreadable tables, or a document that cannot be written.
-pub fn write_documents(dir: &Path, data: &chartdata::ChartData) -> Result<DocumentTimes, ReportError> {
-    let t = std::time::Instant::now();
-    workbook::write(data, &dir.join("report.xlsx"))?;
-    let workbook = t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
-    html::write(data, dir, &dir.join("report.html"))?;
-    Ok(DocumentTimes {
-        workbook,
-        html: t.elapsed().as_secs_f64(),
-    })
+/// A chart or document that cannot be written.
+pub fn write_charts_and_documents(dir: &Path, data: &chartdata::ChartData, charts: bool) -> Result<(f64, DocumentTimes), ReportError> {
+    let timed = |f: &dyn Fn() -> Result<(), ReportError>| {
+        let t = std::time::Instant::now();
+        f().map(|()| t.elapsed().as_secs_f64())
+    };
+    let (drawn, workbook) = rayon::join(
+        || {
+            if charts {
+                timed(&|| charts::draw_all(data, &dir.join("charts")).map(|_| ()).map_err(ReportError::from))
+            } else {
+                Ok(0.0)
+            }
+        },
+        || timed(&|| workbook::write(data, &dir.join("report.xlsx"))),
+    );
+    let (drawn, workbook) = (drawn?, workbook?);
+    let html = timed(&|| html::write(data, dir, &dir.join("report.html")))?;
+    Ok((drawn, DocumentTimes { workbook, html }))
 }
 
 /// Writes the documents of the results folder `results` again (after `bedsim chart`, or in
@@ -262,53 +272,60 @@ impl Drop for Staging {
 ///
 /// # Errors
 /// Any write failure, or [`ReportError::Interrupted`].
-pub fn write_tables(s: &Scenario, r: &RunResult, confidence: f64, dir: &Path, interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {
-    let table = |path: PathBuf| {
-        move |source| ReportError::Table {
-            path: path.display().to_string(),
-            source,
-        }
+pub fn write_tables(
+    s: &Scenario,
+    r: &RunResult,
+    confidence: f64,
+    dir: &Path,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<(), ReportError> {
+    use rayon::prelude::*;
+    let table = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReportError::Table { path, source }
     };
-    let p = dir.join("summary.csv");
-    tables::write_csv(&mut tables::summary_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("summary.parquet");
-    tables::write_parquet(&mut tables::summary_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("targets.csv");
-    tables::write_csv(&mut tables::targets_frame(s, r, confidence, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("targets.parquet");
-    tables::write_parquet(&mut tables::targets_frame(s, r, confidence, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("pyramid.csv");
-    tables::write_csv(&mut tables::pyramid_frame(s, r, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("pyramid.parquet");
-    tables::write_parquet(&mut tables::pyramid_frame(s, r, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("units.csv");
-    tables::write_csv(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    let p = dir.join("units.parquet");
-    tables::write_parquet(&mut tables::units_frame(s).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-    stop_if(interrupted)?;
-    if s.backtest.is_some() {
-        let rows = crate::backtest::compare(s, r);
-        let p = dir.join("backtest.csv");
-        tables::write_csv(&mut tables::backtest_frame(s, &rows, true).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-        let p = dir.join("backtest.parquet");
-        tables::write_parquet(&mut tables::backtest_frame(s, &rows, false).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-        let p = dir.join("backtest_coverage.csv");
-        let cov = crate::backtest::coverage(&rows);
-        tables::write_csv(&mut tables::coverage_frame(&cov).map_err(table(p.clone()))?, &p).map_err(table(p))?;
-        stop_if(interrupted)?;
+    let csv = |name: &str, frame: &(dyn Fn() -> polars::prelude::PolarsResult<polars::prelude::DataFrame> + Sync)| {
+        let p = dir.join(name);
+        tables::write_csv(&mut frame().map_err(table(&p))?, &p).map_err(table(&p))
+    };
+    let parquet = |name: &str, frame: &(dyn Fn() -> polars::prelude::PolarsResult<polars::prelude::DataFrame> + Sync)| {
+        let p = dir.join(name);
+        tables::write_parquet(&mut frame().map_err(table(&p))?, &p).map_err(table(&p))
+    };
+    // Every file is made from the run alone, so they are written side by side (the national
+    // run's summary alone is 1.1 million rows in each form); the first failure in this order
+    // is reported.
+    let backtest = s.backtest.is_some().then(|| crate::backtest::compare(s, r));
+    type Job<'a> = Box<dyn Fn() -> Result<(), ReportError> + Sync + 'a>;
+    let mut jobs: Vec<Job<'_>> = vec![
+        Box::new(|| csv("summary.csv", &|| tables::summary_frame(s, r, true))),
+        Box::new(|| parquet("summary.parquet", &|| tables::summary_frame(s, r, false))),
+        Box::new(|| csv("targets.csv", &|| tables::targets_frame(s, r, confidence, true))),
+        Box::new(|| parquet("targets.parquet", &|| tables::targets_frame(s, r, confidence, false))),
+        Box::new(|| csv("pyramid.csv", &|| tables::pyramid_frame(s, r, true))),
+        Box::new(|| parquet("pyramid.parquet", &|| tables::pyramid_frame(s, r, false))),
+        Box::new(|| csv("units.csv", &|| tables::units_frame(s))),
+        Box::new(|| parquet("units.parquet", &|| tables::units_frame(s))),
+    ];
+    if let Some(rows) = &backtest {
+        jobs.push(Box::new(|| csv("backtest.csv", &|| tables::backtest_frame(s, rows, true))));
+        jobs.push(Box::new(|| parquet("backtest.parquet", &|| tables::backtest_frame(s, rows, false))));
+        jobs.push(Box::new(|| {
+            let cov = crate::backtest::coverage(rows);
+            csv("backtest_coverage.csv", &|| tables::coverage_frame(&cov))
+        }));
     }
-    let p = dir.join("draws.parquet");
-    if !tables::write_draws(s, r, &p, interrupted).map_err(table(p))? {
-        return Err(ReportError::Interrupted);
-    }
-    Ok(())
+    jobs.push(Box::new(|| {
+        let p = dir.join("draws.parquet");
+        if tables::write_draws(s, r, &p, interrupted).map_err(table(&p))? {
+            Ok(())
+        } else {
+            Err(ReportError::Interrupted)
+        }
+    }));
+    let done: Vec<Result<(), ReportError>> = jobs.par_iter().map(|job| stop_if(interrupted).and_then(|()| job())).collect();
+    done.into_iter().collect::<Result<(), _>>()?;
+    stop_if(interrupted)
 }
 
 fn stop_if(interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {
