@@ -98,6 +98,8 @@ struct Segment {
 /// What every draw and region of a run share.
 pub struct Constants {
     segments: Vec<Segment>,
+    /// Whether each age is the last of its segment.
+    segment_ends: [bool; N_AGES],
     /// First segment of the elderly, of 65+, of 80+ and of the ages with care need.
     elderly_seg: usize,
     aged65_seg: usize,
@@ -159,6 +161,7 @@ impl Constants {
             aged65_seg: first(65),
             aged80_seg: first(80),
             care_seg: first(care_min),
+            segment_ends: std::array::from_fn(|x| segments.iter().any(|g| g.end == x + 1)),
             segments,
             base_peak,
             mig_weight: s.migration.weight,
@@ -787,11 +790,30 @@ fn step_any<const INFLOW: bool>(
     }
 }
 
+/// Per-sex sums of the age segments of `pop`: each segment's ages added in ascending order,
+/// starting from zero (both sexes' chains side by side; each keeps its own order).
+#[inline(always)]
+fn segment_sums(c: &Constants, pop: &[AgeLanes; 2], sums: &mut [[V; 2]]) {
+    for (g, s) in c.segments.iter().zip(sums.iter_mut()) {
+        let (mut men, mut women) = (ZERO, ZERO);
+        for x in g.start..g.end {
+            men = add(&men, &pop[0][x]);
+            women = add(&women, &pop[1][x]);
+        }
+        *s = [men, women];
+    }
+}
+
 /// [`step_any`] for a region with a mortality level of its own: its survival `S^c` of each age
 /// is formed as the cohort step reaches that age rather than stored first, and the fertility
 /// weights from the women's `S^c` as the births are summed (ascending ages, as `step_any`). The
 /// same values and operations as computing every `S^c` first and then `step_any`, so the same bits,
 /// without writing and reading back 13 KB of survival per region and year.
+///
+/// It also leaves the segment sums of `pop` in `sums` ([`segment_sums`]'s values: each
+/// segment's ages added in ascending order from zero), formed as the step reads each age: the
+/// sums' chains of additions then wait on nothing but the loads the step makes anyway, instead
+/// of running as a pass of their own that waits on each addition in turn.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn step_own_any<const INFLOW: bool>(
@@ -804,6 +826,7 @@ fn step_own_any<const INFLOW: bool>(
     level: &V,
     pop: &[AgeLanes; 2],
     next: &mut [AgeLanes; 2],
+    sums: &mut [[V; 2]],
 ) {
     let shares = [c.male_share, 1.0 - c.male_share];
     let mut births = ZERO;
@@ -811,7 +834,14 @@ fn step_own_any<const INFLOW: bool>(
     for sex in [1, 0] {
         let (p, n, ls, grow, inflow) = (&pop[sex], &mut next[sex], &mort.log2_surv[i][sex], &grow[sex], &inflow[sex]);
         let mut before = ZERO;
+        let (mut seg, mut acc) = (0, ZERO);
         for x in 0..N_AGES {
+            acc = add(&acc, &p[x]);
+            if c.segment_ends[x] {
+                sums[seg][sex] = acc;
+                acc = ZERO;
+                seg += 1;
+            }
             let mut sx = ZERO;
             exp2_scaled(&mut sx, level, &ls[x]);
             if sex == 1 && (c.fert_lo..c.fert_hi).contains(&x) {
@@ -877,31 +907,48 @@ fn project_any<'a>(
         }
     }
     for yi in 0..n_years {
-        if yi > 0 {
-            let i = yi - 1;
+        // The segment sums of this year's population (`pop`), then the step to the next year:
+        // a region with a mortality level of its own forms the sums in its step.
+        let sums = &mut inputs.segment_sums;
+        let stepped = yi + 1 < n_years;
+        if stepped {
             let (tfr, grow, inflow) = (&inputs.tfr, &inputs.grow, &inputs.inflow);
             match (&inputs.level, inputs.has_inflow) {
-                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, i, level, pop, next),
-                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, i, level, pop, next),
-                (None, true) => step_any::<true>(c, tfr, grow, inflow, mort.step_survival(c, i), pop, next),
-                (None, false) => step_any::<false>(c, tfr, grow, inflow, mort.step_survival(c, i), pop, next),
+                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, yi, level, pop, next, sums),
+                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, yi, level, pop, next, sums),
+                (None, has_inflow) => {
+                    segment_sums(c, pop, sums);
+                    let sv = mort.step_survival(c, yi);
+                    if has_inflow {
+                        step_any::<true>(c, tfr, grow, inflow, sv, pop, next);
+                    } else {
+                        step_any::<false>(c, tfr, grow, inflow, sv, pop, next);
+                    }
+                }
             }
+        } else {
+            segment_sums(c, pop, sums);
+        }
+        if rows.pyramid && !stepped {
+            for (sex, p) in pop.iter().enumerate() {
+                for g in 0..AGE_GROUPS {
+                    let mut cell = ZERO;
+                    for x in 5 * g..(5 * g + 5).min(N_AGES) {
+                        for l in 0..LANES {
+                            cell[l] += p[x][l];
+                        }
+                    }
+                    out.set(rows.pyramid_row(sex, g), &cell);
+                }
+            }
+        }
+        if stepped {
             std::mem::swap(&mut pop, &mut next);
         }
         if !rows.years.contains(&yi) {
             continue;
         }
-        // Per-sex sums of the age segments, then the counts from them.
-        let sums = &mut inputs.segment_sums;
-        for (k, g) in c.segments.iter().enumerate() {
-            for sex in 0..2 {
-                let mut acc = ZERO;
-                for x in g.start..g.end {
-                    acc = add(&acc, &pop[sex][x]);
-                }
-                sums[k][sex] = acc;
-            }
-        }
+        let sums = &inputs.segment_sums;
         let (total, elderly, aged65, aged80, people) = (
             sum_from(sums, 0),
             sum_from(sums, c.elderly_seg),
@@ -962,19 +1009,6 @@ fn project_any<'a>(
         }
         if rows.independent {
             out.set(rows.independent_row(yi), &independent);
-        }
-        if rows.pyramid && yi + 1 == n_years {
-            for (sex, p) in pop.iter().enumerate() {
-                for g in 0..AGE_GROUPS {
-                    let mut cell = ZERO;
-                    for x in 5 * g..(5 * g + 5).min(N_AGES) {
-                        for l in 0..LANES {
-                            cell[l] += p[x][l];
-                        }
-                    }
-                    out.set(rows.pyramid_row(sex, g), &cell);
-                }
-            }
         }
     }
 }
