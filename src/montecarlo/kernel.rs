@@ -69,14 +69,22 @@ fn excess(a: &V, b: &V) -> V {
     out
 }
 
-/// The sum of both sexes' segment sums from segment `first` on, in segment order. A function,
-/// not a closure in [`project_any`]: some builds left that closure out of line (a call, with
-/// its vector returned through memory, for each of five counts a year).
+/// The people of all ages, of the elderly, of 65+, of 80+ and of the care ages: for each, the
+/// sum of both sexes' segment sums from its first segment on, in segment order, from zero. One
+/// pass over the segments carries the five chains of additions side by side (each in its own
+/// order, so the same bits as five passes), rather than each waiting for the one before. A
+/// function, not a closure in [`project_any`]: some builds left such closures out of line.
 #[inline(always)]
-fn sum_from(sums: &[[V; 2]], first: usize) -> V {
-    let mut acc = ZERO;
-    for s in &sums[first..] {
-        acc = add(&acc, &add(&s[0], &s[1]));
+fn age_counts(c: &Constants, sums: &[[V; 2]]) -> [V; 5] {
+    let firsts = [0, c.elderly_seg, c.aged65_seg, c.aged80_seg, c.care_seg];
+    let mut acc = [ZERO; 5];
+    for (k, s) in sums.iter().enumerate() {
+        let both = add(&s[0], &s[1]);
+        for (a, &first) in acc.iter_mut().zip(&firsts) {
+            if k >= first {
+                *a = add(a, &both);
+            }
+        }
     }
     acc
 }
@@ -949,13 +957,7 @@ fn project_any<'a>(
             continue;
         }
         let sums = &inputs.segment_sums;
-        let (total, elderly, aged65, aged80, people) = (
-            sum_from(sums, 0),
-            sum_from(sums, c.elderly_seg),
-            sum_from(sums, c.aged65_seg),
-            sum_from(sums, c.aged80_seg),
-            sum_from(sums, c.care_seg),
-        );
+        let [total, elderly, aged65, aged80, people] = age_counts(c, sums);
         let (mut partial, mut full) = (ZERO, ZERO);
         match &care.capped {
             None => {
