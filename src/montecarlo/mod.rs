@@ -1511,3 +1511,42 @@ fn finish_merged(
         timing,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `migration_rates` keeps each group's samples from one region to the next; every lane must
+    /// still be exactly `migration_rate` of its draw, whichever regions and blocks came before
+    /// (regions of two provinces taken in turn, blocks revisited, blocks of fewer draws).
+    #[test]
+    fn migration_rates_of_a_block_are_each_draws_own_rate() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/china-counties.toml");
+        let sets = crate::scenario::Override::sets(&["draws=64"]).expect("a valid override");
+        let s = crate::scenario::load(&p, &sets).expect("the shipped scenario loads");
+        let n = s.regions.len();
+        let regions = [0, n - 1, 1, n - 2, 2];
+        assert_ne!(s.regions[0].group, s.regions[n - 1].group);
+        let shared = |r: usize| {
+            let mut g = s.regions[r].group;
+            while let Some(gi) = g {
+                if s.groups[gi].migration_rate.is_some() {
+                    return true;
+                }
+                g = s.groups[gi].parent;
+            }
+            false
+        };
+        assert!(regions.iter().all(|&r| shared(r)), "every region has a group with a shared rate");
+        let mut cache = GroupRates::default();
+        for (d0, lanes) in [(0, 16), (16, 16), (0, 16), (0, 5), (48, 16), (16, 3)] {
+            for &r in &regions {
+                let got = migration_rates(&s, r, d0, lanes, &mut cache);
+                for (l, v) in got.iter().enumerate() {
+                    let want = if l < lanes { migration_rate(&s, r, s.draw_id(d0 + l)) } else { 0.0 };
+                    assert_eq!(v.to_bits(), want.to_bits(), "region {r}, draws {d0}+{lanes}, lane {l}");
+                }
+            }
+        }
+    }
+}
