@@ -11,6 +11,8 @@
 //!   prevalence, the samples of shared stock entries and plan items) once per draw and reuses it
 //!   for every region of the chunk ([`kernel`]).
 //! - Each region is summarised one year at a time by exact selection ([`select`]), in parallel.
+//!   The job that summarises a year of a group's regions also adds their values into the
+//!   group's sums, while they are still in cache.
 //! - A group's per-draw sums are kept in fixed point while its members are being simulated:
 //!   each region is added to its own group, and a finished group is added to its parent, so
 //!   only the groups on the current path of the hierarchy are held at once. Regions are taken
