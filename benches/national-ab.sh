@@ -56,8 +56,11 @@ peer() {
 if [ "$MODE" = concurrent ]; then
     for _ in $(seq "${ROUNDS:-2}"); do
         run old "$1" --threads 1 &
+        a=$!
         run new "$2" --threads 1 &
-        wait
+        b=$!
+        # A failed run has printed its error: stop rather than report a missing manifest.
+        wait "$a" && wait "$b" || exit 1
         report old
         report new
     done
