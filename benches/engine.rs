@@ -88,11 +88,11 @@ fn one_year_step(c: &mut Criterion) {
         independent: false,
     };
     let mut buf = vec![0.0f32; rows.len() * LANES];
-    let (mut pop, mut nxt) = (Box::new(base), Box::new(base));
+    let (mut pop, mut nxt) = (Box::new(kernel::Lines(base)), Box::new(kernel::Lines(base)));
     g.bench_function("project_one_region_16_draws_15_years", |b| {
         b.iter(|| {
             BlockOut::over_slice(&mut buf, rows.len(), LANES, |out| {
-                kernel::project(&s, &consts, 0, &mut inputs, &mort, &care, &rows, &mut pop, &mut nxt, out)
+                kernel::project(&s, &consts, 0, &mut inputs, &mort, &care, &rows, &mut pop.0, &mut nxt.0, out)
             });
             black_box(&buf);
         })

@@ -49,6 +49,32 @@ pub type AgeLanes = [V; N_AGES];
 
 const ZERO: V = [0.0; LANES];
 
+/// A value that starts a cache line (64 bytes).
+///
+/// Every value the kernel loads or stores is a [`V`] of 64 bytes. The system allocator gives a
+/// `Vec` or `Box` of them 16-byte alignment only (the national run's population, migration and
+/// survival tables started 16 or 32 bytes into a line), and then every one of those loads and
+/// stores spans two cache lines. Tables of `V`s held in `Lines` start a line, so each `V` in them
+/// is exactly one.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lines<T>(pub T);
+
+impl<T> std::ops::Deref for Lines<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Lines<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 #[inline(always)]
 fn mul(a: &V, b: &V) -> V {
     std::array::from_fn(|l| a[l] * b[l])
@@ -75,7 +101,7 @@ fn excess(a: &V, b: &V) -> V {
 /// order, so the same bits as five passes), rather than each waiting for the one before. A
 /// function, not a closure in [`project_any`]: some builds left such closures out of line.
 #[inline(always)]
-fn age_counts(c: &Constants, sums: &[[V; 2]]) -> [V; 5] {
+fn age_counts(c: &Constants, sums: &[Lines<[V; 2]>]) -> [V; 5] {
     let firsts = [0, c.elderly_seg, c.aged65_seg, c.aged80_seg, c.care_seg];
     let mut acc = [ZERO; 5];
     for (k, s) in sums.iter().enumerate() {
@@ -273,11 +299,11 @@ pub fn exp2_f32(y: f32) -> f32 {
 pub struct MortalityBlock {
     /// Survival over the year, `L(x+1)/L(x)` (`T(100)/T(99)` at 99 and 100+), by step, sex and
     /// age.
-    pub surv: Vec<[AgeLanes; 2]>,
+    pub surv: Vec<Lines<[AgeLanes; 2]>>,
     /// `log2` of `surv`, for regions with a mortality level of their own (`S^c = 2^(c log2 S)`).
-    pub log2_surv: Vec<[AgeLanes; 2]>,
+    pub log2_surv: Vec<Lines<[AgeLanes; 2]>>,
     /// Fertility weight `shape(x) (1 + S_f(x)) / 2` by step and fertile age (`step * n + x - lo`).
-    pub fert: Vec<V>,
+    pub fert: Vec<Lines<V>>,
     /// Newborns' survival to the end of their year of birth, `L(0)/l(0)`, by step and sex, and
     /// its base-2 logarithm.
     pub infant: Vec<[V; 2]>,
@@ -292,9 +318,9 @@ impl MortalityBlock {
 
     pub fn new(c: &Constants, n_steps: usize) -> MortalityBlock {
         MortalityBlock {
-            surv: vec![[[ZERO; N_AGES]; 2]; n_steps],
-            log2_surv: vec![[[ZERO; N_AGES]; 2]; n_steps],
-            fert: vec![ZERO; n_steps * (c.fert_hi - c.fert_lo)],
+            surv: vec![Lines([[ZERO; N_AGES]; 2]); n_steps],
+            log2_surv: vec![Lines([[ZERO; N_AGES]; 2]); n_steps],
+            fert: vec![Lines(ZERO); n_steps * (c.fert_hi - c.fert_lo)],
             infant: vec![[ZERO; 2]; n_steps],
             log2_infant: vec![[ZERO; 2]; n_steps],
         }
@@ -476,10 +502,10 @@ pub struct RegionBlock {
     pub tfr: V,
     /// Survivors' growth by net migration at the end of the year, by sex and age:
     /// `1 + persistence * schedule(sex, x) + rate * weight(x)` (at least 0).
-    pub grow: [AgeLanes; 2],
+    pub grow: Lines<[AgeLanes; 2]>,
     /// Net in-migrants added at the end of the year, by sex and age: `persistence * inflow`.
     /// Zero when the region has no inflow ([`RegionBlock::has_inflow`]).
-    pub inflow: [AgeLanes; 2],
+    pub inflow: Lines<[AgeLanes; 2]>,
     /// Whether the region has net in-migrants of its own (`migration_inflow`). Most have none:
     /// the projection then skips adding 2 x 101 rows of zeros every year.
     pub has_inflow: bool,
@@ -491,7 +517,7 @@ pub struct RegionBlock {
     pub capacity: Vec<CapacityLanes>,
     cap: CapacityPath,
     /// Per-sex sums of the age segments, by segment (scratch of [`project`]).
-    segment_sums: Vec<[V; 2]>,
+    segment_sums: Vec<Lines<[V; 2]>>,
     /// Each group's shared migration samples for the last block of draws it was asked for
     /// (see [`super::migration_rates`]).
     group_rates: super::GroupRates,
@@ -502,14 +528,14 @@ impl RegionBlock {
         RegionBlock {
             lanes: 0,
             tfr: ZERO,
-            grow: [[ZERO; N_AGES]; 2],
-            inflow: [[ZERO; N_AGES]; 2],
+            grow: Lines([[ZERO; N_AGES]; 2]),
+            inflow: Lines([[ZERO; N_AGES]; 2]),
             has_inflow: false,
             registered: ZERO,
             level: None,
             capacity: vec![[ZERO; 5]; n_years],
             cap: CapacityPath::new(n_years),
-            segment_sums: vec![[ZERO; 2]; c.segments()],
+            segment_sums: vec![Lines([ZERO; 2]); c.segments()],
             group_rates: super::GroupRates::default(),
         }
     }
@@ -743,7 +769,7 @@ pub struct StepSurvival<'a> {
     pub surv: &'a [AgeLanes; 2],
     pub infant: &'a [V; 2],
     /// Fertility weights of the fertile ages `fert_lo..fert_hi`.
-    pub fert: &'a [V],
+    pub fert: &'a [Lines<V>],
 }
 
 impl MortalityBlock {
@@ -801,14 +827,14 @@ fn step_any<const INFLOW: bool>(
 /// Per-sex sums of the age segments of `pop`: each segment's ages added in ascending order,
 /// starting from zero (both sexes' chains side by side; each keeps its own order).
 #[inline(always)]
-fn segment_sums(c: &Constants, pop: &[AgeLanes; 2], sums: &mut [[V; 2]]) {
+fn segment_sums(c: &Constants, pop: &[AgeLanes; 2], sums: &mut [Lines<[V; 2]>]) {
     for (g, s) in c.segments.iter().zip(sums.iter_mut()) {
         let (mut men, mut women) = (ZERO, ZERO);
         for x in g.start..g.end {
             men = add(&men, &pop[0][x]);
             women = add(&women, &pop[1][x]);
         }
-        *s = [men, women];
+        *s = Lines([men, women]);
     }
 }
 
@@ -834,7 +860,7 @@ fn step_own_any<const INFLOW: bool>(
     level: &V,
     pop: &[AgeLanes; 2],
     next: &mut [AgeLanes; 2],
-    sums: &mut [[V; 2]],
+    sums: &mut [Lines<[V; 2]>],
 ) {
     let shares = [c.male_share, 1.0 - c.male_share];
     let mut births = ZERO;
@@ -1070,6 +1096,24 @@ mod tests {
         for l in 0..LANES {
             assert_eq!(all[l], exp2_f32(100.0 * y[l]), "lane {l}");
         }
+    }
+
+    /// The tables the cohort step loads and stores every age start a cache line, so that each
+    /// 64-byte value of them is one line, not two.
+    #[test]
+    fn the_kernels_tables_start_a_cache_line() {
+        let line = |p: *const V| p as usize % 64;
+        let boxed = Box::new(Lines([[ZERO; N_AGES]; 2]));
+        assert_eq!(line(boxed[1][3..].as_ptr()), 0);
+        let rows = vec![Lines([[ZERO; N_AGES]; 2]); 3];
+        for r in &rows {
+            assert_eq!(line(r[0].as_ptr()), 0);
+            assert_eq!(line(r[1].as_ptr()), 0);
+        }
+        let fert = vec![Lines(ZERO); 5];
+        assert!(fert.iter().all(|v| line(&v.0) == 0));
+        assert_eq!(std::mem::size_of::<Lines<V>>(), 64);
+        assert_eq!(std::mem::size_of::<Lines<[AgeLanes; 2]>>(), std::mem::size_of::<[AgeLanes; 2]>());
     }
 
     /// The lanes' life table is the scalar one, bit for bit.

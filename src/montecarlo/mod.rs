@@ -686,8 +686,8 @@ struct TaskScratch {
     care: kernel::CareBlock,
     inputs: kernel::RegionBlock,
     entries: EntryCache,
-    pop: Box<[kernel::AgeLanes; 2]>,
-    next: Box<[kernel::AgeLanes; 2]>,
+    pop: Box<kernel::Lines<[kernel::AgeLanes; 2]>>,
+    next: Box<kernel::Lines<[kernel::AgeLanes; 2]>>,
 }
 
 impl TaskScratch {
@@ -699,8 +699,8 @@ impl TaskScratch {
             care: kernel::CareBlock::new(n_years),
             inputs: kernel::RegionBlock::new(c, n_years),
             entries: EntryCache::with_classes(s, kernel::LANES, std::sync::Arc::clone(&c.supply)),
-            pop: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
-            next: Box::new([[[0.0; kernel::LANES]; N_AGES]; 2]),
+            pop: Box::new(kernel::Lines([[[0.0; kernel::LANES]; N_AGES]; 2])),
+            next: Box::new(kernel::Lines([[[0.0; kernel::LANES]; N_AGES]; 2])),
         }
     }
 }
@@ -780,8 +780,8 @@ fn project_block(
             mort,
             &t.care,
             rows,
-            &mut t.pop,
-            &mut t.next,
+            &mut t.pop.0,
+            &mut t.next.0,
             &mut out.block(ri, d0, nd),
         );
     }
