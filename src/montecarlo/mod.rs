@@ -623,6 +623,41 @@ impl std::ops::DerefMut for LineAligned {
     }
 }
 
+/// Reusable scratch of `u32`s whose first value starts a cache line, for buffers that are
+/// written afresh at each use (the selection's keys). As for [`LineAligned`]: a `Vec` starts 16
+/// bytes into a line, and each 64-byte load or store of it would span two.
+#[derive(Default)]
+pub(crate) struct LineBuf {
+    store: Vec<u32>,
+    start: usize,
+    len: usize,
+}
+
+impl LineBuf {
+    /// Makes the buffer `len` values long. What it holds is left over from before (or zero):
+    /// the caller writes every value.
+    pub(crate) fn reset(&mut self, len: usize) {
+        if self.store.len() < len + 16 {
+            self.store.resize(len + 16, 0);
+        }
+        self.start = self.store.as_ptr().align_offset(64).min(16);
+        self.len = len;
+    }
+}
+
+impl std::ops::Deref for LineBuf {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.store[self.start..self.start + self.len]
+    }
+}
+
+impl std::ops::DerefMut for LineBuf {
+    fn deref_mut(&mut self) -> &mut [u32] {
+        &mut self.store[self.start..self.start + self.len]
+    }
+}
+
 /// A chunk's per-draw values, series by series: `[region][row][draw]`.
 struct ChunkValues<'a> {
     buf: &'a [f32],

@@ -42,7 +42,9 @@ const NOT_WANTED: u8 = u8::MAX;
 /// Reusable buffers for the selection of one series at a time; after the first series a
 /// selection allocates nothing.
 pub struct Selector {
-    keys: Vec<u32>,
+    /// The keys of the series (starting a cache line: the first pass stores them and the
+    /// copy-out loads them 16 at a time).
+    keys: super::LineBuf,
     /// Four histograms: a large level counts its keys in turn into each and then adds them up.
     counts: Box<[[u32; BUCKETS]; 4]>,
     /// Slot of each wanted bucket, `NOT_WANTED` elsewhere (restored after each use).
@@ -54,7 +56,7 @@ pub struct Selector {
 impl Default for Selector {
     fn default() -> Self {
         Selector {
-            keys: Vec::new(),
+            keys: super::LineBuf::default(),
             counts: Box::new([[0; BUCKETS]; 4]),
             slot: Box::new([NOT_WANTED; BUCKETS]),
             levels: vec![Vec::new(); 4],
@@ -73,7 +75,7 @@ impl Selector {
         // One pass: the keys, their range, and the sum (in `f64`, over eight fixed lanes added in
         // a fixed order) and count of the finite values.
         let all = values.len();
-        self.keys.resize(all, 0);
+        self.keys.reset(all);
         let mut acc = [0.0f64; 8];
         let mut count = [0usize; 8];
         let mut lo8 = [u32::MAX; 8];
@@ -115,10 +117,12 @@ impl Selector {
         let (mut lo, mut hi) = (lo8.iter().copied().fold(u32::MAX, u32::min), hi8.iter().copied().fold(0, u32::max));
         if n < all {
             // Undefined values (NaN ratios) are left out: keys of the finite values only.
-            self.keys.clear();
-            self.keys.extend(values.iter().filter(|v| v.is_finite()).map(|v| key(*v)));
+            self.keys.reset(n);
+            for (k, v) in self.keys.iter_mut().zip(values.iter().filter(|v| v.is_finite())) {
+                *k = key(*v);
+            }
             (lo, hi) = (u32::MAX, 0);
-            for &k in &self.keys {
+            for &k in self.keys.iter() {
                 lo = lo.min(k);
                 hi = hi.max(k);
             }
