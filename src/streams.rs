@@ -81,9 +81,25 @@ pub fn field_stream(seed: u64, purpose: Purpose, draw: u64, entity: u64, field: 
 
 /// Builds the stream for `(seed, purpose, draw, entity)`.
 pub fn stream(seed: u64, purpose: Purpose, draw: u64, entity: u64) -> StreamRng {
+    entity_stream(draw_key(seed, purpose, draw), entity)
+}
+
+/// The part of a stream's key that the seed, the purpose and the draw make: the same for every
+/// entity, so code that makes the streams of many regions in the same draws (the projection of a
+/// block) derives it once per draw rather than once per region and draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrawKey(u64);
+
+/// The [`DrawKey`] of `(seed, purpose, draw)`.
+pub fn draw_key(seed: u64, purpose: Purpose, draw: u64) -> DrawKey {
     let a = mix64(seed ^ mix64(purpose as u64));
-    let b = mix64(a ^ mix64(draw.wrapping_add(0x5851_F42D_4C95_7F2D)));
-    let c = mix64(b ^ entity);
+    DrawKey(mix64(a ^ mix64(draw.wrapping_add(0x5851_F42D_4C95_7F2D))))
+}
+
+/// The stream of `entity` in the draw of `key`: `stream(seed, purpose, draw, entity)` is
+/// `entity_stream(draw_key(seed, purpose, draw), entity)`.
+pub fn entity_stream(key: DrawKey, entity: u64) -> StreamRng {
+    let c = mix64(key.0 ^ entity);
     let mut bytes = [0u8; 32];
     let mut w = c;
     for chunk in bytes.chunks_exact_mut(8) {

@@ -33,6 +33,7 @@
 use crate::capacity::{CapacityPath, EntryCache};
 use crate::demography::{N_AGES, OPEN_AGE};
 use crate::scenario::Scenario;
+use crate::streams::{DrawKey, Purpose, draw_key};
 
 use super::{AGE_GROUPS, Metric, N_STORED};
 
@@ -521,6 +522,9 @@ pub struct RegionBlock {
     /// Each group's shared migration samples for the last block of draws it was asked for
     /// (see [`super::migration_rates`]).
     group_rates: super::GroupRates,
+    /// The streams' draw keys of the last block of draws asked for: every region of a chunk
+    /// is filled for the same block in turn, and they depend on the draws only.
+    keys: Option<DrawKeys>,
 }
 
 impl RegionBlock {
@@ -537,6 +541,7 @@ impl RegionBlock {
             cap: CapacityPath::new(n_years),
             segment_sums: vec![Lines([ZERO; 2]); c.segments()],
             group_rates: super::GroupRates::default(),
+            keys: None,
         }
     }
 
@@ -555,23 +560,30 @@ impl RegionBlock {
         persistence: &[f64; LANES],
         entries: &mut EntryCache,
     ) {
-        use crate::streams::{Purpose, stream};
+        use crate::streams::entity_stream;
         let region = &s.regions[r];
         let tfr_dist = region.tfr.as_ref().unwrap_or(&s.fertility.tfr);
         let own_level = region.mortality_level.as_fixed() != Some(1.0);
         self.lanes = lanes;
-        let mut rate = super::migration_rates(s, r, d0, lanes, &mut self.group_rates);
+        let keys = match &mut self.keys {
+            Some(k) => {
+                k.update(s, d0, lanes);
+                k
+            }
+            none => none.insert(DrawKeys::of(s, d0, lanes)),
+        };
+        let mut rate = super::migration_rates(s, r, d0, lanes, &keys.migration, &mut self.group_rates);
         let mut level = [1.0f32; LANES];
         for l in 0..lanes {
             let draw = s.draw_id(d0 + l);
             // A fixed value draws no random number: its stream need not be made.
-            let sample = |d: &crate::dist::Dist, purpose| match d.as_fixed() {
+            let sample = |d: &crate::dist::Dist, key: DrawKey| match d.as_fixed() {
                 Some(v) => v,
-                None => d.sample(&mut stream(s.seed, purpose, draw, region.key)),
+                None => d.sample(&mut entity_stream(key, region.key)),
             };
-            self.tfr[l] = sample(tfr_dist, Purpose::Fertility) as f32;
+            self.tfr[l] = sample(tfr_dist, keys.fertility[l]) as f32;
             if own_level {
-                level[l] = sample(&region.mortality_level, Purpose::MortalityLevel) as f32;
+                level[l] = sample(&region.mortality_level, keys.level[l]) as f32;
             }
             crate::capacity::realise_cached(s, r, draw, l, entries, &mut self.cap);
             for (yi, y) in self.capacity.iter_mut().enumerate() {
@@ -581,7 +593,7 @@ impl RegionBlock {
                 y[3][l] = self.cap.caregivers[yi] as f32;
                 y[4][l] = self.cap.seasonal[yi] as f32;
             }
-            self.registered[l] = sample(&region.registered_ratio, Purpose::Registered) as f32;
+            self.registered[l] = sample(&region.registered_ratio, keys.registered[l]) as f32;
         }
         // Lanes past the block repeat its first draw: they are computed and never stored.
         for l in lanes..LANES {
@@ -610,6 +622,46 @@ impl RegionBlock {
             None => None,
         };
         fill_migration(&mut self.grow, &mut self.inflow, &c.mig_weight, schedule, inflow, &p, &rate);
+    }
+}
+
+/// The [`DrawKey`]s of the streams a region's projection inputs come from, for a block of
+/// draws `d0..d0 + lanes` (lane `l` is draw `d0 + l`; later lanes are left at the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DrawKeys {
+    /// The block they are for: the seed, its first draw and its number of draws.
+    block: (u64, usize, usize),
+    pub fertility: [DrawKey; LANES],
+    pub level: [DrawKey; LANES],
+    pub registered: [DrawKey; LANES],
+    pub migration: [DrawKey; LANES],
+}
+
+impl DrawKeys {
+    pub(crate) fn of(s: &Scenario, d0: usize, lanes: usize) -> DrawKeys {
+        let keys = |purpose| {
+            std::array::from_fn(|l| {
+                if l < lanes {
+                    draw_key(s.seed, purpose, s.draw_id(d0 + l))
+                } else {
+                    DrawKey::default()
+                }
+            })
+        };
+        DrawKeys {
+            block: (s.seed, d0, lanes),
+            fertility: keys(Purpose::Fertility),
+            level: keys(Purpose::MortalityLevel),
+            registered: keys(Purpose::Registered),
+            migration: keys(Purpose::Migration),
+        }
+    }
+
+    /// Makes these the keys of the block `d0..d0 + lanes` of `s` (when they are not already).
+    pub(crate) fn update(&mut self, s: &Scenario, d0: usize, lanes: usize) {
+        if self.block != (s.seed, d0, lanes) {
+            *self = DrawKeys::of(s, d0, lanes);
+        }
     }
 }
 

@@ -179,10 +179,19 @@ pub(crate) fn migration_rate(s: &Scenario, r: usize, draw: u64) -> f64 {
 /// kept in `cache` for the next regions (the regions of a chunk run in group order): in the
 /// national scenario that is one Laplace sample, with its stream and logarithm, saved for each
 /// county and draw.
-pub(crate) fn migration_rates(s: &Scenario, r: usize, d0: usize, lanes: usize, cache: &mut GroupRates) -> [f64; kernel::LANES] {
+///
+/// `keys` are the migration [`crate::streams::DrawKey`]s of the block's draws.
+pub(crate) fn migration_rates(
+    s: &Scenario,
+    r: usize,
+    d0: usize,
+    lanes: usize,
+    keys: &[crate::streams::DrawKey; kernel::LANES],
+    cache: &mut GroupRates,
+) -> [f64; kernel::LANES] {
     let sample = |d: &crate::dist::Dist, key: u64, l: usize| match d.as_fixed() {
         Some(v) => v,
-        None => d.sample(&mut stream(s.seed, Purpose::Migration, s.draw_id(d0 + l), key)),
+        None => d.sample(&mut crate::streams::entity_stream(keys[l], key)),
     };
     let region = &s.regions[r];
     let own = region.migration_rate.as_ref().unwrap_or(&s.migration.rate_per_1000);
@@ -1578,7 +1587,8 @@ mod tests {
         let mut cache = GroupRates::default();
         for (d0, lanes) in [(0, 16), (16, 16), (0, 16), (0, 5), (48, 16), (16, 3)] {
             for &r in &regions {
-                let got = migration_rates(&s, r, d0, lanes, &mut cache);
+                let keys = kernel::DrawKeys::of(&s, d0, lanes).migration;
+                let got = migration_rates(&s, r, d0, lanes, &keys, &mut cache);
                 for (l, v) in got.iter().enumerate() {
                     let want = if l < lanes { migration_rate(&s, r, s.draw_id(d0 + l)) } else { 0.0 };
                     assert_eq!(v.to_bits(), want.to_bits(), "region {r}, draws {d0}+{lanes}, lane {l}");
