@@ -910,19 +910,23 @@ fn step_own_any<const INFLOW: bool>(
     mort: &MortalityBlock,
     i: usize,
     level: &V,
-    pop: &[AgeLanes; 2],
-    next: &mut [AgeLanes; 2],
+    pop: &mut [AgeLanes; 2],
     sums: &mut [Lines<[V; 2]>],
 ) {
     let shares = [c.male_share, 1.0 - c.male_share];
     let mut births = ZERO;
     // Women first: their survival at the fertile ages gives the births both sexes need.
     for sex in [1, 0] {
-        let (p, n, ls, grow, inflow) = (&pop[sex], &mut next[sex], &mort.log2_surv[i][sex], &grow[sex], &inflow[sex]);
-        let mut before = ZERO;
+        let (p, ls, grow, inflow) = (&mut pop[sex], &mort.log2_surv[i][sex], &grow[sex], &inflow[sex]);
+        // The population is stepped in place, in ascending age: age x's people of this year
+        // (`now`) are read before the cohort below them overwrites them, and kept (`below`)
+        // for the survivors they give at x + 1. One table instead of this year's and next
+        // year's: 13 KB less for the step to keep in the first-level cache.
+        let (mut before, mut below) = (ZERO, ZERO);
         let (mut seg, mut acc) = (0, ZERO);
         for x in 0..N_AGES {
-            acc = add(&acc, &p[x]);
+            let now = p[x];
+            acc = add(&acc, &now);
             if c.segment_ends[x] {
                 sums[seg][sex] = acc;
                 acc = ZERO;
@@ -933,21 +937,22 @@ fn step_own_any<const INFLOW: bool>(
             if sex == 1 && (c.fert_lo..c.fert_hi).contains(&x) {
                 let shape = c.fert_shape[x - c.fert_lo];
                 for l in 0..LANES {
-                    births[l] += p[x][l] * (shape * (0.5 * (1.0 + sx[l])));
+                    births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
                 }
             }
             if (1..OPEN_AGE).contains(&x) {
-                n[x] = migrate::<INFLOW>(&mul(&p[x - 1], &before), &grow[x], &inflow[x]);
+                p[x] = migrate::<INFLOW>(&mul(&below, &before), &grow[x], &inflow[x]);
             } else if x == OPEN_AGE {
-                let top = add(&mul(&p[OPEN_AGE - 1], &before), &mul(&p[OPEN_AGE], &sx));
-                n[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
+                let top = add(&mul(&below, &before), &mul(&now, &sx));
+                p[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
             }
             before = sx;
+            below = now;
         }
         let mut infant = ZERO;
         exp2_scaled(&mut infant, level, &mort.log2_infant[i][sex]);
         let born = mul(&mul(&births, tfr), &[shares[sex]; LANES]);
-        n[0] = migrate::<INFLOW>(&mul(&born, &infant), &grow[0], &inflow[0]);
+        p[0] = migrate::<INFLOW>(&mul(&born, &infant), &grow[0], &inflow[0]);
     }
 }
 
@@ -997,11 +1002,14 @@ fn project_any<'a>(
         // a region with a mortality level of its own forms the sums in its step.
         let sums = &mut inputs.segment_sums;
         let stepped = yi + 1 < n_years;
+        // Whether the step left next year's population in `next` (the regions at the national
+        // mortality) rather than in `pop` itself (those with a level of their own).
+        let mut into_next = false;
         if stepped {
             let (tfr, grow, inflow) = (&inputs.tfr, &inputs.grow, &inputs.inflow);
             match (&inputs.level, inputs.has_inflow) {
-                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, yi, level, pop, next, sums),
-                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, yi, level, pop, next, sums),
+                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, yi, level, pop, sums),
+                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, yi, level, pop, sums),
                 (None, has_inflow) => {
                     segment_sums(c, pop, sums);
                     let sv = mort.step_survival(c, yi);
@@ -1010,6 +1018,7 @@ fn project_any<'a>(
                     } else {
                         step_any::<false>(c, tfr, grow, inflow, sv, pop, next);
                     }
+                    into_next = true;
                 }
             }
         } else {
@@ -1028,7 +1037,7 @@ fn project_any<'a>(
                 }
             }
         }
-        if stepped {
+        if into_next {
             std::mem::swap(&mut pop, &mut next);
         }
         if !rows.years.contains(&yi) {
