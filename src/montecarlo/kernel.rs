@@ -523,7 +523,8 @@ pub struct RegionBlock {
     /// (see [`super::migration_rates`]).
     group_rates: super::GroupRates,
     /// The streams' draw keys of the last block of draws asked for: every region of a chunk
-    /// is filled for the same block in turn, and they depend on the draws only.
+    /// is filled for the same block in turn, and they depend on the draws only (a
+    /// `RegionBlock` serves one run, so one scenario's seed and draw numbering).
     keys: Option<DrawKeys>,
 }
 
