@@ -507,8 +507,9 @@ pub struct RegionBlock {
     /// Net in-migrants added at the end of the year, by sex and age: `persistence * inflow`.
     /// Zero when the region has no inflow ([`RegionBlock::has_inflow`]).
     pub inflow: Lines<[AgeLanes; 2]>,
-    /// Whether the region has net in-migrants of its own (`migration_inflow`). Most have none:
-    /// the projection then skips adding 2 x 101 rows of zeros every year.
+    /// Whether the region has net in-migrants of its own (`migration_inflow`: with the migration
+    /// schedules' default `gains = "counts"`, every region whose schedule gains people at some
+    /// age). Without them the projection skips adding 2 x 101 rows of zeros every year.
     pub has_inflow: bool,
     pub registered: V,
     /// The region's mortality level in each draw, when it has one of its own (its distribution
