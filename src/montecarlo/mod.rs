@@ -597,72 +597,54 @@ fn blocks(draws: usize, block: usize) -> Vec<(usize, usize)> {
     (0..draws).step_by(block).map(|d0| (d0, block.min(draws - d0))).collect()
 }
 
-/// Zeroed `f32`s whose first value starts a cache line (64 bytes).
+/// Values whose first one starts a cache line (64 bytes): the chunk buffer (zeroed `f32`s) and
+/// the selection's keys (`u32` scratch written afresh at each use).
 ///
-/// The kernel writes a block of 16 draws of a row as one 64-byte store. A large `Vec` from the
-/// system allocator starts 16 bytes into a page, so each of those stores crossed two cache lines,
-/// with twice the lines to fetch and a split store every time; aligned, the projection of the
-/// national run took about 5% less time (same tables).
-pub(crate) struct LineAligned {
-    store: Vec<f32>,
+/// The kernel writes a block of 16 draws of a row as one 64-byte store, and the selection loads
+/// and stores its keys 16 at a time. A large `Vec` from the system allocator starts 16 bytes into
+/// a page, so each of those stores crossed two cache lines, with twice the lines to fetch and a
+/// split store every time; aligned, the projection of the national run took about 5% less time
+/// (same tables).
+#[derive(Default)]
+pub(crate) struct LineAligned<T> {
+    store: Vec<T>,
     start: usize,
     len: usize,
 }
 
-impl LineAligned {
-    pub(crate) fn zeroed(len: usize) -> LineAligned {
+impl<T: Copy + Default> LineAligned<T> {
+    /// Values in a line beyond the first one's: the most `start` can need.
+    const PAD: usize = 64 / std::mem::size_of::<T>();
+
+    /// `len` values of `T::default()`.
+    pub(crate) fn zeroed(len: usize) -> LineAligned<T> {
         // `vec![0.0; n]` takes zeroed pages from the system as they are first written rather than
         // clearing them all here.
-        let store = vec![0.0f32; len + 16];
-        let start = store.as_ptr().align_offset(64).min(16);
+        let store = vec![T::default(); len + Self::PAD];
+        let start = store.as_ptr().align_offset(64).min(Self::PAD);
         LineAligned { store, start, len }
     }
-}
 
-impl std::ops::Deref for LineAligned {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        &self.store[self.start..self.start + self.len]
-    }
-}
-
-impl std::ops::DerefMut for LineAligned {
-    fn deref_mut(&mut self) -> &mut [f32] {
-        &mut self.store[self.start..self.start + self.len]
-    }
-}
-
-/// Reusable scratch of `u32`s whose first value starts a cache line, for buffers that are
-/// written afresh at each use (the selection's keys). As for [`LineAligned`]: a `Vec` starts 16
-/// bytes into a line, and each 64-byte load or store of it would span two.
-#[derive(Default)]
-pub(crate) struct LineBuf {
-    store: Vec<u32>,
-    start: usize,
-    len: usize,
-}
-
-impl LineBuf {
-    /// Makes the buffer `len` values long. What it holds is left over from before (or zero):
-    /// the caller writes every value.
+    /// Makes the buffer `len` values long, for reuse. What it holds is left over from before
+    /// (or the default): the caller writes every value.
     pub(crate) fn reset(&mut self, len: usize) {
-        if self.store.len() < len + 16 {
-            self.store.resize(len + 16, 0);
+        if self.store.len() < len + Self::PAD {
+            self.store.resize(len + Self::PAD, T::default());
         }
-        self.start = self.store.as_ptr().align_offset(64).min(16);
+        self.start = self.store.as_ptr().align_offset(64).min(Self::PAD);
         self.len = len;
     }
 }
 
-impl std::ops::Deref for LineBuf {
-    type Target = [u32];
-    fn deref(&self) -> &[u32] {
+impl<T> std::ops::Deref for LineAligned<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
         &self.store[self.start..self.start + self.len]
     }
 }
 
-impl std::ops::DerefMut for LineBuf {
-    fn deref_mut(&mut self) -> &mut [u32] {
+impl<T> std::ops::DerefMut for LineAligned<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
         &mut self.store[self.start..self.start + self.len]
     }
 }
@@ -1165,7 +1147,7 @@ fn run_part(
     // zeroed pages come from the system as they are first written (by the projection tasks, in
     // parallel) rather than all cleared here first.
     let largest = plan.passes.iter().map(PassRows::len).max().unwrap_or(0) * plan.chunk.min(plan.order.len()) * draws;
-    let mut buf = LineAligned::zeroed(largest);
+    let mut buf = LineAligned::<f32>::zeroed(largest);
     // With `keep_tables`: the national mortality tables of each block, filled on first use.
     let kept_tables: Vec<OnceLock<kernel::MortalityBlock>> = if plan.keep_tables {
         task_blocks.iter().map(|_| OnceLock::new()).collect()

@@ -44,7 +44,7 @@ const NOT_WANTED: u8 = u8::MAX;
 pub struct Selector {
     /// The keys of the series (starting a cache line: the first pass stores them and the
     /// copy-out loads them 16 at a time).
-    keys: super::LineBuf,
+    keys: super::LineAligned<u32>,
     /// Four histograms: a large level counts its keys in turn into each and then adds them up.
     counts: Box<[[u32; BUCKETS]; 4]>,
     /// Slot of each wanted bucket, `NOT_WANTED` elsewhere (restored after each use).
@@ -56,7 +56,7 @@ pub struct Selector {
 impl Default for Selector {
     fn default() -> Self {
         Selector {
-            keys: super::LineBuf::default(),
+            keys: super::LineAligned::default(),
             counts: Box::new([[0; BUCKETS]; 4]),
             slot: Box::new([NOT_WANTED; BUCKETS]),
             levels: vec![Vec::new(); 4],

@@ -227,7 +227,7 @@ impl Population {
         } else {
             Vec::new()
         };
-        let mut buf = super::LineAligned::zeroed(chunk.min(s.regions.len()) * rows.len() * draws);
+        let mut buf = super::LineAligned::<f32>::zeroed(chunk.min(s.regions.len()) * rows.len() * draws);
         let mut out = vec![0.0f32; layout.shared_rows() * draws];
         for regions in population.plan.order.chunks(chunk) {
             let nr = regions.len();
