@@ -16,8 +16,11 @@
 //!   whose mortality level is 1 then needs multiplications and additions only; a region with a
 //!   level `c` of its own (per draw) survives with `S^c = exp(c ln S)`, one single-precision
 //!   `2^x` per age and year (proportional hazards over the cohort's year): [`exp2_f32`], or
-//!   for the small exponents of most ages below 70 the shorter [`exp2_small`], formed as the
-//!   cohort step reaches the age rather than stored first.
+//!   for the small exponents of most ages below 70 the shorter [`exp2_small`] (and up to the
+//!   nineties [`exp2_medium`], `exp2_f32`'s bits without its range reduction), formed as the
+//!   cohort step reaches the age rather than stored first. Which form each age needs is found
+//!   before the step from bounds over the lanes ([`FormAges`]), so the step does not branch
+//!   on the exponents.
 //! - Sums over ages run in a fixed order for each lane, so a lane's result does not depend on
 //!   the vector width of the machine: an SSE2 build, an AVX2 build, an AVX-512 build and a
 //!   scalar one give the same bits. Nothing uses fused multiply-add (Rust never contracts
@@ -266,6 +269,25 @@ pub fn exp2_small(y: f32) -> f32 {
     1.0 + y * (C1 + y * (C2 + y * (C3 + y * C4)))
 }
 
+/// Exponents below which [`exp2_medium`] gives [`exp2_f32`]'s value: `1/2`.
+pub const MEDIUM_EXPONENT: f32 = 0.5;
+
+/// [`exp2_f32`] for `|y| < MEDIUM_EXPONENT`, bit for bit, without its range reduction: there
+/// the nearest integer `n` is 0, so `f = y` exactly and the scale `2^n` is 1, and only the
+/// polynomial is left (tested). For survivals `S^c` above 0.71, every age up to the nineties
+/// in the national data, this is two thirds of `exp2_f32`'s operations.
+#[inline(always)]
+pub fn exp2_medium(f: f32) -> f32 {
+    const C1: f32 = std::f32::consts::LN_2;
+    const C2: f32 = 0.240_226_5;
+    const C3: f32 = 0.055_504_11;
+    const C4: f32 = 0.009_618_129;
+    const C5: f32 = 0.001_333_355_8;
+    const C6: f32 = 0.000_154_035_3;
+    let f2 = f * f;
+    (1.0 + C1 * f) + f2 * ((C2 + C3 * f) + f2 * ((C4 + C5 * f) + f2 * C6))
+}
+
 /// `2^y` in single precision from basic IEEE operations (no libm, no fused multiply-add), so
 /// it gives the same bits on every machine and vectorises: `y = n + f` with `n` the nearest
 /// integer and `|f| <= 1/2` (exact), `2^f` by the degree-6 Taylor polynomial of `e^(f ln 2)`
@@ -309,12 +331,19 @@ pub struct MortalityBlock {
     /// its base-2 logarithm.
     pub infant: Vec<[V; 2]>,
     pub log2_infant: Vec<[V; 2]>,
+    /// Bounds on `|log2 S|` over the block's lanes, by step and sex, from which a region with
+    /// a level of its own finds the ages where each form of `2^x` is needed ([`FormAges`]):
+    /// `[0][x]` is the largest over the lanes and the ages up to `x`, `[1][x]` the smallest
+    /// over the lanes and the ages from `x` on (both non-decreasing in `x`).
+    pub reach: Vec<[[[f32; N_AGES]; 2]; 2]>,
 }
 
 impl MortalityBlock {
     /// Memory of one projection step of a block.
     pub fn bytes_per_step(c: &Constants) -> usize {
-        4 * std::mem::size_of::<AgeLanes>() + (c.fert_hi - c.fert_lo + 4) * std::mem::size_of::<V>()
+        4 * std::mem::size_of::<AgeLanes>()
+            + (c.fert_hi - c.fert_lo + 4) * std::mem::size_of::<V>()
+            + std::mem::size_of::<[[[f32; N_AGES]; 2]; 2]>()
     }
 
     pub fn new(c: &Constants, n_steps: usize) -> MortalityBlock {
@@ -324,6 +353,7 @@ impl MortalityBlock {
             fert: vec![Lines(ZERO); n_steps * (c.fert_hi - c.fert_lo)],
             infant: vec![[ZERO; 2]; n_steps],
             log2_infant: vec![[ZERO; 2]; n_steps],
+            reach: vec![[[[0.0; N_AGES]; 2]; 2]; n_steps],
         }
     }
 
@@ -363,6 +393,7 @@ impl MortalityBlock {
                     self.infant[i][sex][l] = newborn[l] as f32;
                     self.log2_infant[i][sex][l] = (crate::demography::lifetable::ln(newborn[l]) * LOG2_E) as f32;
                 }
+                self.reach[i][sex] = reach(&self.log2_surv[i][sex]);
             }
         }
     }
@@ -410,6 +441,107 @@ fn life_table_lanes(m: &[[f64; LANES]; N_AGES]) -> ([[f64; LANES]; N_AGES], [f64
         s[OPEN_AGE][j] = open;
     }
     (s, big_l[0])
+}
+
+/// [`MortalityBlock::reach`] of one sex and step from its `log2 S`: the running largest
+/// `|log2 S|` from age 0 up and the running smallest from the open age down. An age where some
+/// lane is NaN counts as having both the largest and the smallest value possible, so that no
+/// form is ever chosen for it from these bounds alone (see [`FormAges`]).
+fn reach(log2_surv: &AgeLanes) -> [[f32; N_AGES]; 2] {
+    let mut out = [[0.0; N_AGES]; 2];
+    let (mut up, mut down) = (0.0f32, f32::INFINITY);
+    for x in 0..N_AGES {
+        let v = &log2_surv[x];
+        let nan = v.iter().any(|y| y.is_nan());
+        let most = v.iter().fold(0.0f32, |m, y| m.max(y.abs()));
+        up = if nan { f32::INFINITY } else { up.max(most) };
+        out[0][x] = up;
+    }
+    for x in (0..N_AGES).rev() {
+        let v = &log2_surv[x];
+        let nan = v.iter().any(|y| y.is_nan());
+        let least = v.iter().fold(f32::INFINITY, |m, y| m.min(y.abs()));
+        down = if nan { 0.0 } else { down.min(least) };
+        out[1][x] = down;
+    }
+    out
+}
+
+/// Where along the ages of one sex and step a region's `S^c = 2^(c log2 S)` needs which form
+/// of `2^x`: [`exp2_small`] where every lane's `|c log2 S|` is below [`SMALL_EXPONENT`],
+/// [`exp2_medium`] where every lane's is between it and [`MEDIUM_EXPONENT`], [`exp2_f32`]
+/// where every lane's is at least that, and between them both forms, chosen lane by lane.
+///
+/// The ages are found from bounds, not from the exponents: with `c` between `lo` and `hi` over
+/// the lanes (all positive) and `|log2 S|` between [`MortalityBlock::reach`]'s bounds, the
+/// rounded product `c |log2 S|` lies between the rounded products of the bounds, because
+/// rounding is monotone. So each lane gets exactly the form [`exp2_scaled`] would give it, and
+/// the step tests no exponent: the forms' ranges of ages are fixed before it starts, and it runs
+/// each range without a branch on which form to take (a branch on the exponents, taken
+/// differently from one county, year and age to the next, cost a quarter of the step in
+/// mispredictions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormAges {
+    /// Ages `0..small` take the short form.
+    pub small: usize,
+    /// Ages `small..mixed` take the short form or another, lane by lane (the polynomial before
+    /// `medium`, the full form from there).
+    pub mixed: usize,
+    /// Ages before `medium` have every lane's exponent below [`MEDIUM_EXPONENT`].
+    pub medium: usize,
+}
+
+impl FormAges {
+    /// The forms' ages for levels between `lo` and `hi` (over the lanes) and one sex and step's
+    /// `reach`. Levels that are not all finite and positive get the lane-by-lane choice at
+    /// every age.
+    #[inline(always)]
+    pub fn new(lo: f32, hi: f32, reach: &[[f32; N_AGES]; 2]) -> FormAges {
+        if !(lo > 0.0 && hi.is_finite()) {
+            return FormAges {
+                small: 0,
+                mixed: N_AGES,
+                medium: 0,
+            };
+        }
+        // Each bound is non-decreasing in age, so the ages below a limit are a prefix.
+        let below = |c: f32, b: &[f32; N_AGES], limit: f32| b.iter().map(|&v| usize::from(c * v < limit)).sum::<usize>();
+        FormAges {
+            small: below(hi, &reach[0], SMALL_EXPONENT),
+            mixed: below(lo, &reach[1], SMALL_EXPONENT),
+            medium: below(hi, &reach[0], MEDIUM_EXPONENT),
+        }
+    }
+
+    /// The ages of each form, in the order of [`SMALL`], [`MIXED_MEDIUM`], [`MIXED_FULL`],
+    /// [`MEDIUM`] and [`FULL`]: consecutive ranges that cover every age.
+    #[inline(always)]
+    pub fn ranges(&self) -> [std::ops::Range<usize>; 5] {
+        let mixed_medium = self.small.max(self.mixed.min(self.medium));
+        let medium_end = self.mixed.max(self.medium);
+        [
+            0..self.small,
+            self.small..mixed_medium,
+            mixed_medium..self.mixed,
+            self.mixed..medium_end,
+            medium_end..N_AGES,
+        ]
+    }
+}
+
+/// The smallest and largest lane of a region's levels.
+#[inline(always)]
+fn level_bounds(level: &V) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &c in level {
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    if level.iter().any(|c| c.is_nan()) {
+        (f32::NAN, f32::NAN)
+    } else {
+        (lo, hi)
+    }
 }
 
 simd_dispatch! {
@@ -892,11 +1024,121 @@ fn segment_sums(c: &Constants, pop: &[AgeLanes; 2], sums: &mut [Lines<[V; 2]>]) 
     }
 }
 
+/// The forms of `2^x` an age of [`own_ages`] takes (see [`FormAges`]).
+const SMALL: u8 = 0;
+const MIXED_MEDIUM: u8 = 1;
+const MIXED_FULL: u8 = 2;
+const MEDIUM: u8 = 3;
+const FULL: u8 = 4;
+
+/// What the step of one sex carries from one age to the next.
+struct OwnStep {
+    /// `S^c` of the age before.
+    before: V,
+    /// This year's people of the age before.
+    below: V,
+    /// The segment being summed and its sum so far.
+    seg: usize,
+    acc: V,
+    /// Births so far (women only).
+    births: V,
+}
+
+/// `2^(c y)` lane by lane in the form `FORM`; the mixed forms take the short one where a lane's
+/// exponent is below [`SMALL_EXPONENT`] and the other elsewhere, as [`exp2_scaled`] does.
+#[inline(always)]
+fn exp2_in<const FORM: u8>(c: &V, y: &V) -> V {
+    let mut t = ZERO;
+    for l in 0..LANES {
+        t[l] = c[l] * y[l];
+    }
+    let mut out = ZERO;
+    match FORM {
+        SMALL => {
+            for l in 0..LANES {
+                out[l] = exp2_small(t[l]);
+            }
+        }
+        MEDIUM => {
+            for l in 0..LANES {
+                out[l] = exp2_medium(t[l]);
+            }
+        }
+        FULL => {
+            for l in 0..LANES {
+                out[l] = exp2_f32(t[l]);
+            }
+        }
+        MIXED_MEDIUM => {
+            for l in 0..LANES {
+                out[l] = exp2_small(t[l]);
+            }
+            for l in 0..LANES {
+                let medium = exp2_medium(t[l]);
+                out[l] = if t[l].abs() >= SMALL_EXPONENT { medium } else { out[l] };
+            }
+        }
+        _ => {
+            for l in 0..LANES {
+                out[l] = exp2_small(t[l]);
+            }
+            for l in 0..LANES {
+                let full = exp2_f32(t[l]);
+                out[l] = if t[l].abs() >= SMALL_EXPONENT { full } else { out[l] };
+            }
+        }
+    }
+    out
+}
+
+/// Ages `ages` of one sex's step in place ([`step_own_any`]), every one in the form `FORM`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn own_ages<const INFLOW: bool, const FORM: u8>(
+    c: &Constants,
+    sex: usize,
+    ages: std::ops::Range<usize>,
+    level: &V,
+    ls: &AgeLanes,
+    grow: &AgeLanes,
+    inflow: &AgeLanes,
+    p: &mut AgeLanes,
+    sums: &mut [Lines<[V; 2]>],
+    st: &mut OwnStep,
+) {
+    for x in ages {
+        let now = p[x];
+        st.acc = add(&st.acc, &now);
+        if c.segment_ends[x] {
+            sums[st.seg][sex] = st.acc;
+            st.acc = ZERO;
+            st.seg += 1;
+        }
+        let sx = exp2_in::<FORM>(level, &ls[x]);
+        if sex == 1 && (c.fert_lo..c.fert_hi).contains(&x) {
+            let shape = c.fert_shape[x - c.fert_lo];
+            for l in 0..LANES {
+                st.births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
+            }
+        }
+        if (1..OPEN_AGE).contains(&x) {
+            p[x] = migrate::<INFLOW>(&mul(&st.below, &st.before), &grow[x], &inflow[x]);
+        } else if x == OPEN_AGE {
+            let top = add(&mul(&st.below, &st.before), &mul(&now, &sx));
+            p[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
+        }
+        st.before = sx;
+        st.below = now;
+    }
+}
+
 /// [`step_any`] for a region with a mortality level of its own: its survival `S^c` of each age
 /// is formed as the cohort step reaches that age rather than stored first, and the fertility
 /// weights from the women's `S^c` as the births are summed (ascending ages, as `step_any`). The
 /// same values and operations as computing every `S^c` first and then `step_any`, so the same bits,
-/// without writing and reading back 13 KB of survival per region and year.
+/// without writing and reading back 13 KB of survival per region and year. `bounds` are the
+/// smallest and largest lane of `level`: with the block's [`MortalityBlock::reach`] they give
+/// the ages of each form of `2^x` ([`FormAges`]), which are then stepped range by range.
 ///
 /// It also leaves the segment sums of `pop` in `sums` ([`segment_sums`]'s values: each
 /// segment's ages added in ascending order from zero), formed as the step reads each age: the
@@ -912,6 +1154,7 @@ fn step_own_any<const INFLOW: bool>(
     mort: &MortalityBlock,
     i: usize,
     level: &V,
+    bounds: (f32, f32),
     pop: &mut [AgeLanes; 2],
     sums: &mut [Lines<[V; 2]>],
 ) {
@@ -920,37 +1163,24 @@ fn step_own_any<const INFLOW: bool>(
     // Women first: their survival at the fertile ages gives the births both sexes need.
     for sex in [1, 0] {
         let (p, ls, grow, inflow) = (&mut pop[sex], &mort.log2_surv[i][sex], &grow[sex], &inflow[sex]);
+        let [small, mixed_medium, mixed_full, medium, full] = FormAges::new(bounds.0, bounds.1, &mort.reach[i][sex]).ranges();
         // The population is stepped in place, in ascending age: age x's people of this year
         // (`now`) are read before the cohort below them overwrites them, and kept (`below`)
         // for the survivors they give at x + 1. One table instead of this year's and next
         // year's: 13 KB less for the step to keep in the first-level cache.
-        let (mut before, mut below) = (ZERO, ZERO);
-        let (mut seg, mut acc) = (0, ZERO);
-        for x in 0..N_AGES {
-            let now = p[x];
-            acc = add(&acc, &now);
-            if c.segment_ends[x] {
-                sums[seg][sex] = acc;
-                acc = ZERO;
-                seg += 1;
-            }
-            let mut sx = ZERO;
-            exp2_scaled(&mut sx, level, &ls[x]);
-            if sex == 1 && (c.fert_lo..c.fert_hi).contains(&x) {
-                let shape = c.fert_shape[x - c.fert_lo];
-                for l in 0..LANES {
-                    births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
-                }
-            }
-            if (1..OPEN_AGE).contains(&x) {
-                p[x] = migrate::<INFLOW>(&mul(&below, &before), &grow[x], &inflow[x]);
-            } else if x == OPEN_AGE {
-                let top = add(&mul(&below, &before), &mul(&now, &sx));
-                p[OPEN_AGE] = migrate::<INFLOW>(&top, &grow[OPEN_AGE], &inflow[OPEN_AGE]);
-            }
-            before = sx;
-            below = now;
-        }
+        let mut st = OwnStep {
+            before: ZERO,
+            below: ZERO,
+            seg: 0,
+            acc: ZERO,
+            births,
+        };
+        own_ages::<INFLOW, SMALL>(c, sex, small, level, ls, grow, inflow, p, sums, &mut st);
+        own_ages::<INFLOW, MIXED_MEDIUM>(c, sex, mixed_medium, level, ls, grow, inflow, p, sums, &mut st);
+        own_ages::<INFLOW, MIXED_FULL>(c, sex, mixed_full, level, ls, grow, inflow, p, sums, &mut st);
+        own_ages::<INFLOW, MEDIUM>(c, sex, medium, level, ls, grow, inflow, p, sums, &mut st);
+        own_ages::<INFLOW, FULL>(c, sex, full, level, ls, grow, inflow, p, sums, &mut st);
+        births = st.births;
         let mut infant = ZERO;
         exp2_scaled(&mut infant, level, &mort.log2_infant[i][sex]);
         let born = mul(&mul(&births, tfr), &[shares[sex]; LANES]);
@@ -999,6 +1229,7 @@ fn project_any<'a>(
             pop[sex][x] = [region.base[sex][x] as f32; LANES];
         }
     }
+    let bounds = inputs.level.as_ref().map_or((1.0, 1.0), level_bounds);
     for yi in 0..n_years {
         // The segment sums of this year's population (`pop`), then the step to the next year:
         // a region with a mortality level of its own forms the sums in its step.
@@ -1010,8 +1241,8 @@ fn project_any<'a>(
         if stepped {
             let (tfr, grow, inflow) = (&inputs.tfr, &inputs.grow, &inputs.inflow);
             match (&inputs.level, inputs.has_inflow) {
-                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, yi, level, pop, sums),
-                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, yi, level, pop, sums),
+                (Some(level), true) => step_own_any::<true>(c, tfr, grow, inflow, mort, yi, level, bounds, pop, sums),
+                (Some(level), false) => step_own_any::<false>(c, tfr, grow, inflow, mort, yi, level, bounds, pop, sums),
                 (None, has_inflow) => {
                     segment_sums(c, pop, sums);
                     let sv = mort.step_survival(c, yi);
@@ -1029,11 +1260,11 @@ fn project_any<'a>(
         if rows.pyramid && !stepped {
             for (sex, p) in pop.iter().enumerate() {
                 for g in 0..AGE_GROUPS {
+                    // Whole vectors: the loop over lanes inside the loop over ages was left
+                    // scalar by the compiler (a store of every lane to the stack per age).
                     let mut cell = ZERO;
                     for x in 5 * g..(5 * g + 5).min(N_AGES) {
-                        for l in 0..LANES {
-                            cell[l] += p[x][l];
-                        }
+                        cell = add(&cell, &p[x]);
                     }
                     out.set(rows.pyramid_row(sex, g), &cell);
                 }
@@ -1137,6 +1368,82 @@ mod tests {
         }
         assert!(worst <= 2e-7, "worst relative error {worst:e}");
         assert_eq!(exp2_small(0.0), 1.0);
+    }
+
+    #[test]
+    fn exp2_medium_is_exp2_f32_below_its_bound() {
+        let mut y = -MEDIUM_EXPONENT;
+        while y < MEDIUM_EXPONENT {
+            assert_eq!(exp2_medium(y).to_bits(), exp2_f32(y).to_bits(), "y = {y:e}");
+            y = if y.abs() < 1e-3 { y + 1.7e-6 } else { y + 3.1e-5 };
+        }
+        for y in [-0.0f32, 0.0, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 0.499_999_97, -0.499_999_97] {
+            assert_eq!(exp2_medium(y).to_bits(), exp2_f32(y).to_bits(), "y = {y:e}");
+        }
+    }
+
+    /// Each age takes, in the form its range gives it, exactly what [`exp2_scaled`] gives it:
+    /// over survival tables rising with age (an infant peak, lanes apart, NaN at one age in one
+    /// case) and levels spread over the lanes (one lane far above the others in one case), with
+    /// every form's range non-empty in some case.
+    #[test]
+    fn the_forms_ages_give_every_lane_exp2_scaleds_value() {
+        let table = |nan: bool| -> AgeLanes {
+            std::array::from_fn(|x| {
+                std::array::from_fn(|l| {
+                    let spread = 1.0 + 0.07 * ((l * 7 % 5) as f32 - 2.0);
+                    let y = -(0.000_4 * (0.085 * x as f32).exp() + if x == 0 { 0.01 } else { 0.0 }) * spread;
+                    if nan && x == 70 && l == 3 { f32::NAN } else { y }
+                })
+            })
+        };
+        let levels: [V; 3] = [
+            std::array::from_fn(|l| 0.8 + 0.03 * l as f32),
+            std::array::from_fn(|l| if l == 5 { 2.9 } else { 1.1 }),
+            [1.0; LANES],
+        ];
+        let mut used = [false; 5];
+        for (case, (nan, level)) in [(false, levels[0]), (true, levels[0]), (false, levels[1]), (false, levels[2])]
+            .into_iter()
+            .enumerate()
+        {
+            let ls = table(nan);
+            let (lo, hi) = level_bounds(&level);
+            let ranges = FormAges::new(lo, hi, &reach(&ls)).ranges();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[4].end, N_AGES);
+            for k in 0..4 {
+                assert_eq!(ranges[k].end, ranges[k + 1].start, "case {case}: {ranges:?}");
+            }
+            for (k, r) in ranges.iter().enumerate() {
+                used[k] |= !r.is_empty();
+            }
+            for x in 0..N_AGES {
+                let mut want = ZERO;
+                exp2_scaled(&mut want, &level, &ls[x]);
+                let got = match ranges.iter().position(|r| r.contains(&x)).expect("every age has a form") {
+                    0 => exp2_in::<SMALL>(&level, &ls[x]),
+                    1 => exp2_in::<MIXED_MEDIUM>(&level, &ls[x]),
+                    2 => exp2_in::<MIXED_FULL>(&level, &ls[x]),
+                    3 => exp2_in::<MEDIUM>(&level, &ls[x]),
+                    _ => exp2_in::<FULL>(&level, &ls[x]),
+                };
+                for l in 0..LANES {
+                    assert!(
+                        got[l].to_bits() == want[l].to_bits() || (got[l].is_nan() && want[l].is_nan()),
+                        "case {case}, age {x}, lane {l}: {} against {}",
+                        got[l],
+                        want[l]
+                    );
+                }
+            }
+        }
+        assert_eq!(used, [true; 5], "every form is tested");
+        // Levels that are not all positive and finite: the lane-by-lane choice everywhere.
+        let mut bad = levels[0];
+        bad[2] = f32::NAN;
+        let (lo, hi) = level_bounds(&bad);
+        assert_eq!(FormAges::new(lo, hi, &reach(&table(false))).ranges()[2], 0..N_AGES);
     }
 
     /// A lane's survival does not depend on the other lanes of its block (whether some lane
