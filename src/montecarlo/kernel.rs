@@ -898,6 +898,19 @@ impl PassRows {
     }
 }
 
+/// Makes the non-temporal stores of [`BlockOut::set`] made so far by this thread visible
+/// before any later store of it (`sfence`), so that the synchronisation that ends a task
+/// (rayon's, a lock's) publishes them as it does plain stores. Every task that writes blocks
+/// calls it once at its end.
+#[inline]
+pub fn fence_stores() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86_64; a fence reads and writes nothing.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
+    }
+}
+
 /// Where one region's values of a block of draws go: row `row` holds `lanes` consecutive
 /// values from `base + row * stride`, for `row < rows`.
 ///
@@ -933,7 +946,9 @@ impl BlockOut {
         // SAFETY: `buf` is borrowed mutably for the whole call, so its first rows * lanes values
         // are valid for writes and no one else touches them; `f` cannot keep the BlockOut.
         let mut out = unsafe { BlockOut::new(buf.as_mut_ptr(), lanes, rows, lanes) };
-        f(&mut out)
+        let result = f(&mut out);
+        fence_stores();
+        result
     }
 
     #[inline(always)]
@@ -944,9 +959,26 @@ impl BlockOut {
             // known only at run time, is a call to `memcpy` per row (a fifth of the projection's
             // samples in a profile of the national run, most of it the stores' own wait).
             // SAFETY: row < rows and lanes == LANES: the constructor's contract makes the LANES
-            // elements from base + row * stride valid and exclusively ours; `write_unaligned`
-            // asks no alignment of them.
-            unsafe { self.base.add(row * self.stride).cast::<V>().write_unaligned(*v) };
+            // elements from base + row * stride valid and exclusively ours.
+            let at = unsafe { self.base.add(row * self.stride) };
+            // Rows lie `draws` values apart in a chunk far larger than the caches and are read
+            // again only by the summaries, after the chunk is done: a plain store first reads
+            // its line from memory and waits for it. Non-temporal stores (four of 16 bytes, one
+            // whole line, written combined) skip that read. They need 16-byte alignment, which
+            // the run's rows have when `draws` is a multiple of 4; [`fence_stores`] makes them
+            // visible to other threads.
+            #[cfg(target_arch = "x86_64")]
+            if (at as usize).is_multiple_of(16) {
+                use std::arch::x86_64::{_mm_loadu_ps, _mm_stream_ps};
+                for k in 0..4 {
+                    // SAFETY: SSE is part of x86_64; `at + 4k .. at + 4k + 4` lies in the row
+                    // (above) and is 16-byte aligned; `v` holds 16 values.
+                    unsafe { _mm_stream_ps(at.add(4 * k), _mm_loadu_ps(v.as_ptr().add(4 * k))) };
+                }
+                return;
+            }
+            // SAFETY: as above; `write_unaligned` asks no alignment.
+            unsafe { at.cast::<V>().write_unaligned(*v) };
             return;
         }
         // SAFETY: row < rows and lanes <= LANES, and the constructor's contract makes the

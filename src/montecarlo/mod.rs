@@ -811,6 +811,7 @@ fn project_block(
             &mut out.block(ri, d0, nd),
         );
     }
+    kernel::fence_stores();
 }
 
 /// Sets lane `l` of `kappa` to trend + shocks (and, for the first lane, every lane past the

@@ -568,6 +568,7 @@ fn supply_block(
             block.set(k, v);
         }
     }
+    kernel::fence_stores();
 }
 
 /// `Ok` when two scenarios project the same populations and care need in every draw: every
