@@ -253,6 +253,15 @@ fn exp2_scaled(out: &mut V, c: &V, y: &V) {
     }
 }
 
+/// `(ln 2)^k / k!`, the Taylor coefficients of `2^y = e^(y ln 2)` that every form of `2^x`
+/// below uses.
+const C1: f32 = std::f32::consts::LN_2;
+const C2: f32 = 0.240_226_5;
+const C3: f32 = 0.055_504_11;
+const C4: f32 = 0.009_618_129;
+const C5: f32 = 0.001_333_355_8;
+const C6: f32 = 0.000_154_035_3;
+
 /// Exponents below which [`exp2_small`] is used: `2^-5`.
 pub const SMALL_EXPONENT: f32 = 0.031_25;
 
@@ -268,10 +277,6 @@ pub const SMALL_EXPONENT: f32 = 0.031_25;
 /// round differently in the last place of some values.
 #[inline(always)]
 pub fn exp2_small(y: f32) -> f32 {
-    const C1: f32 = std::f32::consts::LN_2;
-    const C2: f32 = 0.240_226_5;
-    const C3: f32 = 0.055_504_11;
-    const C4: f32 = 0.009_618_129;
     let y2 = y * y;
     (1.0 + C1 * y) + y2 * ((C2 + C3 * y) + y2 * C4)
 }
@@ -285,12 +290,6 @@ pub const MEDIUM_EXPONENT: f32 = 0.5;
 /// in the national data, this is two thirds of `exp2_f32`'s operations.
 #[inline(always)]
 pub fn exp2_medium(f: f32) -> f32 {
-    const C1: f32 = std::f32::consts::LN_2;
-    const C2: f32 = 0.240_226_5;
-    const C3: f32 = 0.055_504_11;
-    const C4: f32 = 0.009_618_129;
-    const C5: f32 = 0.001_333_355_8;
-    const C6: f32 = 0.000_154_035_3;
     let f2 = f * f;
     (1.0 + C1 * f) + f2 * ((C2 + C3 * f) + f2 * ((C4 + C5 * f) + f2 * C6))
 }
@@ -306,19 +305,11 @@ pub fn exp2_medium(f: f32) -> f32 {
 #[inline(always)]
 pub fn exp2_f32(y: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
-    // (ln 2)^k / k!
-    const C1: f32 = std::f32::consts::LN_2;
-    const C2: f32 = 0.240_226_5;
-    const C3: f32 = 0.055_504_11;
-    const C4: f32 = 0.009_618_129;
-    const C5: f32 = 0.001_333_355_8;
-    const C6: f32 = 0.000_154_035_3;
     let y = y.clamp(-126.0, 127.0);
     let t = y + SHIFT;
     let n = t - SHIFT;
     let f = y - n;
-    let f2 = f * f;
-    let p = (1.0 + C1 * f) + f2 * ((C2 + C3 * f) + f2 * ((C4 + C5 * f) + f2 * C6));
+    let p = exp2_medium(f);
     let k = (t.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
     p * f32::from_bits(((k + 127) << 23) as u32)
 }
