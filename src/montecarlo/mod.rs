@@ -597,6 +597,41 @@ fn blocks(draws: usize, block: usize) -> Vec<(usize, usize)> {
     (0..draws).step_by(block).map(|d0| (d0, block.min(draws - d0))).collect()
 }
 
+/// Asks Linux to back the large buffer `v` with 2 MB pages where it can (transparent huge
+/// pages in `madvise` mode, the usual default), before its pages are first written.
+///
+/// The chunk buffer and the groups' sums are hundreds of megabytes, written and read a row at a
+/// time with rows `draws` values apart: with 4 KB pages nearly every row a block writes is on a
+/// page of its own, beyond what the TLB holds, so each store first walks the page tables, and
+/// every page is faulted in separately (the national run at 4,000 draws took 690,000 faults).
+/// With 2 MB pages the national chunk buffer fits the second-level TLB. On the Zen 3 CI machine
+/// (AVX2), the national run at 4,000 draws on 2 threads, alternated four times: simulation
+/// 38.8 / 39.2 / 41.0 / 40.2 -> 36.8 / 35.3 / 35.3 / 38.0 s, `project` 1.14 times faster. (Two
+/// runs side by side, one thread each, showed no gain: they share the memory bandwidth.) The
+/// contents and the results do
+/// not change; where huge pages are off, or elsewhere than Linux, this does nothing.
+fn advise_huge_pages<T>(v: &[T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = std::mem::size_of_val(v);
+        if bytes < 8 * HUGE {
+            return;
+        }
+        let at = v.as_ptr() as usize;
+        let (first, end) = (at.next_multiple_of(HUGE), (at + bytes) / HUGE * HUGE);
+        if end > first {
+            // SAFETY: the range is page-aligned and inside `v`'s allocation; MADV_HUGEPAGE
+            // changes neither the contents nor the validity of the mapping, only how it is
+            // backed. A kernel that refuses (huge pages off) returns an error, which changes
+            // nothing either.
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
 /// Values whose first one starts a cache line (64 bytes): the chunk buffer (zeroed `f32`s) and
 /// the selection's keys (`u32` scratch written afresh at each use).
 ///
@@ -622,6 +657,7 @@ impl<T: Copy + Default> LineAligned<T> {
         // clearing them all here.
         let store = vec![T::default(); len + Self::PAD];
         let start = store.as_ptr().align_offset(64).min(Self::PAD);
+        advise_huge_pages(&store);
         LineAligned { store, start, len }
     }
 
@@ -1422,7 +1458,11 @@ fn take_buffer(spare: &mut Vec<Vec<i64>>, len: usize) -> Vec<i64> {
             v.resize(len, 0);
             v
         }
-        None => vec![0; len],
+        None => {
+            let v = vec![0; len];
+            advise_huge_pages(&v);
+            v
+        }
     }
 }
 
