@@ -608,8 +608,8 @@ fn blocks(draws: usize, block: usize) -> Vec<(usize, usize)> {
 /// (AVX2), the national run at 4,000 draws on 2 threads, alternated four times: simulation
 /// 38.8 / 39.2 / 41.0 / 40.2 -> 36.8 / 35.3 / 35.3 / 38.0 s, `project` 1.14 times faster. (Two
 /// runs side by side, one thread each, showed no gain: they share the memory bandwidth.) The
-/// contents and the results do
-/// not change; where huge pages are off, or elsewhere than Linux, this does nothing.
+/// contents and the results do not change; where huge pages are off, or elsewhere than Linux,
+/// this does nothing.
 fn advise_huge_pages<T>(v: &[T]) {
     #[cfg(target_os = "linux")]
     {
