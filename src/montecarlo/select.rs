@@ -392,15 +392,9 @@ fn copy_wanted_avx512(
         for &start in starts {
             hit |= _mm512_cmple_epu32_mask(_mm512_sub_epi32(k, _mm512_set1_epi32(start as i32)), last);
         }
-        while hit != 0 {
-            let l = hit.trailing_zeros() as usize;
-            take_key(group[l], lo, shift, slot, picked, fill);
-            hit &= hit - 1;
-        }
+        take_hits(group, u32::from(hit), lo, shift, slot, picked, fill);
     }
-    for &k in rest {
-        take_key(k, lo, shift, slot, picked, fill);
-    }
+    take_hits(rest, (1 << rest.len()) - 1, lo, shift, slot, picked, fill);
 }
 
 /// [`copy_wanted`] with AVX2, for machines without AVX-512: eight keys at a time are tested
@@ -452,15 +446,28 @@ fn copy_wanted_avx2(
             );
             miss = _mm256_and_si256(miss, outside);
         }
-        let mut hit = !(_mm256_movemask_ps(_mm256_castsi256_ps(miss)) as u32) & 0xFF;
-        while hit != 0 {
-            let l = hit.trailing_zeros() as usize;
-            take_key(group[l], lo, shift, slot, picked, fill);
-            hit &= hit - 1;
-        }
+        let hit = !(_mm256_movemask_ps(_mm256_castsi256_ps(miss)) as u32) & 0xFF;
+        take_hits(group, hit, lo, shift, slot, picked, fill);
     }
-    for &k in rest {
-        take_key(k, lo, shift, slot, picked, fill);
+    take_hits(rest, (1 << rest.len()) - 1, lo, shift, slot, picked, fill);
+}
+
+/// [`take_key`] for the keys of `group` whose bits are set in `hit`, in key order (a vector
+/// copy's keys found in wanted buckets; `group` is at most 16 keys).
+#[inline(always)]
+fn take_hits(
+    group: &[u32],
+    mut hit: u32,
+    lo: u32,
+    shift: u32,
+    slot: &[u8; BUCKETS],
+    picked: &mut [u32],
+    fill: &mut [usize; MAX_RANKS + 1],
+) {
+    while hit != 0 {
+        let l = hit.trailing_zeros() as usize;
+        take_key(group[l], lo, shift, slot, picked, fill);
+        hit &= hit - 1;
     }
 }
 
