@@ -1137,9 +1137,10 @@ struct OwnSex<'a> {
     inflow: &'a AgeLanes,
 }
 
-/// Ages `ages` of one sex's step in place ([`step_own_any`]), every one in the form `FORM`, with births summed when `FERTILE`. The ages lie in `1..OPEN_AGE` and
-/// none but the last ends a segment, so the loop has no branch: each age reads its people, adds
-/// them to the segment's sum, forms its `S^c`, and writes the survivors of the age below.
+/// Ages `ages` of one sex's step in place ([`step_own_any`]), every one in the form `FORM`,
+/// with births summed when `FERTILE`. The ages lie in `1..OPEN_AGE` and none but the last ends
+/// a segment, so the loop has no branch: each age reads its people, adds them to the segment's
+/// sum, forms its `S^c`, and writes the survivors of the age below.
 #[inline(always)]
 fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
     t: &OwnSex<'_>,
@@ -1171,8 +1172,9 @@ fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
     }
 }
 
-/// Age 0 or the open age of one sex's step (the ages [`own_run`] leaves out): age 0 writes nothing (its survivors are the births, written by [`step_own_any`]), and
-/// the open age keeps its own survivors besides those of the age below.
+/// Age 0 or the open age of one sex's step (the ages [`own_run`] leaves out): age 0 writes
+/// nothing (its survivors are the births, written by [`step_own_any`]), and the open age keeps
+/// its own survivors besides those of the age below.
 #[inline(always)]
 fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut AgeLanes, st: &mut OwnStep) {
     let now = p[x];
