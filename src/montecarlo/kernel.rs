@@ -1151,22 +1151,12 @@ fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
 ) {
     for x in ages {
         let now = p[x];
-        for l in 0..LANES {
-            st.acc[l] += now[l];
-        }
+        st.acc = add(&st.acc, &now);
         let sx = exp2_in::<FORM>(level, &t.ls[x]);
         if FERTILE {
-            let shape = t.c.fert_shape[x - t.c.fert_lo];
-            for l in 0..LANES {
-                st.births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
-            }
+            add_births(t, x, &now, &sx, st);
         }
-        let (grow, inflow) = (t.grow[x], t.inflow[x]);
-        let out = &mut p[x];
-        for l in 0..LANES {
-            let grown = st.below[l] * st.before[l] * grow[l];
-            out[l] = if INFLOW { grown + inflow[l] } else { grown };
-        }
+        p[x] = migrate::<INFLOW>(&mul(&st.below, &st.before), &t.grow[x], &t.inflow[x]);
         st.before = sx;
         st.below = now;
     }
@@ -1178,29 +1168,29 @@ fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
 #[inline(always)]
 fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut AgeLanes, st: &mut OwnStep) {
     let now = p[x];
-    for l in 0..LANES {
-        st.acc[l] += now[l];
-    }
+    st.acc = add(&st.acc, &now);
     // Every form gives each lane `exp2_scaled`'s value (see `FormAges`); the mixed one is
     // right for any lane.
     let sx = exp2_in::<MIXED_FULL>(level, &t.ls[x]);
     if t.sex == 1 && (t.c.fert_lo..t.c.fert_hi).contains(&x) {
-        let shape = t.c.fert_shape[x - t.c.fert_lo];
-        for l in 0..LANES {
-            st.births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
-        }
+        add_births(t, x, &now, &sx, st);
     }
     if x == OPEN_AGE {
-        let (grow, inflow) = (t.grow[x], t.inflow[x]);
-        let out = &mut p[x];
-        for l in 0..LANES {
-            let top = st.below[l] * st.before[l] + now[l] * sx[l];
-            let grown = top * grow[l];
-            out[l] = if INFLOW { grown + inflow[l] } else { grown };
-        }
+        let top = add(&mul(&st.below, &st.before), &mul(&now, &sx));
+        p[x] = migrate::<INFLOW>(&top, &t.grow[x], &t.inflow[x]);
     }
     st.before = sx;
     st.below = now;
+}
+
+/// Adds the births of the women of fertile age `x` (`now` of them, with survival `sx`) to the
+/// step's births.
+#[inline(always)]
+fn add_births(t: &OwnSex<'_>, x: usize, now: &V, sx: &V, st: &mut OwnStep) {
+    let shape = t.c.fert_shape[x - t.c.fert_lo];
+    for l in 0..LANES {
+        st.births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
+    }
 }
 
 /// Closes the segment being summed if age `x` is its last.
