@@ -1208,7 +1208,7 @@ fn own_segment(t: &OwnSex<'_>, x: usize, sums: &mut [Lines<[V; 2]>], st: &mut Ow
 /// branches ([`own_run`]). With one loop over all ages that tested, at every age, whether it
 /// ended a segment, was fertile or was the open age, LLVM kept the step's state (`S^c` and the
 /// people of the age below, the segment's sum, the births) on the stack, and each age stored
-/// and reloaded it: about 115 instructions an age in the AVX2 build, against 43 now. The
+/// and reloaded it: about 115 instructions an age in the AVX2 build, against 37 to 49 now. The
 /// national run's `project` stage went from 27.0 to 23.1 s (2,000 draws, one thread, Zen 3).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
