@@ -157,6 +157,11 @@ pub struct Constants {
     male_share: f32,
     /// The fertility age pattern at the fertile ages, in single precision.
     fert_shape: Vec<f32>,
+    /// Whether some region of the scenario is projected at the block's mortality itself (its
+    /// level is the fixed value 1), and so needs [`MortalityBlock`]'s survival, fertility
+    /// weights and newborns' survival; regions with a level of their own need only their
+    /// logarithms.
+    national_survival: bool,
     /// Regions whose supply is a share of their class's, made once per run.
     pub supply: std::sync::Arc<crate::capacity::SupplyClasses>,
 }
@@ -214,6 +219,7 @@ impl Constants {
             fert_hi,
             male_share: s.fertility.male_share as f32,
             fert_shape: (fert_lo..fert_hi).map(|x| s.fertility.shape[x] as f32).collect(),
+            national_survival: s.regions.iter().any(|r| r.mortality_level.as_fixed() == Some(1.0)),
             supply: std::sync::Arc::new(crate::capacity::SupplyClasses::new(s)),
         }
     }
@@ -326,7 +332,9 @@ pub fn exp2_f32(y: f32) -> f32 {
 /// population from year `i` to year `i + 1`).
 pub struct MortalityBlock {
     /// Survival over the year, `L(x+1)/L(x)` (`T(100)/T(99)` at 99 and 100+), by step, sex and
-    /// age.
+    /// age. This, `fert` and `infant` are empty when every region of the scenario has a
+    /// mortality level of its own (`Constants::national_survival`): those regions read only the
+    /// logarithms, and the national run's kept tables are then 138 MB instead of 281 MB.
     pub surv: Vec<Lines<[AgeLanes; 2]>>,
     /// `log2` of `surv`, for regions with a mortality level of their own (`S^c = 2^(c log2 S)`).
     pub log2_surv: Vec<Lines<[AgeLanes; 2]>>,
@@ -346,17 +354,18 @@ pub struct MortalityBlock {
 impl MortalityBlock {
     /// Memory of one projection step of a block.
     pub fn bytes_per_step(c: &Constants) -> usize {
-        4 * std::mem::size_of::<AgeLanes>()
-            + (c.fert_hi - c.fert_lo + 4) * std::mem::size_of::<V>()
-            + std::mem::size_of::<[[[f32; N_AGES]; 2]; 2]>()
+        let logs = 2 * std::mem::size_of::<AgeLanes>() + 2 * std::mem::size_of::<V>() + std::mem::size_of::<[[[f32; N_AGES]; 2]; 2]>();
+        let national = 2 * std::mem::size_of::<AgeLanes>() + (c.fert_hi - c.fert_lo + 2) * std::mem::size_of::<V>();
+        logs + if c.national_survival { national } else { 0 }
     }
 
     pub fn new(c: &Constants, n_steps: usize) -> MortalityBlock {
+        let national = if c.national_survival { n_steps } else { 0 };
         MortalityBlock {
-            surv: vec![Lines([[ZERO; N_AGES]; 2]); n_steps],
+            surv: vec![Lines([[ZERO; N_AGES]; 2]); national],
             log2_surv: vec![Lines([[ZERO; N_AGES]; 2]); n_steps],
-            fert: vec![Lines(ZERO); n_steps * (c.fert_hi - c.fert_lo)],
-            infant: vec![[ZERO; 2]; n_steps],
+            fert: vec![Lines(ZERO); national * (c.fert_hi - c.fert_lo)],
+            infant: vec![[ZERO; 2]; national],
             log2_infant: vec![[ZERO; 2]; n_steps],
             reach: vec![[[[0.0; N_AGES]; 2]; 2]; n_steps],
         }
@@ -384,8 +393,13 @@ impl MortalityBlock {
                 let (surv, newborn) = life_table_lanes(&rates);
                 for x in 0..N_AGES {
                     for l in 0..LANES {
-                        self.surv[i][sex][x][l] = surv[x][l] as f32;
                         self.log2_surv[i][sex][x][l] = (crate::demography::lifetable::ln(surv[x][l]) * LOG2_E) as f32;
+                    }
+                    if !c.national_survival {
+                        continue;
+                    }
+                    for l in 0..LANES {
+                        self.surv[i][sex][x][l] = surv[x][l] as f32;
                     }
                     if sex == 1 && (c.fert_lo..c.fert_hi).contains(&x) {
                         let shape = s.fertility.shape[x];
@@ -395,7 +409,9 @@ impl MortalityBlock {
                     }
                 }
                 for l in 0..LANES {
-                    self.infant[i][sex][l] = newborn[l] as f32;
+                    if c.national_survival {
+                        self.infant[i][sex][l] = newborn[l] as f32;
+                    }
                     self.log2_infant[i][sex][l] = (crate::demography::lifetable::ln(newborn[l]) * LOG2_E) as f32;
                 }
                 self.reach[i][sex] = reach(&self.log2_surv[i][sex]);

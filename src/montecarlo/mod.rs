@@ -360,6 +360,9 @@ pub struct RunTiming {
     pub chunk_regions: usize,
     /// Draws per task.
     pub block_draws: usize,
+    /// Whether the national mortality tables of every block were kept for the whole run
+    /// (rather than computed again for each chunk).
+    pub mortality_tables_kept: bool,
 }
 
 /// Everything a run produces.
@@ -1160,6 +1163,7 @@ fn run_part(
         passes: plan.passes.len(),
         chunk_regions: plan.chunk,
         block_draws: plan.block,
+        mortality_tables_kept: plan.keep_tables,
         ..RunTiming::default()
     };
 
@@ -1515,6 +1519,7 @@ impl<'s> PartMerger<'s> {
         timing.passes = timing.passes.max(part.timing.passes);
         timing.chunk_regions = timing.chunk_regions.max(part.timing.chunk_regions);
         timing.block_draws = timing.block_draws.max(part.timing.block_draws);
+        timing.mortality_tables_kept |= part.timing.mortality_tables_kept;
     }
 
     /// Regions summarised in the parts added so far.
