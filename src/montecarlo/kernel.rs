@@ -219,7 +219,7 @@ impl Constants {
             fert_hi,
             male_share: s.fertility.male_share as f32,
             fert_shape: (fert_lo..fert_hi).map(|x| s.fertility.shape[x] as f32).collect(),
-            national_survival: s.regions.iter().any(|r| r.mortality_level.as_fixed() == Some(1.0)),
+            national_survival: !s.regions.iter().all(crate::scenario::Region::has_own_mortality_level),
             supply: std::sync::Arc::new(crate::capacity::SupplyClasses::new(s)),
         }
     }
@@ -718,7 +718,7 @@ impl RegionBlock {
         use crate::streams::entity_stream;
         let region = &s.regions[r];
         let tfr_dist = region.tfr.as_ref().unwrap_or(&s.fertility.tfr);
-        let own_level = region.mortality_level.as_fixed() != Some(1.0);
+        let own_level = region.has_own_mortality_level();
         self.lanes = lanes;
         let keys = match &mut self.keys {
             Some(k) => {

@@ -190,7 +190,7 @@ impl Manifest {
                 },
                 base_period_e0: f.base_e0,
                 base_period_middle: s.mortality.base_mid,
-                regions_with_own_level: s.regions.iter().filter(|r| r.mortality_level.as_fixed() != Some(1.0)).count(),
+                regions_with_own_level: s.regions.iter().filter(|r| r.has_own_mortality_level()).count(),
             },
         }
     }

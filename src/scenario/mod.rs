@@ -334,6 +334,15 @@ pub struct Region {
     pub registered_ratio: Dist,
 }
 
+impl Region {
+    /// Whether the region has a mortality level of its own (its distribution is not the fixed
+    /// value 1): it then survives with `S^level` of the national schedule, and is projected
+    /// from the logarithms of the national survival only.
+    pub fn has_own_mortality_level(&self) -> bool {
+        self.mortality_level.as_fixed() != Some(1.0)
+    }
+}
+
 /// A plan item's part in a region: a share of its one project (an item spread over its
 /// regions), or whole projects of a programme (`share` 1), as many as the region's `quota`.
 #[derive(Debug, Clone, PartialEq)]

@@ -406,7 +406,7 @@ fn a_twenty_county_slice_gives_the_same_tables_whatever_the_threads_or_memory_bu
     );
     // Every unit has a mortality level of its own, so the kept tables hold only the logarithms
     // of survival: 4.2 MB for 19 blocks of draws, where with the national survival too they were
-    // 8.4 MB, more than half of the 8 MiB, and were computed again for every chunk.
+    // 8.5 MB, more than half of the 8 MiB, and were computed again for every chunk.
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("t2-kept/manifest.json")).unwrap()).unwrap();
     let engine = &manifest["stage_seconds"]["engine"];
