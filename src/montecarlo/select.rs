@@ -87,6 +87,9 @@ impl Selector {
         if super::wide_vectors() {
             // SAFETY: the CPU has AVX-512 F (checked by `wide_vectors`), the only requirement.
             start = unsafe { first_pass_avx512(values, &mut self.keys, &mut acc, &mut count[0], &mut lo8[0], &mut hi8[0]) };
+        } else if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above), the only requirement.
+            start = unsafe { first_pass_avx2(values, &mut self.keys, &mut acc, &mut count[0], &mut lo8[0], &mut hi8[0]) };
         }
         for (ks, vs) in self.keys[start..done].chunks_exact_mut(8).zip(values[start..done].chunks_exact(8)) {
             for l in 0..8 {
@@ -538,6 +541,56 @@ fn first_pass_avx512(values: &[f32], keys: &mut [u32], acc: &mut [f64; 8], count
     *count += finite_values;
     *lo = (*lo).min(_mm512_reduce_min_epu32(kmin));
     *hi = (*hi).max(_mm512_reduce_max_epu32(kmax));
+    taken
+}
+
+/// [`first_pass_avx512`] with AVX2, eight values at a time (the leading multiple of 8), the
+/// same keys, sums in the same lanes and order, count and range. The loop LLVM made of the
+/// eight-lane loop in the AVX2 build took a fifth of a series' selection.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn first_pass_avx2(values: &[f32], keys: &mut [u32], acc: &mut [f64; 8], count: &mut usize, lo: &mut u32, hi: &mut u32) -> usize {
+    use std::arch::x86_64::*;
+    let (groups, _) = values.as_chunks::<8>();
+    let (key_groups, _) = keys.as_chunks_mut::<8>();
+    // SAFETY (every load and store below): `acc` is 8 f64 (two halves of 4) and each group 8
+    // f32 or u32, 32 bytes; the unaligned forms ask no alignment.
+    let (mut sum_lo, mut sum_hi) = unsafe { (_mm256_loadu_pd(acc.as_ptr()), _mm256_loadu_pd(acc.as_ptr().add(4))) };
+    let (mut kmin, mut kmax) = (_mm256_set1_epi32(-1), _mm256_setzero_si256());
+    let magnitude = _mm256_set1_epi32(0x7FFF_FFFF);
+    let infinity = _mm256_set1_epi32(0x7F80_0000);
+    let sign = _mm256_set1_epi32(i32::MIN);
+    let mut finite_values = 0usize;
+    let mut taken = 0;
+    for (vs, ks) in groups.iter().zip(key_groups.iter_mut()) {
+        taken += 8;
+        let v = unsafe { _mm256_loadu_ps(vs.as_ptr()) };
+        // -0 becomes +0 for the key, as in `key`.
+        let b = _mm256_castps_si256(_mm256_add_ps(v, _mm256_setzero_ps()));
+        // |bits| below those of infinity: finite (both sides below 2^31, so the signed
+        // comparison is the unsigned one).
+        let finite = _mm256_cmpgt_epi32(infinity, _mm256_and_si256(b, magnitude));
+        finite_values += (_mm256_movemask_ps(_mm256_castsi256_ps(finite)) as u32).count_ones() as usize;
+        // Negative: all bits flipped; otherwise the sign bit set (`key`).
+        let k = _mm256_xor_si256(b, _mm256_or_si256(_mm256_srai_epi32::<31>(b), sign));
+        unsafe { _mm256_storeu_si256(ks.as_mut_ptr().cast(), k) };
+        kmin = _mm256_min_epu32(kmin, k);
+        kmax = _mm256_max_epu32(kmax, k);
+        // A non-finite value as +0 (the loop's `else 0.0`), values 0..4 and 4..8 of the group.
+        let kept = _mm256_and_ps(v, _mm256_castsi256_ps(finite));
+        sum_lo = _mm256_add_pd(sum_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(kept)));
+        sum_hi = _mm256_add_pd(sum_hi, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(kept)));
+    }
+    unsafe {
+        _mm256_storeu_pd(acc.as_mut_ptr(), sum_lo);
+        _mm256_storeu_pd(acc.as_mut_ptr().add(4), sum_hi);
+    }
+    *count += finite_values;
+    let mut lanes = [0u32; 8];
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), kmin) };
+    *lo = lanes.iter().copied().fold(*lo, u32::min);
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), kmax) };
+    *hi = lanes.iter().copied().fold(*hi, u32::max);
     taken
 }
 
