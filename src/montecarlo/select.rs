@@ -401,11 +401,14 @@ fn copy_wanted_avx512(
 }
 
 /// [`copy_wanted`] with AVX2, for machines without AVX-512: 32 keys at a time, in four vectors
-/// of eight, are tested against the wanted buckets' key ranges, with neighbouring wanted buckets (the two ranks
-/// around a quantile usually share one, and close quantiles may take adjacent ones) merged into
-/// one range, and only the keys found are copied, in key order. AVX2 has no unsigned compare,
-/// so keys and bounds are compared as signed integers with their top bit flipped, which keeps
-/// their order. On a Zen 3 without AVX-512 the key-by-key loop was half of the selection.
+/// of eight, are tested against the wanted buckets' key ranges, with neighbouring wanted
+/// buckets (the two ranks around a quantile usually share one, and close quantiles may take
+/// adjacent ones) merged into one range, and only the keys found are copied, in key order.
+/// AVX2 has no unsigned compare, so keys and bounds are compared as signed integers with their
+/// top bit flipped, which keeps their order. On a Zen 3 without AVX-512 the key-by-key loop was
+/// half of the selection, and a loop of eight keys at a time, with a branch and a broadcast of
+/// the bounds per eight keys, 36% of a series; with 32 at a time a series of 10,000 takes 19.1
+/// instead of 25.1 us (4 December).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
