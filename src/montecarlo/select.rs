@@ -764,6 +764,75 @@ mod tests {
         }
     }
 
+    /// The vector first passes against the eight-lane loop they stand for: the same keys, the
+    /// same bits in every lane of the sum, the same count and range, on values with NaN, both
+    /// infinities, both zeros, subnormals and negatives, at lengths that leave a remainder.
+    /// A first pass over the test's values: keys, sums, count, smallest and largest key.
+    #[cfg(target_arch = "x86_64")]
+    type FirstPass<'a> = dyn Fn(&mut [u32], &mut [f64; 8], &mut usize, &mut u32, &mut u32) -> usize + 'a;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_first_passes_match_the_eight_lane_loop() {
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let mut x: u64 = 5;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 32
+        };
+        let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e-40, -1e-40, -3.5];
+        for len in [0usize, 7, 8, 16, 31, 33, 1000, 10_001] {
+            let values: Vec<f32> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 5 == 0 {
+                        odd[(r / 5 % 8) as usize]
+                    } else {
+                        (r % 100_000) as f32 * 0.37 - 9000.0
+                    }
+                })
+                .collect();
+            // The loop of `Selector::stats` over whole groups of eight.
+            let done = len - len % 8;
+            let (mut keys, mut acc, mut count, mut lo, mut hi) = (vec![0u32; len], [0.0f64; 8], 0usize, u32::MAX, 0u32);
+            for i in 0..done {
+                let ok = values[i].is_finite();
+                acc[i % 8] += if ok { f64::from(values[i]) } else { 0.0 };
+                count += usize::from(ok);
+                keys[i] = key(values[i]);
+                lo = lo.min(keys[i]);
+                hi = hi.max(keys[i]);
+            }
+            let bits = |a: &[f64; 8]| a.map(f64::to_bits);
+            let check = |name: &str, pass: &FirstPass<'_>| {
+                let (mut k, mut a, mut c, mut l, mut h) = (vec![0u32; len], [0.0f64; 8], 0usize, u32::MAX, 0u32);
+                let taken = pass(&mut k, &mut a, &mut c, &mut l, &mut h);
+                assert!(taken <= done && taken.is_multiple_of(8), "{name}, {len} values: took {taken}");
+                // The rest is the loop's, as in `Selector::stats`.
+                for i in taken..done {
+                    let ok = values[i].is_finite();
+                    a[i % 8] += if ok { f64::from(values[i]) } else { 0.0 };
+                    c += usize::from(ok);
+                    k[i] = key(values[i]);
+                    l = l.min(k[i]);
+                    h = h.max(k[i]);
+                }
+                assert_eq!(k[..done], keys[..done], "{name}, {len} values: keys");
+                assert_eq!(bits(&a), bits(&acc), "{name}, {len} values: sums");
+                assert_eq!((c, l, h), (count, lo, hi), "{name}, {len} values: count and range");
+            };
+            if avx2 {
+                // SAFETY: the CPU has AVX2 (checked above).
+                check("AVX2", &|k, a, c, l, h| unsafe { first_pass_avx2(&values, k, a, c, l, h) });
+            }
+            if avx512 {
+                // SAFETY: the CPU has AVX-512 F (checked above).
+                check("AVX-512", &|k, a, c, l, h| unsafe { first_pass_avx512(&values, k, a, c, l, h) });
+            }
+        }
+    }
+
     #[test]
     fn mean_skips_undefined_values() {
         let s = Selector::default().stats(&[f32::NAN, 2.0, 4.0]).unwrap();
