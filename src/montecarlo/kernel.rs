@@ -133,13 +133,22 @@ struct Segment {
     full: [f32; 2],
 }
 
+impl Segment {
+    fn contains(&self, x: usize) -> bool {
+        (self.start..self.end).contains(&x)
+    }
+}
+
 /// What every draw and region of a run share.
 pub struct Constants {
     segments: Vec<Segment>,
-    /// Whether each age is the last of its segment.
-    segment_ends: [bool; N_AGES],
-    /// For each age, the next age after it where a segment starts or fertility starts or
-    /// stops (`N_AGES` if none): the end of the run of ages [`own_sex`] steps in one loop.
+    /// The segment of each age.
+    seg_of: [usize; N_AGES],
+    /// For each age, the bits that keep a segment's running sum into the next age: none after
+    /// the last age of a segment (the next one starts from zero), all of them otherwise.
+    seg_keep: [u32; N_AGES],
+    /// For each age, the next age after it where fertility starts or stops (`N_AGES` if none):
+    /// the end of the run of ages [`own_sex`] steps in one loop (besides the forms of `2^x`).
     run_end: [usize; N_AGES],
     /// First segment of the elderly, of 65+, of 80+ and of the ages with care need.
     elderly_seg: usize,
@@ -207,11 +216,9 @@ impl Constants {
             aged65_seg: first(65),
             aged80_seg: first(80),
             care_seg: first(care_min),
-            segment_ends: std::array::from_fn(|x| segments.iter().any(|g| g.end == x + 1)),
-            run_end: std::array::from_fn(|x| {
-                let cut = |y: usize| y == fert_lo || y == fert_hi || segments.iter().any(|g| g.start == y);
-                (x + 1..N_AGES).find(|&y| cut(y)).unwrap_or(N_AGES)
-            }),
+            seg_of: std::array::from_fn(|x| segments.iter().position(|g| g.contains(x)).unwrap_or(0)),
+            seg_keep: std::array::from_fn(|x| if segments.iter().any(|g| g.end == x + 1) { 0 } else { u32::MAX }),
+            run_end: std::array::from_fn(|x| (x + 1..N_AGES).find(|&y| y == fert_lo || y == fert_hi).unwrap_or(N_AGES)),
             segments,
             base_peak,
             mig_weight: s.migration.weight,
@@ -1096,8 +1103,7 @@ struct OwnStep {
     /// the AVX2 build ran out of its 16 vector registers and kept a segment's sum on the stack,
     /// so that every age waited on a store and a reload of it.
     carried: V,
-    /// The segment being summed, and its sum so far.
-    seg: usize,
+    /// The sum so far of the segment being summed.
     acc: V,
     /// Births so far (women only).
     births: V,
@@ -1160,20 +1166,21 @@ struct OwnSex<'a> {
 }
 
 /// Ages `ages` of one sex's step in place ([`step_own_any`]), every one in the form `FORM`,
-/// with births summed when `FERTILE`. The ages lie in `1..OPEN_AGE` and none but the last ends
-/// a segment, so the loop has no branch: each age reads its people, adds them to the segment's
-/// sum, forms its `S^c`, and writes the survivors of the age below.
+/// with births summed when `FERTILE`. The ages lie in `1..OPEN_AGE`, and the loop has no
+/// branch: each age reads its people, adds them to its segment's sum ([`own_sum`]), forms its
+/// `S^c`, and writes the survivors of the age below.
 #[inline(always)]
 fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
     t: &OwnSex<'_>,
     ages: std::ops::Range<usize>,
     level: &V,
     p: &mut AgeLanes,
+    sums: &mut [Lines<[V; 2]>],
     st: &mut OwnStep,
 ) {
     for x in ages {
         let now = p[x];
-        st.acc = add(&st.acc, &now);
+        own_sum(t, x, &now, sums, st);
         let sx = exp2_in::<FORM>(level, &t.ls[x]);
         if FERTILE {
             add_births(t, x, &now, &sx, st);
@@ -1187,9 +1194,9 @@ fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
 /// nothing (its survivors are the births, written by [`step_own_any`]), and the open age keeps
 /// its own survivors besides those of the age below.
 #[inline(always)]
-fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut AgeLanes, st: &mut OwnStep) {
+fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut AgeLanes, sums: &mut [Lines<[V; 2]>], st: &mut OwnStep) {
     let now = p[x];
-    st.acc = add(&st.acc, &now);
+    own_sum(t, x, &now, sums, st);
     // Every form gives each lane `exp2_scaled`'s value (see `FormAges`); the mixed one is
     // right for any lane.
     let sx = exp2_in::<MIXED_FULL>(level, &t.ls[x]);
@@ -1213,23 +1220,33 @@ fn add_births(t: &OwnSex<'_>, x: usize, now: &V, sx: &V, st: &mut OwnStep) {
     }
 }
 
-/// Closes the segment being summed if age `x` is its last.
+/// Adds age `x`'s people `now` to its segment's sum, and writes the sum so far as the
+/// segment's: the segment's last age leaves its whole sum (its ages added in ascending order
+/// from zero). After that age the sum starts again from zero, by masking its bits rather than
+/// by a branch, so that a segment's end does not end a loop: the step's ages are then cut only
+/// where the form of `2^x` changes and where fertility starts and stops, about 6 loops a sex and
+/// year instead of 17 with the national scenario's care bands. A store per age instead of per
+/// segment, to a line the first-level cache holds.
 #[inline(always)]
-fn own_segment(t: &OwnSex<'_>, x: usize, sums: &mut [Lines<[V; 2]>], st: &mut OwnStep) {
-    if t.c.segment_ends[x] {
-        sums[st.seg][t.sex] = st.acc;
-        st.acc = ZERO;
-        st.seg += 1;
+fn own_sum(t: &OwnSex<'_>, x: usize, now: &V, sums: &mut [Lines<[V; 2]>], st: &mut OwnStep) {
+    let acc = add(&st.acc, now);
+    sums[t.c.seg_of[x]][t.sex] = acc;
+    let keep = t.c.seg_keep[x];
+    for l in 0..LANES {
+        st.acc[l] = f32::from_bits(acc[l].to_bits() & keep);
     }
 }
 
-/// One sex's step ([`step_own_any`]): the ages are cut where the form of `2^x` changes, where
-/// a segment ends and where fertility starts and stops, and each piece runs as a loop without
-/// branches ([`own_run`]). With one loop over all ages that tested, at every age, whether it
-/// ended a segment, was fertile or was the open age, LLVM kept the step's state (`S^c` and the
-/// people of the age below, the segment's sum, the births) on the stack, and each age stored
-/// and reloaded it: about 115 instructions an age in the AVX2 build, against 37 to 49 now. The
-/// national run's `project` stage went from 27.0 to 23.1 s (2,000 draws, one thread, Zen 3).
+/// One sex's step ([`step_own_any`]): the ages are cut where the form of `2^x` changes and
+/// where fertility starts and stops, and each piece runs as a loop without branches
+/// ([`own_run`]). With one loop over all ages that tested, at every age, whether it ended a
+/// segment, was fertile or was the open age, LLVM kept the step's state (`S^c` and the people
+/// of the age below, the segment's sum, the births) on the stack, and each age stored and
+/// reloaded it: about 115 instructions an age in the AVX2 build, against 37 to 49 with the
+/// pieces. The national run's `project` stage went from 27.0 to 23.1 s (2,000 draws, one
+/// thread, Zen 3). The ends of segments cut the ages too until 4 December: 17 pieces a sex and
+/// year, whose entries and exits (a jump on the piece's form, a mispredicted loop exit) cost
+/// about a quarter of the step (`project_one` 46.5 -> 34.6 us, alternated on a Zen 3).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn own_sex<const INFLOW: bool>(
@@ -1242,12 +1259,10 @@ fn own_sex<const INFLOW: bool>(
 ) {
     let mut st = OwnStep {
         carried: ZERO,
-        seg: 0,
         acc: ZERO,
         births: *births,
     };
-    own_edge::<INFLOW>(t, 0, level, p, &mut st);
-    own_segment(t, 0, sums, &mut st);
+    own_edge::<INFLOW>(t, 0, level, p, sums, &mut st);
     let mut x = 1;
     while x < OPEN_AGE {
         let form = forms.iter().position(|r| r.contains(&x)).unwrap_or(2);
@@ -1255,22 +1270,20 @@ fn own_sex<const INFLOW: bool>(
         let end = forms[form].end.min(t.c.run_end[x]).min(OPEN_AGE);
         let ages = x..end;
         match (form, fertile) {
-            (0, false) => own_run::<INFLOW, SMALL, false>(t, ages, level, p, &mut st),
-            (0, true) => own_run::<INFLOW, SMALL, true>(t, ages, level, p, &mut st),
-            (1, false) => own_run::<INFLOW, MIXED_MEDIUM, false>(t, ages, level, p, &mut st),
-            (1, true) => own_run::<INFLOW, MIXED_MEDIUM, true>(t, ages, level, p, &mut st),
-            (3, false) => own_run::<INFLOW, MEDIUM, false>(t, ages, level, p, &mut st),
-            (3, true) => own_run::<INFLOW, MEDIUM, true>(t, ages, level, p, &mut st),
-            (4, false) => own_run::<INFLOW, FULL, false>(t, ages, level, p, &mut st),
-            (4, true) => own_run::<INFLOW, FULL, true>(t, ages, level, p, &mut st),
-            (_, false) => own_run::<INFLOW, MIXED_FULL, false>(t, ages, level, p, &mut st),
-            (_, true) => own_run::<INFLOW, MIXED_FULL, true>(t, ages, level, p, &mut st),
+            (0, false) => own_run::<INFLOW, SMALL, false>(t, ages, level, p, sums, &mut st),
+            (0, true) => own_run::<INFLOW, SMALL, true>(t, ages, level, p, sums, &mut st),
+            (1, false) => own_run::<INFLOW, MIXED_MEDIUM, false>(t, ages, level, p, sums, &mut st),
+            (1, true) => own_run::<INFLOW, MIXED_MEDIUM, true>(t, ages, level, p, sums, &mut st),
+            (3, false) => own_run::<INFLOW, MEDIUM, false>(t, ages, level, p, sums, &mut st),
+            (3, true) => own_run::<INFLOW, MEDIUM, true>(t, ages, level, p, sums, &mut st),
+            (4, false) => own_run::<INFLOW, FULL, false>(t, ages, level, p, sums, &mut st),
+            (4, true) => own_run::<INFLOW, FULL, true>(t, ages, level, p, sums, &mut st),
+            (_, false) => own_run::<INFLOW, MIXED_FULL, false>(t, ages, level, p, sums, &mut st),
+            (_, true) => own_run::<INFLOW, MIXED_FULL, true>(t, ages, level, p, sums, &mut st),
         }
-        own_segment(t, end - 1, sums, &mut st);
         x = end;
     }
-    own_edge::<INFLOW>(t, OPEN_AGE, level, p, &mut st);
-    own_segment(t, OPEN_AGE, sums, &mut st);
+    own_edge::<INFLOW>(t, OPEN_AGE, level, p, sums, &mut st);
     *births = st.births;
 }
 
