@@ -180,11 +180,9 @@ pub fn write_results(
     mut stages: Stages,
 ) -> Result<Stages, report::ReportError> {
     let staging = Staging::new(out)?;
-    let t = Instant::now();
-    report::write_tables(s, r, args.confidence, &staging.dir, &interrupted)?;
-    stages.tables = t.elapsed().as_secs_f64();
     // The manifest is written before the charts, which are drawn from the saved tables and the
-    // manifest exactly as `bedsim chart` redraws them; it is rewritten with the chart time.
+    // manifest exactly as `bedsim chart` redraws them; it is rewritten with every stage's time
+    // at the end.
     let manifest = |stages: Stages| {
         let mut m = Manifest::new(
             s,
@@ -199,13 +197,22 @@ pub fn write_results(
         m.only = args.only.clone();
         m
     };
-    report::write_text(&staging.dir.join("manifest.json"), &manifest(stages).to_json())?;
+    // The tables the documents read first, then the others beside the documents: the charts
+    // and the workbook (at the same time), then the HTML report, from the tables just saved, as
+    // `bedsim chart` and `bedsim report` make them again.
     let t = Instant::now();
-    let data = report::chartdata::load(&staging.dir)?;
-    stages.read_back = t.elapsed().as_secs_f64();
-    // The charts and the workbook (at the same time), then the HTML report, from the tables just
-    // saved, as `bedsim chart` and `bedsim report` make them again.
-    let (charts, times) = report::write_charts_and_documents(&staging.dir, &data, !args.no_charts)?;
+    let (tables, (read_back, charts, times)) = report::write_tables_then(s, r, args.confidence, &staging.dir, &interrupted, || {
+        let mut so_far = stages;
+        so_far.tables = t.elapsed().as_secs_f64();
+        report::write_text(&staging.dir.join("manifest.json"), &manifest(so_far).to_json())?;
+        let t = Instant::now();
+        let data = report::chartdata::load(&staging.dir)?;
+        let read_back = t.elapsed().as_secs_f64();
+        let (charts, times) = report::write_charts_and_documents(&staging.dir, &data, !args.no_charts)?;
+        Ok((read_back, charts, times))
+    })?;
+    stages.tables = tables;
+    stages.read_back = read_back;
     stages.charts = charts;
     stages.workbook = times.workbook;
     stages.html = times.html;

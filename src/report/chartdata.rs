@@ -180,7 +180,10 @@ struct ConditioningHead {
     effective_draws: f64,
 }
 
-/// Reads the chart data of a results folder.
+/// Reads the chart data of a results folder: its manifest and the Parquet files of the summary,
+/// the targets, the pyramid and the units. `bedsim run` makes the documents from these while it
+/// writes the other tables ([`super::write_tables_then`]), so a table read here must be among
+/// the ones that function writes first.
 ///
 /// # Errors
 /// Missing or unreadable tables, or tables without the expected columns.

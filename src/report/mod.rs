@@ -279,6 +279,29 @@ pub fn write_tables(
     dir: &Path,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), ReportError> {
+    write_tables_then(s, r, confidence, dir, interrupted, || Ok(())).map(|_| ())
+}
+
+/// [`write_tables`], and `then` beside the tables it does not read: the tables
+/// [`chartdata::load`] reads (the Parquet files of the summary, the targets, the pyramid and
+/// the units) are written first, then the others (the CSVs, the back-test, the draws) at the
+/// same time as `then`,
+/// which is meant to read the first ones back and make the documents. The national run's
+/// workbook takes seconds on one thread and its summary CSV about as long: side by side rather
+/// than one after the other. Returns the seconds until every table was written, and `then`'s
+/// value; the first error in the order of the files, or `then`'s, is reported.
+///
+/// # Errors
+/// A table that cannot be made or written, `then`'s error, or an interruption.
+pub fn write_tables_then<T: Send>(
+    s: &Scenario,
+    r: &RunResult,
+    confidence: f64,
+    dir: &Path,
+    interrupted: &(dyn Fn() -> bool + Sync),
+    then: impl FnOnce() -> Result<T, ReportError> + Send,
+) -> Result<(f64, T), ReportError> {
+    let clock = std::time::Instant::now();
     use rayon::prelude::*;
     let table = |path: &Path| {
         let path = path.display().to_string();
@@ -297,15 +320,17 @@ pub fn write_tables(
     // is reported.
     let backtest = s.backtest.is_some().then(|| crate::backtest::compare(s, r));
     type Job<'a> = Box<dyn Fn() -> Result<(), ReportError> + Sync + 'a>;
+    let first: Vec<Job<'_>> = vec![
+        Box::new(|| parquet("summary.parquet", &|| tables::summary_frame(s, r, false))),
+        Box::new(|| parquet("targets.parquet", &|| tables::targets_frame(s, r, confidence, false))),
+        Box::new(|| parquet("pyramid.parquet", &|| tables::pyramid_frame(s, r, false))),
+        Box::new(|| parquet("units.parquet", &|| tables::units_frame(s))),
+    ];
     let mut jobs: Vec<Job<'_>> = vec![
         Box::new(|| csv("summary.csv", &|| tables::summary_frame(s, r, true))),
-        Box::new(|| parquet("summary.parquet", &|| tables::summary_frame(s, r, false))),
         Box::new(|| csv("targets.csv", &|| tables::targets_frame(s, r, confidence, true))),
-        Box::new(|| parquet("targets.parquet", &|| tables::targets_frame(s, r, confidence, false))),
         Box::new(|| csv("pyramid.csv", &|| tables::pyramid_frame(s, r, true))),
-        Box::new(|| parquet("pyramid.parquet", &|| tables::pyramid_frame(s, r, false))),
         Box::new(|| csv("units.csv", &|| tables::units_frame(s))),
-        Box::new(|| parquet("units.parquet", &|| tables::units_frame(s))),
     ];
     if let Some(rows) = &backtest {
         jobs.push(Box::new(|| csv("backtest.csv", &|| tables::backtest_frame(s, rows, true))));
@@ -323,9 +348,14 @@ pub fn write_tables(
             Err(ReportError::Interrupted)
         }
     }));
-    let done: Vec<Result<(), ReportError>> = jobs.par_iter().map(|job| stop_if(interrupted).and_then(|()| job())).collect();
-    done.into_iter().collect::<Result<(), _>>()?;
-    stop_if(interrupted)
+    let run = |jobs: &[Job<'_>]| {
+        let done: Vec<Result<(), ReportError>> = jobs.par_iter().map(|job| stop_if(interrupted).and_then(|()| job())).collect();
+        done.into_iter().collect::<Result<(), _>>().and_then(|()| stop_if(interrupted))
+    };
+    run(&first)?;
+    let (tables, after) = rayon::join(|| run(&jobs).map(|()| clock.elapsed().as_secs_f64()), then);
+    let tables = tables?;
+    Ok((tables, after?))
 }
 
 fn stop_if(interrupted: &dyn Fn() -> bool) -> Result<(), ReportError> {

@@ -278,6 +278,30 @@ fn the_html_report_is_one_self_contained_file_with_the_findings_first() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `bedsim run` writes the documents beside the tables they do not read; they must still be the
+/// documents `bedsim report` makes from the finished folder, byte for byte, and every table must
+/// be there.
+#[test]
+fn the_runs_documents_are_those_report_makes_from_its_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let res = hainan(dir.path(), "res", &[]);
+    let written: Vec<(String, Vec<u8>)> = ["report.xlsx", "report.html"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(res.join(f)).unwrap()))
+        .collect();
+    for t in ["summary", "targets", "pyramid", "units"] {
+        for ext in ["csv", "parquet"] {
+            let p = res.join(format!("{t}.{ext}"));
+            assert!(std::fs::metadata(&p).unwrap().len() > 0, "{} is written", p.display());
+        }
+    }
+    let o = bedsim(dir.path()).args(["report", "res"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (f, bytes) in &written {
+        assert!(std::fs::read(res.join(f)).unwrap() == *bytes, "{f} is what `bedsim report` writes");
+    }
+}
+
 /// Chromium's flags for a headless run on a machine with no network and no display.
 const CHROMIUM: [&str; 9] = [
     "--headless",
