@@ -111,6 +111,48 @@ fn metric_format(metric: &str) -> Format {
 /// # Errors
 /// When the workbook cannot be written.
 pub fn write(data: &ChartData, path: &Path) -> Result<(), ReportError> {
+    // rust_xlsxwriter panics ("Couldn't write to xml file") when a row of a low-memory sheet
+    // cannot be written to its temporary file, as on a full disk. That panic is caught here and
+    // reported as the error it is, and the panic hook stays quiet for it (see `quiet_panics`),
+    // so that the user sees one clear message and the staging folder is removed as after any
+    // failed write. The workbook is then dropped whole: nothing of it is kept.
+    quiet_panics();
+    QUIET.with(|q| q.set(true));
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_sheets(data, path)));
+    QUIET.with(|q| q.set(false));
+    written.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("the workbook could not be written");
+        Err(ReportError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(format!("the workbook could not be written: {what}")),
+        })
+    })
+}
+
+std::thread_local! {
+    /// Whether this thread is writing a workbook, whose panics [`write`] catches.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that says nothing of a panic on a thread writing a workbook
+/// ([`QUIET`]) and hands every other panic to the hook that was there before.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                before(info);
+            }
+        }));
+    });
+}
+
+fn write_sheets(data: &ChartData, path: &Path) -> Result<(), ReportError> {
     let text = Captions::of(data.lang);
     let mut wb = Workbook::new();
     let mut props = DocProperties::new()

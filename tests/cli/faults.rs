@@ -184,6 +184,39 @@ fn a_full_disk_fails_cleanly_and_keeps_the_previous_results() {
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 }
 
+/// A disk that fills up while the workbook's rows go to their temporary file (the spreadsheet
+/// crate panics there): `bedsim report` says so in one message, with exit code 1 and no panic,
+/// and the folder keeps its documents and holds no temporary file.
+#[test]
+fn a_full_disk_while_the_workbook_is_written_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    earlier_results(dir.path());
+    let res = dir.path().join("res");
+    let before = std::fs::read_dir(&res)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let bin = assert_cmd::cargo::cargo_bin("bedsim");
+    // 100 blocks of 512 bytes: the summary sheet's rows (over 1 MB of XML) do not fit.
+    let o = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", &format!("ulimit -f 100; exec {} report res", bin.display())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("File too large") && !stderr.contains("panicked"), "{stderr}");
+    let after = std::fs::read_dir(&res)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(after, before, "every file of the folder as it was, and no other");
+}
+
 /// A destination that cannot be written is found before the simulation, with exit code 1:
 /// a read-only file system (`/sys`, where even root cannot create a folder) and a file where a
 /// folder should be.
