@@ -285,11 +285,10 @@ pub fn write_tables(
 /// [`write_tables`], and `then` beside the tables it does not read: the tables
 /// [`chartdata::load`] reads (the Parquet files of the summary, the targets, the pyramid and
 /// the units) are written first, then the others (the CSVs, the back-test, the draws) at the
-/// same time as `then`,
-/// which is meant to read the first ones back and make the documents. The national run's
-/// workbook takes seconds on one thread and its summary CSV about as long: side by side rather
-/// than one after the other. Returns the seconds until every table was written, and `then`'s
-/// value; the first error in the order of the files, or `then`'s, is reported.
+/// same time as `then`, which is meant to read the first ones back and make the documents. The
+/// national run's workbook takes seconds on one thread and its summary CSV about as long: side
+/// by side rather than one after the other. Returns the seconds until every table was written,
+/// and `then`'s value; the first error in the order of the files, or `then`'s, is reported.
 ///
 /// # Errors
 /// A table that cannot be made or written, `then`'s error, or an interruption.

@@ -111,41 +111,53 @@ fn metric_format(metric: &str) -> Format {
 /// # Errors
 /// When the workbook cannot be written.
 pub fn write(data: &ChartData, path: &Path) -> Result<(), ReportError> {
-    // rust_xlsxwriter panics ("Couldn't write to xml file") when a row of a low-memory sheet
-    // cannot be written to its temporary file, as on a full disk. That panic is caught here and
-    // reported as the error it is, and the panic hook stays quiet for it (see `quiet_panics`),
-    // so that the user sees one clear message and the staging folder is removed as after any
-    // failed write. The workbook is then dropped whole: nothing of it is kept.
-    quiet_panics();
-    QUIET.with(|q| q.set(true));
+    // rust_xlsxwriter panics ("Couldn't write to xml file: ...") when a row of a low-memory
+    // sheet cannot be written to its temporary file, as on a full disk. That panic, and only
+    // that one, is caught here and reported as the error it is, and the panic hook says nothing
+    // of it (see `quiet_write_panics`), so that the user sees one clear message and the staging
+    // folder is removed as after any failed write; the workbook is dropped whole. Any other
+    // panic is a bug: the hook reports it as usual and it goes on unwinding.
+    quiet_write_panics();
+    WRITING.with(|w| w.set(true));
     let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_sheets(data, path)));
-    QUIET.with(|q| q.set(false));
-    written.unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("the workbook could not be written");
-        Err(ReportError::Io {
-            path: path.display().to_string(),
-            source: std::io::Error::other(format!("the workbook could not be written: {what}")),
-        })
-    })
+    WRITING.with(|w| w.set(false));
+    written.unwrap_or_else(
+        |payload| match panic_text(payload.as_ref()).filter(|t| t.starts_with(XML_WRITE_ERROR)) {
+            Some(what) => Err(ReportError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other(format!("the workbook could not be written: {what}")),
+            }),
+            None => std::panic::resume_unwind(payload),
+        },
+    )
 }
+
+/// The message rust_xlsxwriter's writes of XML panic with when the file cannot be written.
+const XML_WRITE_ERROR: &str = "Couldn't write to xml file";
 
 std::thread_local! {
-    /// Whether this thread is writing a workbook, whose panics [`write`] catches.
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether this thread is writing a workbook ([`write`]).
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Installs, once, a panic hook that says nothing of a panic on a thread writing a workbook
-/// ([`QUIET`]) and hands every other panic to the hook that was there before.
-fn quiet_panics() {
+/// The text of a panic's payload, when it is one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
+/// Installs, once, a panic hook that says nothing of a failed XML write on a thread writing a
+/// workbook ([`WRITING`], [`XML_WRITE_ERROR`]), which [`write`] reports as an error, and hands
+/// every other panic to the hook that was there before.
+fn quiet_write_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let before = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(std::cell::Cell::get) {
+            let write_error = info.payload_as_str().is_some_and(|t| t.starts_with(XML_WRITE_ERROR));
+            if !(write_error && WRITING.with(std::cell::Cell::get)) {
                 before(info);
             }
         }));
