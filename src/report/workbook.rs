@@ -156,7 +156,7 @@ fn quiet_write_panics() {
     ONCE.call_once(|| {
         let before = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let write_error = info.payload_as_str().is_some_and(|t| t.starts_with(XML_WRITE_ERROR));
+            let write_error = panic_text(info.payload()).is_some_and(|t| t.starts_with(XML_WRITE_ERROR));
             if !(write_error && WRITING.with(std::cell::Cell::get)) {
                 before(info);
             }
