@@ -192,12 +192,17 @@ fn a_full_disk_while_the_workbook_is_written_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     earlier_results(dir.path());
     let res = dir.path().join("res");
-    let before = std::fs::read_dir(&res)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
-        .collect::<std::collections::BTreeMap<_, _>>();
+    // Every file of the folder with its bytes, the documents included (`snapshot` compares
+    // only their presence).
+    let files = || {
+        std::fs::read_dir(&res)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = files();
     let bin = assert_cmd::cargo::cargo_bin("bedsim");
     // 100 blocks of 512 bytes: the summary sheet's rows (over 1 MB of XML) do not fit.
     let o = Command::new("sh")
@@ -208,13 +213,7 @@ fn a_full_disk_while_the_workbook_is_written_is_an_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("File too large") && !stderr.contains("panicked"), "{stderr}");
-    let after = std::fs::read_dir(&res)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
-        .collect::<std::collections::BTreeMap<_, _>>();
-    assert_eq!(after, before, "every file of the folder as it was, and no other");
+    assert_eq!(files(), before, "every file of the folder as it was, and no other");
 }
 
 /// A destination that cannot be written is found before the simulation, with exit code 1:
