@@ -532,8 +532,10 @@ impl FormAges {
                 medium: 0,
             };
         }
-        // Each bound is non-decreasing in age, so the ages below a limit are a prefix.
-        let below = |c: f32, b: &[f32; N_AGES], limit: f32| b.iter().map(|&v| usize::from(c * v < limit)).sum::<usize>();
+        // Each bound is non-decreasing in age, so the ages below a limit are a prefix, found by
+        // bisection: 7 steps instead of a test of all 101 ages, three times for each sex and
+        // year of every region block.
+        let below = |c: f32, b: &[f32; N_AGES], limit: f32| b.partition_point(|&v| c * v < limit);
         FormAges {
             small: below(hi, &reach[0], SMALL_EXPONENT),
             mixed: below(lo, &reach[1], SMALL_EXPONENT),
