@@ -256,6 +256,17 @@ fn select(
     let mut start_of = [0usize; MAX_RANKS];
     let (mut b, mut start) = (0usize, 0usize);
     for &i in &order[..n] {
+        // Whole runs of 16 buckets below the rank first (one vector sum each), then bucket by
+        // bucket: the walk to the top quantile's bucket was one dependent addition and branch
+        // per bucket, about 2,000 of them in a series of 10,000 keys.
+        while b + 16 <= n_buckets {
+            let run: u32 = counts[0][b..b + 16].iter().sum();
+            if start + run as usize > ranks[i] {
+                break;
+            }
+            start += run as usize;
+            b += 16;
+        }
         while b < n_buckets && start + counts[0][b] as usize <= ranks[i] {
             start += counts[0][b] as usize;
             b += 1;
