@@ -19,13 +19,7 @@ cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || { echo "usage: $0 OLD NEW" >&2; exit 2; }
 MODE=${MODE:-alternate}
 DRAWS=${DRAWS:-10000}
-PEER=${PEER:-../shared/peers/numpy_peer.py}
-# The peer lives outside the repository (../shared) and needs numpy, which a fresh machine lacks: say
-# so before any run rather than fail with a traceback in the middle of a sitting.
-need_peer() {
-    [ -f "$PEER" ] || { echo "$0: the numpy peer $PEER is missing (set PEER to its path)" >&2; exit 2; }
-    python3 -c 'import numpy' 2>/dev/null || { echo "$0: the numpy peer needs numpy: python3 -m pip install numpy" >&2; exit 2; }
-}
+. benches/peer.sh
 [ "$MODE" = concurrent ] || need_peer
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

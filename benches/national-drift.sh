@@ -8,13 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || { echo "usage: $0 BINARY" >&2; exit 2; }
-PEER=${PEER:-../shared/peers/numpy_peer.py}
-# The peer lives outside the repository (../shared) and needs numpy, which a fresh machine lacks: say
-# so before any run rather than fail with a traceback in the middle of a sitting.
-need_peer() {
-    [ -f "$PEER" ] || { echo "$0: the numpy peer $PEER is missing (set PEER to its path)" >&2; exit 2; }
-    python3 -c 'import numpy' 2>/dev/null || { echo "$0: the numpy peer needs numpy: python3 -m pip install numpy" >&2; exit 2; }
-}
+. benches/peer.sh
 need_peer
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
