@@ -16,7 +16,7 @@
 //!   whose mortality level is 1 then needs multiplications and additions only; a region with a
 //!   level `c` of its own (per draw) survives with `S^c = exp(c ln S)`, one single-precision
 //!   `2^x` per age and year (proportional hazards over the cohort's year): [`exp2_f32`], or
-//!   for the small exponents of most ages below 70 the shorter [`exp2_small`] (and up to the
+//!   for the small exponents of most ages below 70 the shorter [`exp_small`] (and up to the
 //!   nineties [`exp2_medium`], `exp2_f32`'s bits without its range reduction), formed as the
 //!   cohort step reaches the age rather than stored first. Which form each age needs is found
 //!   before the step from bounds over the lanes ([`FormAges`]), so the step does not branch
@@ -237,7 +237,7 @@ impl Constants {
     }
 }
 
-/// `out[l] = 2^(c[l] y[l])` for every lane: by [`exp2_small`] where `|c y|` is below
+/// `out[l] = 2^(c[l] y[l])` for every lane: by [`exp_small`] (of `c ln S`) where `|c y|` is below
 /// [`SMALL_EXPONENT`] (the survival of most ages up to 70, whose yearly mortality is a few per
 /// thousand) and by [`exp2_f32`] elsewhere. Each lane's value depends on that lane alone: each
 /// form is computed for the whole block only when some lane needs it, and then chosen lane by
@@ -262,8 +262,9 @@ fn exp2_scaled(out: &mut V, c: &V, y: &V) {
         }
         return;
     }
+    let cl = ln_scaled(c);
     for l in 0..LANES {
-        out[l] = exp2_small(t[l]);
+        out[l] = exp_small(cl[l] * y[l]);
     }
     if large != 0 {
         for l in 0..LANES {
@@ -282,23 +283,39 @@ const C4: f32 = 0.009_618_129;
 const C5: f32 = 0.001_333_355_8;
 const C6: f32 = 0.000_154_035_3;
 
-/// Exponents below which [`exp2_small`] is used: `2^-5`.
+/// Exponents below which [`exp_small`] is used: `2^-5`.
 pub const SMALL_EXPONENT: f32 = 0.031_25;
 
-/// `2^y` for `|y| < SMALL_EXPONENT` by the degree-4 Taylor polynomial of `e^(y ln 2)`: with
-/// `|y ln 2| < 0.0217` the truncation is below `0.0217^5 / 120 = 4e-11`, so the result is
-/// within the rounding of single precision (tested: 2e-7), like [`exp2_f32`]'s, at a third of
-/// its operations (no range reduction, no exponent bits).
-///
-/// It is evaluated in Estrin's scheme, `(1 + C1 y) + y^2 ((C2 + C3 y) + y^2 C4)`, not Horner's:
-/// the longest chain of dependent operations is six instead of eight. Most ages of the cohort
-/// step take this form, and with Horner's chain the step's ages waited on it (its last
-/// additions held most of the step's samples): `project_one` 17.6 -> 16.1 us. The two schemes
-/// round differently in the last place of some values.
+/// `c ln 2` lane by lane: the level that gives [`exp_small`]'s exponent `u = (c ln 2) log2 S
+/// = c ln S` from the block's `log2 S` in one multiplication. Every caller forms it by this one
+/// operation, so a lane's `u`, and its `S^c`, has the same bits wherever it is computed.
 #[inline(always)]
-pub fn exp2_small(y: f32) -> f32 {
-    let y2 = y * y;
-    (1.0 + C1 * y) + y2 * ((C2 + C3 * y) + y2 * C4)
+fn ln_scaled(c: &V) -> V {
+    let mut out = ZERO;
+    for l in 0..LANES {
+        out[l] = c[l] * C1;
+    }
+    out
+}
+
+/// `e^u` for `|u| < SMALL_EXPONENT ln 2 = 0.0217` (the exponents `u = c ln S` of the ages whose
+/// `|c log2 S|` is below [`SMALL_EXPONENT`]) by the degree-3 Taylor polynomial
+/// `(1 + u) + u^2 (1/2 + u/6)` (Estrin's scheme: the longest chain is four operations). Its
+/// truncation is below `0.0217^4 / 24 = 9.2e-9`, a sixth of the rounding of a single-precision
+/// value near 1 (6e-8), so the result is within the rounding of single precision (tested: 2e-7),
+/// like [`exp2_f32`]'s.
+///
+/// Most ages of the cohort step take this form, and the step is bound by its multiplications
+/// (two a cycle). In natural units it makes 4 of them with the exponent's own (`u`, `u^2`,
+/// `u/6` and the last product), where the degree-4 polynomial of `2^y` it replaced made 6 (`t =
+/// c y`, `C1 t`, `t^2`, `C3 t`, `C4 t^2`, the last product): with the step's two others (the
+/// survivors' growth by migration and the carried product) 6 a vector instead of 8. The degree-4
+/// form's truncation (4e-11) was far below what single precision keeps. The two round
+/// differently in the last place of some values.
+#[inline(always)]
+pub fn exp_small(u: f32) -> f32 {
+    let u2 = u * u;
+    (1.0 + u) + u2 * (0.5 + u * (1.0 / 6.0))
 }
 
 /// Exponents below which [`exp2_medium`] gives [`exp2_f32`]'s value: `1/2`.
@@ -496,7 +513,7 @@ fn reach(log2_surv: &AgeLanes) -> [[f32; N_AGES]; 2] {
 }
 
 /// Where along the ages of one sex and step a region's `S^c = 2^(c log2 S)` needs which form
-/// of `2^x`: [`exp2_small`] where every lane's `|c log2 S|` is below [`SMALL_EXPONENT`],
+/// of `2^x`: [`exp_small`] where every lane's `|c log2 S|` is below [`SMALL_EXPONENT`],
 /// [`exp2_medium`] where every lane's is between it and [`MEDIUM_EXPONENT`], [`exp2_f32`]
 /// where every lane's is at least that, and between them both forms, chosen lane by lane.
 ///
@@ -1111,21 +1128,23 @@ struct OwnStep {
     births: V,
 }
 
-/// `2^(c y)` lane by lane in the form `FORM`; the mixed forms take the short one where a lane's
-/// exponent is below [`SMALL_EXPONENT`] and the other elsewhere, as [`exp2_scaled`] does.
+/// `2^(c y)` lane by lane in the form `FORM`, with `cl` the lanes' [`ln_scaled`] levels; the
+/// mixed forms take the short one where a lane's exponent is below [`SMALL_EXPONENT`] and the
+/// other elsewhere, as [`exp2_scaled`] does.
 #[inline(always)]
-fn exp2_in<const FORM: u8>(c: &V, y: &V) -> V {
+fn exp2_in<const FORM: u8>(c: &V, cl: &V, y: &V) -> V {
+    let mut out = ZERO;
+    if FORM == SMALL {
+        for l in 0..LANES {
+            out[l] = exp_small(cl[l] * y[l]);
+        }
+        return out;
+    }
     let mut t = ZERO;
     for l in 0..LANES {
         t[l] = c[l] * y[l];
     }
-    let mut out = ZERO;
     match FORM {
-        SMALL => {
-            for l in 0..LANES {
-                out[l] = exp2_small(t[l]);
-            }
-        }
         MEDIUM => {
             for l in 0..LANES {
                 out[l] = exp2_medium(t[l]);
@@ -1138,7 +1157,7 @@ fn exp2_in<const FORM: u8>(c: &V, y: &V) -> V {
         }
         MIXED_MEDIUM => {
             for l in 0..LANES {
-                out[l] = exp2_small(t[l]);
+                out[l] = exp_small(cl[l] * y[l]);
             }
             for l in 0..LANES {
                 let medium = exp2_medium(t[l]);
@@ -1147,7 +1166,7 @@ fn exp2_in<const FORM: u8>(c: &V, y: &V) -> V {
         }
         _ => {
             for l in 0..LANES {
-                out[l] = exp2_small(t[l]);
+                out[l] = exp_small(cl[l] * y[l]);
             }
             for l in 0..LANES {
                 let full = exp2_f32(t[l]);
@@ -1165,6 +1184,8 @@ struct OwnSex<'a> {
     ls: &'a AgeLanes,
     grow: &'a AgeLanes,
     inflow: &'a AgeLanes,
+    /// The lanes' levels times `ln 2` ([`ln_scaled`]), for [`exp_small`].
+    cl: V,
 }
 
 /// Ages `ages` of one sex's step in place ([`step_own_any`]), every one in the form `FORM`,
@@ -1183,7 +1204,7 @@ fn own_run<const INFLOW: bool, const FORM: u8, const FERTILE: bool>(
     for x in ages {
         let now = p[x];
         own_sum(t, x, &now, sums, st);
-        let sx = exp2_in::<FORM>(level, &t.ls[x]);
+        let sx = exp2_in::<FORM>(level, &t.cl, &t.ls[x]);
         if FERTILE {
             add_births(t, x, &now, &sx, st);
         }
@@ -1201,7 +1222,7 @@ fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut Age
     own_sum(t, x, &now, sums, st);
     // Every form gives each lane `exp2_scaled`'s value (see `FormAges`); the mixed one is
     // right for any lane.
-    let sx = exp2_in::<MIXED_FULL>(level, &t.ls[x]);
+    let sx = exp2_in::<MIXED_FULL>(level, &t.cl, &t.ls[x]);
     if t.sex == 1 && (t.c.fert_lo..t.c.fert_hi).contains(&x) {
         add_births(t, x, &now, &sx, st);
     }
@@ -1334,6 +1355,7 @@ fn step_own_sex<const INFLOW: bool>(
         ls: &mort.log2_surv[i][sex],
         grow,
         inflow,
+        cl: ln_scaled(level),
     };
     let forms = FormAges::new(bounds.0, bounds.1, &mort.reach[i][sex]).ranges();
     own_sex::<INFLOW>(&t, &forms, level, p, sums, births);
@@ -1548,16 +1570,29 @@ mod tests {
     }
 
     #[test]
-    fn exp2_small_is_within_2e_7_of_exact_below_its_bound() {
+    fn exp_small_is_within_2e_7_of_exact_below_its_bound() {
         let mut worst = 0.0f64;
-        let mut y = -SMALL_EXPONENT;
-        while y < SMALL_EXPONENT {
-            let (a, b) = (f64::from(exp2_small(y)), f64::from(y).exp2());
+        let bound = SMALL_EXPONENT * C1;
+        let mut u = -bound;
+        while u < bound {
+            let (a, b) = (f64::from(exp_small(u)), f64::from(u).exp());
             worst = worst.max(((a - b) / b).abs());
-            y += 1.3e-5;
+            u += 0.9e-5;
         }
         assert!(worst <= 2e-7, "worst relative error {worst:e}");
-        assert_eq!(exp2_small(0.0), 1.0);
+        assert_eq!(exp_small(0.0), 1.0);
+        // As the step forms it, from a level and `log2 S`: within 2e-7 of `S^c` itself.
+        let mut worst = 0.0f64;
+        for c in [0.5f32, 0.9, 1.0, 1.3, 2.0] {
+            let mut y = -SMALL_EXPONENT / c;
+            while y < 0.0 {
+                let got = f64::from(exp_small(ln_scaled(&[c; LANES])[0] * y));
+                let want = (f64::from(c) * f64::from(y)).exp2();
+                worst = worst.max(((got - want) / want).abs());
+                y += 1.1e-5;
+            }
+        }
+        assert!(worst <= 2e-7, "worst relative error of S^c {worst:e}");
     }
 
     #[test]
@@ -1612,11 +1647,11 @@ mod tests {
                 let mut want = ZERO;
                 exp2_scaled(&mut want, &level, &ls[x]);
                 let got = match ranges.iter().position(|r| r.contains(&x)).expect("every age has a form") {
-                    0 => exp2_in::<SMALL>(&level, &ls[x]),
-                    1 => exp2_in::<MIXED_MEDIUM>(&level, &ls[x]),
-                    2 => exp2_in::<MIXED_FULL>(&level, &ls[x]),
-                    3 => exp2_in::<MEDIUM>(&level, &ls[x]),
-                    _ => exp2_in::<FULL>(&level, &ls[x]),
+                    0 => exp2_in::<SMALL>(&level, &ln_scaled(&level), &ls[x]),
+                    1 => exp2_in::<MIXED_MEDIUM>(&level, &ln_scaled(&level), &ls[x]),
+                    2 => exp2_in::<MIXED_FULL>(&level, &ln_scaled(&level), &ls[x]),
+                    3 => exp2_in::<MEDIUM>(&level, &ln_scaled(&level), &ls[x]),
+                    _ => exp2_in::<FULL>(&level, &ln_scaled(&level), &ls[x]),
                 };
                 for l in 0..LANES {
                     assert!(
