@@ -164,8 +164,10 @@ pub struct Constants {
     fert_lo: usize,
     fert_hi: usize,
     male_share: f32,
-    /// The fertility age pattern at the fertile ages, in single precision.
-    fert_shape: Vec<f32>,
+    /// Half the fertility age pattern by age, in single precision (0 outside the fertile
+    /// ages): the women's exposure `(1 + S^c) / 2` times the pattern is `half_shape (1 + S^c)`,
+    /// and halving is exact, so this is the same product with one multiplication less.
+    fert_half_shape: [f32; N_AGES],
     /// Whether some region of the scenario is projected at the block's mortality itself (its
     /// level is the fixed value 1), and so needs [`MortalityBlock`]'s survival, fertility
     /// weights and newborns' survival; regions with a level of their own need only their
@@ -225,7 +227,7 @@ impl Constants {
             fert_lo,
             fert_hi,
             male_share: s.fertility.male_share as f32,
-            fert_shape: (fert_lo..fert_hi).map(|x| s.fertility.shape[x] as f32).collect(),
+            fert_half_shape: std::array::from_fn(|x| 0.5 * s.fertility.shape[x] as f32),
             national_survival: !s.regions.iter().all(crate::scenario::Region::has_own_mortality_level),
             supply: std::sync::Arc::new(crate::capacity::SupplyClasses::new(s)),
         }
@@ -1237,9 +1239,11 @@ fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut Age
 /// step's births.
 #[inline(always)]
 fn add_births(t: &OwnSex<'_>, x: usize, now: &V, sx: &V, st: &mut OwnStep) {
-    let shape = t.c.fert_shape[x - t.c.fert_lo];
+    // `shape (0.5 (1 + S))` as it was computed before, bit for bit: both are half of `shape (1
+    // + S)`, exactly (no product here is near underflow or overflow).
+    let half = t.c.fert_half_shape[x];
     for l in 0..LANES {
-        st.births[l] += now[l] * (shape * (0.5 * (1.0 + sx[l])));
+        st.births[l] += now[l] * (half * (1.0 + sx[l]));
     }
 }
 
