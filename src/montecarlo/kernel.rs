@@ -304,7 +304,8 @@ fn ln_scaled(c: &V) -> V {
 /// `|c log2 S|` is below [`SMALL_EXPONENT`]) by the degree-3 Taylor polynomial
 /// `(1 + u) + u^2 (1/2 + u/6)` (Estrin's scheme: the longest chain is four operations). Its
 /// truncation is below `0.0217^4 / 24 = 9.2e-9`, a sixth of the rounding of a single-precision
-/// value near 1 (6e-8), so the result is within the rounding of single precision (tested: 2e-7),
+/// value near 1 (6e-8), so the result is within the rounding of single precision (tested: 2e-7;
+/// the worst over the range is 1.22e-7, against 1.18e-7 for the degree-4 form it replaced),
 /// like [`exp2_f32`]'s.
 ///
 /// Most ages of the cohort step take this form, and the step is bound by its multiplications
@@ -1239,8 +1240,8 @@ fn own_edge<const INFLOW: bool>(t: &OwnSex<'_>, x: usize, level: &V, p: &mut Age
 /// step's births.
 #[inline(always)]
 fn add_births(t: &OwnSex<'_>, x: usize, now: &V, sx: &V, st: &mut OwnStep) {
-    // `shape (0.5 (1 + S))` as it was computed before, bit for bit: both are half of `shape (1
-    // + S)`, exactly (no product here is near underflow or overflow).
+    // `half (1 + S)` is `shape (0.5 (1 + S))` bit for bit: both are exactly half of `shape (1
+    // + S)` (no product here is near underflow or overflow).
     let half = t.c.fert_half_shape[x];
     for l in 0..LANES {
         st.births[l] += now[l] * (half * (1.0 + sx[l]));
