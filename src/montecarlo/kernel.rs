@@ -1492,32 +1492,77 @@ fn project_any<'a>(
             }
         }
     }
-    for yi in rows.years.clone() {
-        let sums = &inputs.segment_sums[yi * n_seg..(yi + 1) * n_seg];
-        let [total, elderly, aged65, aged80, people] = age_counts(c, sums);
-        let (mut partial, mut full) = (ZERO, ZERO);
-        match &care.capped {
-            None => {
-                for (g, s) in c.segments[c.care_seg..].iter().zip(&sums[c.care_seg..]) {
-                    for sex in 0..2 {
-                        partial = add(&partial, &mul(&s[sex], &[g.partial[sex]; LANES]));
-                        full = add(&full, &mul(&s[sex], &[g.full[sex]; LANES]));
+    // The years two at a time for their dependents ([`dependents`]), each year's metrics then
+    // on their own.
+    let years = rows.years.clone();
+    let mut yi = years.start;
+    while yi < years.end {
+        let pair = if yi + 1 < years.end { [yi, yi + 1] } else { [yi, yi] };
+        let need = dependents(c, care, &inputs.segment_sums, n_seg, pair);
+        for (k, &y) in pair.iter().enumerate().take(if pair[0] == pair[1] { 1 } else { 2 }) {
+            year_metrics(c, care, inputs, rows, y, need[k], out);
+        }
+        yi += 2;
+    }
+}
+
+/// The partial and full dependents of years `years` (by the block's base prevalence times each
+/// year's multiplier, or its capped tables): for each year, each sex's segment sums times their
+/// prevalence added in segment order, from zero.
+///
+/// With the national scenario's care prevalence (its sexes' factors differ at every age) each
+/// single age from 60 is a segment of its own, about 41 of them: a year's sums are four chains of
+/// 82 dependent additions (two vectors each of partial and full), which wait on each other's
+/// latency, not on the adders. Two years' chains side by side keep the adders busy; each chain
+/// makes the same operations in the same order, so the same bits as one year at a time.
+#[inline(always)]
+fn dependents(c: &Constants, care: &CareBlock, segment_sums: &[Lines<[V; 2]>], n_seg: usize, years: [usize; 2]) -> [[V; 2]; 2] {
+    let sums = years.map(|yi| &segment_sums[yi * n_seg..(yi + 1) * n_seg]);
+    let mut partial = [ZERO; 2];
+    let mut full = [ZERO; 2];
+    match &care.capped {
+        None => {
+            for (k, g) in c.segments.iter().enumerate().skip(c.care_seg) {
+                for sex in 0..2 {
+                    let (p, f) = ([g.partial[sex]; LANES], [g.full[sex]; LANES]);
+                    for y in 0..2 {
+                        let s = &sums[y][k][sex];
+                        partial[y] = add(&partial[y], &mul(s, &p));
+                        full[y] = add(&full[y], &mul(s, &f));
                     }
                 }
-                partial = mul(&partial, &care.factor[yi]);
-                full = mul(&full, &care.factor[yi]);
             }
-            Some(tables) => {
-                let n = c.segments.len() - c.care_seg;
-                for (k, s) in sums[c.care_seg..].iter().enumerate() {
-                    let prev = &tables[yi * n + k];
-                    for sex in 0..2 {
-                        partial = add(&partial, &mul(&s[sex], &prev[0][sex]));
-                        full = add(&full, &mul(&s[sex], &prev[1][sex]));
+            for y in 0..2 {
+                partial[y] = mul(&partial[y], &care.factor[years[y]]);
+                full[y] = mul(&full[y], &care.factor[years[y]]);
+            }
+        }
+        Some(tables) => {
+            let n = c.segments.len() - c.care_seg;
+            for k in 0..n {
+                for sex in 0..2 {
+                    for y in 0..2 {
+                        let prev = &tables[years[y] * n + k];
+                        let s = &sums[y][c.care_seg + k][sex];
+                        partial[y] = add(&partial[y], &mul(s, &prev[0][sex]));
+                        full[y] = add(&full[y], &mul(s, &prev[1][sex]));
                     }
                 }
             }
         }
+    }
+    [[partial[0], full[0]], [partial[1], full[1]]]
+}
+
+/// Writes the metrics of year `yi` from its segment sums, its dependents `need` (partial, full:
+/// [`dependents`]) and the block's inputs and capacity.
+#[inline(always)]
+fn year_metrics(c: &Constants, care: &CareBlock, inputs: &RegionBlock, rows: &PassRows, yi: usize, need: [V; 2], out: &mut BlockOut) {
+    let n_seg = c.segments();
+    {
+        let sums = &inputs.segment_sums[yi * n_seg..(yi + 1) * n_seg];
+        let [total, elderly, aged65, aged80, people] = age_counts(c, sums);
+        let [partial, full] = need;
         let [inst, nurs, comm, caregivers, seasonal] = &inputs.capacity[yi];
         let u = &care.uptake;
         let mut independent = ZERO;
