@@ -1494,15 +1494,14 @@ fn project_any<'a>(
     }
     // The years two at a time for their dependents ([`dependents`]), each year's metrics then
     // on their own.
-    let years = rows.years.clone();
-    let mut yi = years.start;
-    while yi < years.end {
-        let pair = if yi + 1 < years.end { [yi, yi + 1] } else { [yi, yi] };
-        let need = dependents(c, care, &inputs.segment_sums, n_seg, pair);
-        for (k, &y) in pair.iter().enumerate().take(if pair[0] == pair[1] { 1 } else { 2 }) {
-            year_metrics(c, care, inputs, rows, y, need[k], out);
+    // An odd last year is summed beside itself and written once.
+    for yi in rows.years.clone().step_by(2) {
+        let next = if yi + 1 < rows.years.end { Some(yi + 1) } else { None };
+        let [need, need_next] = dependents(c, care, &inputs.segment_sums, n_seg, [yi, next.unwrap_or(yi)]);
+        year_metrics(c, care, inputs, rows, yi, need, out);
+        if let Some(y) = next {
+            year_metrics(c, care, inputs, rows, y, need_next, out);
         }
-        yi += 2;
     }
 }
 
@@ -1559,41 +1558,39 @@ fn dependents(c: &Constants, care: &CareBlock, segment_sums: &[Lines<[V; 2]>], n
 #[inline(always)]
 fn year_metrics(c: &Constants, care: &CareBlock, inputs: &RegionBlock, rows: &PassRows, yi: usize, need: [V; 2], out: &mut BlockOut) {
     let n_seg = c.segments();
-    {
-        let sums = &inputs.segment_sums[yi * n_seg..(yi + 1) * n_seg];
-        let [total, elderly, aged65, aged80, people] = age_counts(c, sums);
-        let [partial, full] = need;
-        let [inst, nurs, comm, caregivers, seasonal] = &inputs.capacity[yi];
-        let u = &care.uptake;
-        let mut independent = ZERO;
-        for l in 0..LANES {
-            independent[l] = (people[l] - partial[l] - full[l]).max(0.0);
-        }
-        let demand_nursing = add(&mul(&partial, &u[1]), &mul(&full, &u[2]));
-        let mut v = [ZERO; N_STORED];
-        v[Metric::PopulationTotal as usize] = total;
-        v[Metric::Elderly as usize] = elderly;
-        v[Metric::ElderlyRegistered as usize] = mul(&inputs.registered, &elderly);
-        v[Metric::Aged65Plus as usize] = aged65;
-        v[Metric::Aged80Plus as usize] = aged80;
-        v[Metric::DependentPartial as usize] = partial;
-        v[Metric::DependentFull as usize] = full;
-        v[Metric::DemandInstitutional as usize] = add(&add(&demand_nursing, &mul(&independent, &u[0])), seasonal);
-        v[Metric::DemandNursing as usize] = demand_nursing;
-        v[Metric::SeasonalDemand as usize] = *seasonal;
-        v[Metric::BedsInstitutional as usize] = *inst;
-        v[Metric::BedsNursing as usize] = *nurs;
-        v[Metric::BedsCommunity as usize] = *comm;
-        v[Metric::BedsTotal as usize] = add(inst, comm);
-        v[Metric::UnmetNursingNeed as usize] = excess(&demand_nursing, nurs);
-        v[Metric::Caregivers as usize] = *caregivers;
-        let base = rows.metric_row(yi, 0);
-        for (m, val) in v.iter().enumerate() {
-            out.set(base + m, val);
-        }
-        if rows.independent {
-            out.set(rows.independent_row(yi), &independent);
-        }
+    let sums = &inputs.segment_sums[yi * n_seg..(yi + 1) * n_seg];
+    let [total, elderly, aged65, aged80, people] = age_counts(c, sums);
+    let [partial, full] = need;
+    let [inst, nurs, comm, caregivers, seasonal] = &inputs.capacity[yi];
+    let u = &care.uptake;
+    let mut independent = ZERO;
+    for l in 0..LANES {
+        independent[l] = (people[l] - partial[l] - full[l]).max(0.0);
+    }
+    let demand_nursing = add(&mul(&partial, &u[1]), &mul(&full, &u[2]));
+    let mut v = [ZERO; N_STORED];
+    v[Metric::PopulationTotal as usize] = total;
+    v[Metric::Elderly as usize] = elderly;
+    v[Metric::ElderlyRegistered as usize] = mul(&inputs.registered, &elderly);
+    v[Metric::Aged65Plus as usize] = aged65;
+    v[Metric::Aged80Plus as usize] = aged80;
+    v[Metric::DependentPartial as usize] = partial;
+    v[Metric::DependentFull as usize] = full;
+    v[Metric::DemandInstitutional as usize] = add(&add(&demand_nursing, &mul(&independent, &u[0])), seasonal);
+    v[Metric::DemandNursing as usize] = demand_nursing;
+    v[Metric::SeasonalDemand as usize] = *seasonal;
+    v[Metric::BedsInstitutional as usize] = *inst;
+    v[Metric::BedsNursing as usize] = *nurs;
+    v[Metric::BedsCommunity as usize] = *comm;
+    v[Metric::BedsTotal as usize] = add(inst, comm);
+    v[Metric::UnmetNursingNeed as usize] = excess(&demand_nursing, nurs);
+    v[Metric::Caregivers as usize] = *caregivers;
+    let base = rows.metric_row(yi, 0);
+    for (m, val) in v.iter().enumerate() {
+        out.set(base + m, val);
+    }
+    if rows.independent {
+        out.set(rows.independent_row(yi), &independent);
     }
 }
 
